@@ -1,0 +1,164 @@
+"""Every H3 call in placerisk goes through this module.
+
+Cells are handled as ``uint64`` numpy arrays inside the code (vectorised through h3ronpy)
+and as 15-character hex strings in the store, the API and exports, which is what QGIS, h3-js
+and the H3 command-line tools read. Mind the order: H3 takes ``(lat, lng)``; shapely and
+GeoJSON take ``(lng, lat)``.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+import h3
+import h3ronpy
+import numpy as np
+import shapely
+from h3ronpy.vector import (
+    ContainmentMode,
+    cells_to_coordinates,
+    cells_to_wkb_polygons,
+    coordinates_to_cells,
+    geometry_to_cells,
+)
+
+DEFAULT_RESOLUTION = 9
+
+# Splitting large batches over threads pays because h3ronpy releases the GIL.
+_PARALLEL_MIN = 200_000
+_WORKERS = max(1, min(4, os.cpu_count() or 1))
+
+
+class H3Error(ValueError):
+    """An H3 cell or resolution is not valid."""
+
+
+def check_resolution(resolution: int) -> int:
+    """Return ``resolution`` if it is an H3 resolution (0-15), else raise `H3Error`."""
+    if not isinstance(resolution, int | np.integer) or not 0 <= int(resolution) <= 15:
+        msg = f"H3 resolution must be an integer 0-15, got {resolution!r}"
+        raise H3Error(msg)
+    return int(resolution)
+
+
+def latlng_to_cells(lat: np.ndarray, lng: np.ndarray, *, resolution: int) -> np.ndarray:
+    """Index points to H3 cells, vectorised.
+
+    Parameters
+    ----------
+    lat, lng
+        WGS84 degrees. Check them first (`geo.crs.latlng_problems`): H3 silently accepts
+        swapped or British National Grid numbers.
+    resolution
+        H3 resolution, 0-15.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``uint64`` cells, one per point.
+
+    Examples
+    --------
+    >>> cells = latlng_to_cells(np.array([54.5705]), np.array([-1.3183]), resolution=9)
+    >>> cells_to_str(cells).tolist()
+    ['89194655863ffff']
+    """
+    check_resolution(resolution)
+    lat = np.ascontiguousarray(lat, dtype=np.float64)
+    lng = np.ascontiguousarray(lng, dtype=np.float64)
+    n = len(lat)
+    if n < _PARALLEL_MIN or _WORKERS == 1:
+        return _to_numpy(coordinates_to_cells(lat, lng, resolution))
+    bounds = np.linspace(0, n, _WORKERS + 1).astype(int)
+    parts = list(zip(bounds[:-1], bounds[1:], strict=True))
+    with ThreadPoolExecutor(_WORKERS) as pool:
+        chunks = pool.map(
+            lambda ab: _to_numpy(coordinates_to_cells(lat[ab[0]:ab[1]], lng[ab[0]:ab[1]],
+                                                      resolution)),
+            parts,
+        )
+        return np.concatenate(list(chunks))
+
+
+def _to_numpy(arr: object) -> np.ndarray:
+    return np.asarray(arr).astype(np.uint64, copy=False)
+
+
+def cells_to_str(cells: np.ndarray) -> np.ndarray:
+    """Format ``uint64`` cells as hex strings (object array)."""
+    cells = np.asarray(cells, dtype=np.uint64)
+    if len(cells) == 0:
+        return np.array([], dtype=object)
+    return np.asarray(h3ronpy.cells_to_string(cells)).astype(object)
+
+
+def str_to_cells(cells: np.ndarray | list[str]) -> np.ndarray:
+    """Parse hex strings to ``uint64`` cells; raise `H3Error` naming the first bad one."""
+    values = list(cells)
+    out = np.empty(len(values), dtype=np.uint64)
+    for i, text in enumerate(values):
+        if not isinstance(text, str) or not h3.is_valid_cell(text):
+            msg = f"item {i}: {text!r} is not an H3 cell id (15 hex digits, such as 89194655a4bffff)"
+            raise H3Error(msg)
+        out[i] = h3.str_to_int(text)
+    return out
+
+
+def is_cell(text: str) -> bool:
+    """Tell whether ``text`` is a valid H3 cell id."""
+    return isinstance(text, str) and h3.is_valid_cell(text)
+
+
+def cell_resolution(cell: str) -> int:
+    """Return the resolution of a hex cell id."""
+    return int(h3.get_resolution(cell))
+
+
+def cells_to_parent(cells: list[str], *, resolution: int) -> list[str]:
+    """Return the parent of each hex cell id at the coarser ``resolution``."""
+    return [h3.cell_to_parent(c, resolution) for c in cells]
+
+
+def cells_to_latlng(cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return the centre ``(lat, lng)`` of each ``uint64`` cell."""
+    batch = cells_to_coordinates(np.asarray(cells, dtype=np.uint64))
+    return np.asarray(batch.column("lat")), np.asarray(batch.column("lng"))
+
+
+def cells_to_polygons(cells: np.ndarray) -> np.ndarray:
+    """Return the cells' boundaries as shapely Polygons in ``(lng, lat)`` order."""
+    cells = np.asarray(cells, dtype=np.uint64)
+    if len(cells) == 0:
+        return np.array([], dtype=object)
+    return shapely.from_wkb(np.asarray(cells_to_wkb_polygons(cells)))
+
+
+def polygon_to_cells(geom: object, *, resolution: int, contain: str = "full") -> np.ndarray:
+    """Cover a WGS84 (lng, lat) polygon with cells.
+
+    Parameters
+    ----------
+    geom
+        A shapely Polygon or MultiPolygon in EPSG:4326.
+    resolution
+        H3 resolution.
+    contain
+        ``"full"``: cells wholly inside the polygon; ``"overlap"``: every cell that touches
+        it; ``"centroid"``: cells whose centre lies inside (H3's default).
+    """
+    modes = {
+        "full": ContainmentMode.ContainsBoundary,
+        "overlap": ContainmentMode.IntersectsBoundary,
+        "centroid": ContainmentMode.ContainsCentroid,
+    }
+    if contain not in modes:
+        msg = f"contain must be one of {sorted(modes)}, got {contain!r}"
+        raise H3Error(msg)
+    cells = geometry_to_cells(geom, check_resolution(resolution), containment_mode=modes[contain])
+    return np.unique(_to_numpy(cells))
+
+
+def grid_disk(cell: str, k: int = 1) -> list[str]:
+    """Return the cells within ``k`` steps of ``cell``, itself included."""
+    return list(h3.grid_disk(cell, k))
