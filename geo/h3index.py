@@ -95,14 +95,18 @@ def cells_to_str(cells: np.ndarray) -> np.ndarray:
 
 def str_to_cells(cells: np.ndarray | list[str]) -> np.ndarray:
     """Parse hex strings to ``uint64`` cells; raise `H3Error` naming the first bad one."""
-    values = list(cells)
-    out = np.empty(len(values), dtype=np.uint64)
+    values = np.asarray(cells, dtype=object)
+    if len(values) == 0:
+        return np.array([], dtype=np.uint64)
+    try:
+        return _to_numpy(h3ronpy.cells_parse(values))
+    except (ValueError, TypeError):
+        pass
     for i, text in enumerate(values):
-        if not isinstance(text, str) or not h3.is_valid_cell(text):
-            msg = f"item {i}: {text!r} is not an H3 cell id (15 hex digits, such as 89194655a4bffff)"
-            raise H3Error(msg)
-        out[i] = h3.str_to_int(text)
-    return out
+        if not is_cell(text):
+            msg = f"item {i}: {text!r} is not an H3 cell id (15 hex digits, like 89194655863ffff)"
+            raise H3Error(msg) from None
+    raise H3Error("cannot parse the H3 cell ids")  # pragma: no cover
 
 
 def is_cell(text: str) -> bool:

@@ -1,0 +1,200 @@
+"""Vectorised parsing of imported text columns, collecting one problem list per file.
+
+Every parser takes the raw column (strings, blanks as ``""``) and returns the parsed values,
+recording a problem (row, column, value, reason) for each value it cannot accept. Rows are
+numbered as a spreadsheet shows them: the header is row 1, the first record row 2.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+
+_TRUE = {"true", "t", "yes", "y", "1"}
+_FALSE = {"false", "f", "no", "n", "0", ""}
+_POSTCODE = re.compile(r"^([A-Z]{1,2}[0-9][A-Z0-9]?)\s*([0-9][A-Z]{2})$")
+
+
+class Problems:
+    """Collects (row, column, value, reason) for the rows of one chunk."""
+
+    def __init__(self, rows: pd.Series) -> None:
+        self.rows = rows.reset_index(drop=True)
+        self._items: list[pd.DataFrame] = []
+
+    def add(self, mask: np.ndarray | pd.Series, column: str, values: pd.Series,
+            reason: str | pd.Series) -> None:
+        """Record ``reason`` for every row where ``mask`` holds."""
+        mask = np.asarray(mask, dtype=bool)
+        if not mask.any():
+            return
+        reasons = reason[mask] if isinstance(reason, pd.Series) else reason
+        self._items.append(pd.DataFrame({
+            "row": self.rows[mask].to_numpy(),
+            "position": np.flatnonzero(mask),
+            "column": column,
+            "value": np.asarray(values, dtype=object)[mask],
+            "reason": np.asarray(reasons, dtype=object) if isinstance(reasons, pd.Series)
+            else reasons,
+        }))
+
+    @property
+    def bad(self) -> np.ndarray:
+        """Boolean mask of the rows with at least one problem."""
+        out = np.zeros(len(self.rows), dtype=bool)
+        for item in self._items:
+            out[item["position"].to_numpy()] = True
+        return out
+
+    def frame(self) -> pd.DataFrame:
+        """All problems, ordered by row."""
+        if not self._items:
+            return pd.DataFrame(columns=["row", "position", "column", "value", "reason"])
+        return pd.concat(self._items, ignore_index=True).sort_values(["row", "column"],
+                                                                     kind="stable")
+
+
+def messages(problems: pd.DataFrame) -> pd.Series:
+    """One message per bad row, indexed by row number.
+
+    Examples
+    --------
+    >>> p = pd.DataFrame({"row": [3, 3], "column": ["mace_level", "latitude"],
+    ...                   "value": ["7", "x"], "reason": ["must be 1-4", "not a number"]})
+    >>> messages(p).tolist()
+    ["row 3: mace_level '7': must be 1-4; latitude 'x': not a number"]
+    """
+    if problems.empty:
+        return pd.Series(dtype=object)
+    text = [f"{c} {v!r}: {r}" if v != "" else f"{c}: {r}"
+            for c, v, r in zip(problems["column"], problems["value"], problems["reason"],
+                               strict=True)]
+    joined = pd.Series(text, index=problems["row"].to_numpy()).groupby(level=0).agg("; ".join)
+    return pd.Series([f"row {row}: {msg}" for row, msg in joined.items()], index=joined.index)
+
+
+def blank(values: pd.Series) -> pd.Series:
+    """True where a value is empty or whitespace."""
+    return values.fillna("").astype(str).str.strip() == ""
+
+
+def required(problems: Problems, frame: pd.DataFrame, columns: Iterable[str]) -> None:
+    """Record a problem for each blank value of a required column."""
+    for column in columns:
+        problems.add(blank(frame[column]), column, frame[column], "required, but empty")
+
+
+def to_int(problems: Problems, values: pd.Series, column: str, *, low: int, high: int,
+           what: str = "") -> pd.Series:
+    """Parse whole numbers in ``[low, high]``; blanks become missing."""
+    text = values.fillna("").astype(str).str.strip()
+    number = pd.to_numeric(text.where(text != ""), errors="coerce")
+    whole = number.notna() & (number == np.floor(number))
+    ok = whole & number.between(low, high)
+    label = what or f"a whole number {low}-{high}"
+    problems.add((text != "") & ~ok, column, values, f"must be {label}")
+    return number.where(ok).astype("Int64")
+
+
+def to_float(problems: Problems, values: pd.Series, column: str) -> pd.Series:
+    """Parse decimal numbers; blanks become NaN, other text is a problem."""
+    text = values.fillna("").astype(str).str.strip()
+    number = pd.to_numeric(text.where(text != ""), errors="coerce")
+    bad = (text != "") & (number.isna() | ~np.isfinite(number.fillna(0)))
+    problems.add(bad, column, values, "not a number")
+    return number.where(~bad).astype(float)
+
+
+def to_date(problems: Problems, values: pd.Series, column: str) -> pd.Series:
+    """Parse ISO dates (``YYYY-MM-DD``); day-first ``DD/MM/YYYY`` is accepted too."""
+    return _to_datetime(problems, values, column, "a date like 2025-03-31").dt.date.where(
+        ~blank(values), None)
+
+
+def to_datetime(problems: Problems, values: pd.Series, column: str) -> pd.Series:
+    """Parse ISO date-times (``YYYY-MM-DDTHH:MM``, or a date alone meaning midnight)."""
+    return _to_datetime(problems, values, column, "a date-time like 2025-03-31T18:30")
+
+
+def _to_datetime(problems: Problems, values: pd.Series, column: str, label: str) -> pd.Series:
+    text = values.fillna("").astype(str).str.strip()
+    iso = pd.to_datetime(text.where(text != ""), errors="coerce", format="ISO8601")
+    dayfirst = text.str.match(r"^\d{1,2}/\d{1,2}/\d{4}")
+    if dayfirst.any():
+        uk = pd.to_datetime(text.where(dayfirst), errors="coerce", format="%d/%m/%Y")
+        iso = iso.where(~dayfirst, uk)
+    if getattr(iso.dt, "tz", None) is not None:
+        iso = iso.dt.tz_convert("UTC").dt.tz_localize(None)
+    problems.add((text != "") & iso.isna(), column, values, f"cannot read {label}")
+    return iso
+
+
+def to_choice(problems: Problems, values: pd.Series, column: str, choices: Iterable[str],
+              *, aliases: dict[str, str] | None = None) -> pd.Series:
+    """Normalise to one of ``choices`` (case and spacing ignored); blanks stay blank."""
+    allowed = set(choices)
+    key = values.fillna("").astype(str).str.strip().str.lower().str.replace(r"[\s\-/]+", "_",
+                                                                             regex=True)
+    key = key.map(lambda k: (aliases or {}).get(k, k))
+    bad = (key != "") & ~key.isin(allowed)
+    problems.add(bad, column, values, f"unknown; expected one of {', '.join(sorted(allowed))}")
+    return key.where(~bad & (key != ""), None)
+
+
+def to_bool(problems: Problems, values: pd.Series, column: str) -> pd.Series:
+    """Parse yes/no values (true/false, yes/no, y/n, 1/0); blank means no."""
+    key = values.fillna("").astype(str).str.strip().str.lower()
+    bad = ~key.isin(_TRUE | _FALSE)
+    problems.add(bad, column, values, "must be true or false (yes/no, 1/0)")
+    return key.isin(_TRUE)
+
+
+def normalise_postcodes(values: pd.Series) -> pd.Series:
+    """Upper-case UK postcodes with one space before the inward code; others to ``None``.
+
+    Examples
+    --------
+    >>> normalise_postcodes(pd.Series(["ts18 1aa", "TS181AA", "nonsense", ""])).tolist()
+    ['TS18 1AA', 'TS18 1AA', None, None]
+    """
+    text = values.fillna("").astype(str).str.upper().str.replace(r"\s+", "", regex=True)
+    parts = text.str.extract(r"^([A-Z]{1,2}[0-9][A-Z0-9]?)([0-9][A-Z]{2})$")
+    out = parts[0] + " " + parts[1]
+    return out.astype(object).where(out.notna(), None)
+
+
+def to_postcode(problems: Problems, values: pd.Series, column: str) -> pd.Series:
+    """Normalise postcodes, recording a problem for text that is not one."""
+    out = normalise_postcodes(values)
+    problems.add(~blank(values) & out.isna(), column, values,
+                 "not a UK postcode (like TS18 1AA)")
+    return out
+
+
+def text(values: pd.Series, *, limit: int) -> pd.Series:
+    """Strip text and turn blanks into ``None``, cutting at ``limit`` characters."""
+    out = values.fillna("").astype(str).str.strip().str.slice(0, limit)
+    return out.astype(object).where(out != "", None)
+
+
+def to_latlng(problems: Problems, frame: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """Parse the ``latitude``/``longitude`` pair, checking range and order for the UK."""
+    from geo.crs import latlng_problems
+
+    lat = to_float(problems, frame["latitude"], "latitude")
+    lng = to_float(problems, frame["longitude"], "longitude")
+    one_only = lat.isna() != lng.isna()
+    problems.add(one_only & lat.isna() & ~blank(frame["longitude"]), "latitude",
+                 frame["latitude"], "missing while longitude is given")
+    problems.add(one_only & lng.isna() & ~blank(frame["latitude"]), "longitude",
+                 frame["longitude"], "missing while latitude is given")
+    both = (lat.notna() & lng.notna()).to_numpy()
+    reasons = pd.Series(latlng_problems(lat.to_numpy(), lng.to_numpy()))
+    bad = both & reasons.notna().to_numpy()
+    problems.add(bad, "latitude", frame["latitude"].astype(str) + ", " + frame["longitude"],
+                 reasons)
+    keep = both & ~bad
+    return lat.where(keep), lng.where(keep)

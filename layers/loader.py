@@ -1,0 +1,472 @@
+"""Import files into the store: read in chunks, validate, locate, index, upsert.
+
+Every bad row gets one message naming its row, column, value and reason, and is written with
+that reason to a rejects CSV beside the input; all good rows are imported in one transaction;
+importing the same file again changes nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from tqdm import tqdm
+
+from geo.crs import WGS84
+from layers import _rows, activities, incidents, places, postcodes, reports, schema
+from layers.indexing import index_frame
+from layers.store import Store, UpsertCounts, batched, records, resolution, upsert, utcnow
+from layers.store import ward_index as load_ward_index
+
+CHUNK_ROWS = 50_000
+MAX_MESSAGES = 1_000
+
+
+class ImportFileError(ValueError):
+    """The file as a whole cannot be imported (unreadable, wrong format)."""
+
+
+@dataclass
+class ImportResult:
+    """What one import did; `exit_code` is the CLI's exit status."""
+
+    kind: str
+    source: str
+    read: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    outside: int = 0
+    messages: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    rejects_path: Path | None = None
+
+    @property
+    def exit_code(self) -> int:
+        """0 nothing rejected, 2 some rows rejected, 1 nothing could be imported."""
+        if self.rejected and self.rejected == self.read:
+            return 1
+        return 2 if self.rejected else 0
+
+    def add(self, counts: UpsertCounts) -> None:
+        """Add one chunk's upsert counts."""
+        self.inserted += counts.inserted
+        self.updated += counts.updated
+        self.unchanged += counts.unchanged
+
+
+@dataclass(frozen=True)
+class Kind:
+    """How one kind of file is read and stored."""
+
+    name: str
+    columns: tuple[str, ...]
+    optional: tuple[str, ...]
+    parse: Callable[[pd.DataFrame, pd.Series], tuple[pd.DataFrame, pd.DataFrame]]
+    table: sa.Table
+    key: str
+    id_column: str
+    stored: tuple[str, ...]
+
+
+_LOCATED = ("lat", "lng", "h3_cell", "ward_code", "outside_areas")
+KINDS = {
+    "places": Kind(
+        "places", places.COLUMNS, places.OPTIONAL_COLUMNS, places.parse_places, schema.places,
+        "source_id", "place_id",
+        ("name", "category", "address", "postcode", *_LOCATED, "mace_level",
+         "exploitation_types", "source_agency", "assessed_on", "review_due", "status", "notes"),
+    ),
+    "reports": Kind(
+        "reports", reports.COLUMNS, (), reports.parse_reports, schema.reports, "source_id",
+        "report_id",
+        ("reported_on", "place_id", "postcode", "located_by", *_LOCATED, "mace_level",
+         "exploitation_type", "source_agency", "patrol_discovered", "source_grade",
+         "intel_grade", "handling_code", "summary"),
+    ),
+    "activities": Kind(
+        "activities", activities.COLUMNS, (), activities.parse_activities, schema.activities,
+        "source_id", "activity_id",
+        ("activity_type", "started_at", "ended_at", "place_id", "postcode", "located_by",
+         *_LOCATED, "agency", "outcome", "jag_ref"),
+    ),
+}
+POLICE_UK_STORED = ("crime_id", "month", "reported_by", "falls_within", *_LOCATED, "location",
+                    "lsoa_code", "lsoa_name", "crime_type", "last_outcome", "context")
+
+
+def import_file(store: Store, kind: str, path: str | Path, *, rejects: str | Path | None = None,
+                progress: bool = False, chunk_rows: int = CHUNK_ROWS) -> ImportResult:
+    """Import one places, reports or activities file (CSV; GeoJSON too for places).
+
+    Raises
+    ------
+    ImportFileError
+        When the file cannot be read or is not in the expected format; nothing is written.
+    """
+    spec = KINDS[kind]
+    path = Path(path)
+    result = ImportResult(kind, str(path))
+    chunks = _read_own_format(path, spec, result, chunk_rows)
+    with _Rejects(path, rejects) as sink, store.begin() as conn:
+        ctx = _Context(conn, path)
+        with _progress(path, progress, kind) as bar:
+            for raw, rows in chunks:
+                parsed, problems = spec.parse(raw, rows)
+                parsed, problems = ctx.locate(spec, parsed, problems, raw, rows)
+                problems = ctx.duplicates(spec, parsed, problems, rows)
+                good = _accept(result, sink, raw, rows, parsed, problems)
+                good = index_frame(good, resolution=ctx.resolution, wards=ctx.wards)
+                counts, before, changed = upsert(conn, spec.table, good, key=spec.key,
+                                                 columns=list(spec.stored))
+                result.add(counts)
+                result.outside += int(good["outside_areas"].sum())
+                if kind == "places":
+                    _record_levels(conn, good, before, changed, path)
+                bar.update(len(raw))
+        _finish(conn, result)
+    result.rejects_path = sink.final
+    return result
+
+
+def import_police_uk(store: Store, path: str | Path, *, rejects: str | Path | None = None,
+                     progress: bool = False, chunk_rows: int = CHUNK_ROWS) -> ImportResult:
+    """Import one published police.uk street-level crime CSV, unchanged."""
+    path = Path(path)
+    result = ImportResult("police-uk", str(path))
+    chunks = _read_csv(path, chunk_rows, lower=False)
+    counter = incidents.OccurrenceCounter()
+    with _Rejects(path, rejects) as sink, store.begin() as conn:
+        ctx = _Context(conn, path)
+        with _progress(path, progress, "police-uk") as bar:
+            for i, (raw, rows) in enumerate(chunks):
+                if i == 0:
+                    incidents.check_columns(list(raw.columns), source=str(path))
+                parsed, problems = incidents.parse_police_uk(raw, rows, counter.keys(raw))
+                good = _accept(result, sink, raw, rows, parsed, problems)
+                good = index_frame(good, resolution=ctx.resolution, wards=ctx.wards)
+                counts, _, _ = upsert(conn, schema.incidents, good, key="incident_key",
+                                      columns=list(POLICE_UK_STORED))
+                result.add(counts)
+                result.outside += int(good["outside_areas"].sum())
+                bar.update(len(raw))
+        _finish(conn, result)
+    result.rejects_path = sink.final
+    return result
+
+
+def import_postcodes(store: Store, path: str | Path, *, rejects: str | Path | None = None,
+                     progress: bool = False, chunk_rows: int = CHUNK_ROWS) -> ImportResult:
+    """Load OS Code-Point Open postcodes (CSV without a header row)."""
+    path = Path(path)
+    result = ImportResult("postcodes", str(path))
+    chunks = _read_csv(path, chunk_rows, lower=False, names=postcodes.CODEPOINT_COLUMNS)
+    table = schema.postcodes
+    with _Rejects(path, rejects) as sink, store.begin() as conn:
+        with _progress(path, progress, "postcodes") as bar:
+            for raw, rows in chunks:
+                parsed, problems = postcodes.parse_codepoint(raw, rows)
+                good = _accept(result, sink, raw, rows, parsed, problems)
+                good = good.drop_duplicates("postcode", keep="last")
+                keys = good["postcode"].tolist()
+                existing = sum(
+                    len(conn.scalars(sa.select(table.c.postcode)
+                                     .where(table.c.postcode.in_(chunk))).all())
+                    for chunk in batched(keys))
+                for chunk in batched(keys):
+                    conn.execute(sa.delete(table).where(table.c.postcode.in_(chunk)))
+                conn.execute(sa.insert(table), records(good, list(good.columns)))
+                result.add(UpsertCounts(len(good) - existing, 0, existing))
+                bar.update(len(raw))
+        _finish(conn, result)
+    result.rejects_path = sink.final
+    return result
+
+
+# --- reading -----------------------------------------------------------------------------
+
+def _read_csv(path: Path, chunk_rows: int, *, lower: bool,
+              names: tuple[str, ...] | None = None) -> Iterator[tuple[pd.DataFrame, pd.Series]]:
+    """Yield (text chunk, spreadsheet row numbers); raise ImportFileError if unreadable."""
+    if not path.is_file():
+        msg = f"{path}: no such file"
+        raise ImportFileError(msg)
+    offset = 1 if names else 2
+    try:
+        reader = pd.read_csv(path, dtype=str, keep_default_na=False, chunksize=chunk_rows,
+                             encoding="utf-8-sig", header=None if names else "infer",
+                             names=list(names) if names else None)
+        start = 0
+        for chunk in reader:
+            chunk.columns = [str(c).strip().lower() if lower else str(c).strip()
+                             for c in chunk.columns]
+            rows = pd.Series(np.arange(start, start + len(chunk)) + offset)
+            start += len(chunk)
+            yield chunk.reset_index(drop=True), rows
+    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        msg = f"{path}: cannot read as CSV ({exc}); save it as UTF-8 CSV with a header row"
+        raise ImportFileError(msg) from exc
+
+
+def _read_own_format(path: Path, spec: Kind, result: ImportResult, chunk_rows: int
+                     ) -> Iterator[tuple[pd.DataFrame, pd.Series]]:
+    if path.suffix.lower() in (".geojson", ".json"):
+        if spec.name != "places":
+            msg = f"{path}: GeoJSON is accepted for places only; give {spec.name} as CSV"
+            raise ImportFileError(msg)
+        chunks: Iterator[tuple[pd.DataFrame, pd.Series]] = iter([_read_geojson(path)])
+    else:
+        chunks = _read_csv(path, chunk_rows, lower=True)
+    first = next(chunks, None)
+    if first is None:
+        return iter(())
+    _check_header(path, spec, list(first[0].columns), result)
+    return _conform(spec, _prepend(first, chunks))
+
+
+def _prepend(first: tuple, rest: Iterator) -> Iterator:
+    yield first
+    yield from rest
+
+
+def _check_header(path: Path, spec: Kind, columns: list[str], result: ImportResult) -> None:
+    required = [c for c in spec.columns if c in _required(spec)]
+    missing = [c for c in required if c not in columns]
+    if missing:
+        msg = (
+            f"{path}: not a {spec.name} file: missing column(s) {', '.join(missing)}. "
+            f"Expected columns: {', '.join(spec.columns)}"
+        )
+        raise ImportFileError(msg)
+    unknown = [c for c in columns if c not in spec.columns and c not in spec.optional]
+    if unknown:
+        result.warnings.append(f"{path}: ignoring unknown column(s): {', '.join(unknown)}")
+
+
+def _required(spec: Kind) -> tuple[str, ...]:
+    module = {"places": places, "reports": reports, "activities": activities}[spec.name]
+    return module.REQUIRED
+
+
+def _conform(spec: Kind, chunks: Iterator) -> Iterator[tuple[pd.DataFrame, pd.Series]]:
+    for raw, rows in chunks:
+        raw.attrs["source_columns"] = list(raw.columns)
+        for column in (*spec.columns, *spec.optional):
+            if column not in raw.columns:
+                raw[column] = ""
+        yield raw, rows
+
+
+def _read_geojson(path: Path) -> tuple[pd.DataFrame, pd.Series]:
+    try:
+        frame = gpd.read_file(path)
+    except Exception as exc:  # pyogrio raises several types; all mean "cannot read"
+        msg = f"{path}: cannot read as GeoJSON: {exc}"
+        raise ImportFileError(msg) from exc
+    if frame.crs is not None:
+        frame = frame.to_crs(WGS84)
+    raw = pd.DataFrame(frame.drop(columns=frame.geometry.name)).astype(str)
+    raw = raw.replace({"None": "", "nan": "", "<NA>": ""})
+    raw.columns = [str(c).strip().lower() for c in raw.columns]
+    points = frame.geometry.geom_type == "Point"
+    raw["latitude"] = np.where(points, frame.geometry.y.astype(str), "")
+    raw["longitude"] = np.where(points, frame.geometry.x.astype(str), "")
+    return raw.reset_index(drop=True), pd.Series(np.arange(len(raw)) + 1)
+
+
+# --- locating, checking and recording ------------------------------------------------------
+
+class _Context:
+    """What every chunk of one import needs from the store."""
+
+    def __init__(self, conn: sa.Connection, path: Path) -> None:
+        self.conn = conn
+        self.path = path
+        self.resolution = resolution(conn)
+        self.wards = load_ward_index(conn)
+        self.first_row: dict[str, int] = {}
+
+    def locate(self, spec: Kind, parsed: pd.DataFrame, problems: pd.DataFrame,
+               raw: pd.DataFrame, rows: pd.Series) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Fill coordinates from postcodes and places; record what cannot be located."""
+        p = _rows.Problems(rows)
+        out = parsed.copy()
+        has_coords = out["lat"].notna().to_numpy()
+        out["located_by"] = np.where(has_coords, "coordinates", None)
+        if "place_ref" in out:
+            self._from_places(out, raw, p)
+        need = ~out["lat"].notna().to_numpy() & out["postcode"].notna().to_numpy()
+        self._from_postcodes(out, need, raw, p)
+        if spec.name == "places":
+            nowhere = (_rows.blank(raw["latitude"]) & _rows.blank(raw["longitude"])
+                       & _rows.blank(raw["postcode"]))
+            p.add(nowhere, "location", pd.Series([""] * len(raw)),
+                  "no location: give latitude and longitude or a postcode")
+        return out, pd.concat([problems, p.frame()], ignore_index=True)
+
+    def _from_places(self, out: pd.DataFrame, raw: pd.DataFrame, p: _rows.Problems) -> None:
+        refs = out["place_ref"].dropna().unique().tolist()
+        t = schema.places
+        found = pd.DataFrame(
+            [r for chunk in batched(refs) for r in self.conn.execute(
+                sa.select(t.c.source_id, t.c.id, t.c.lat, t.c.lng)
+                .where(t.c.source_id.in_(chunk))).all()],
+            columns=["source_id", "id", "lat", "lng"]).set_index("source_id")
+        known = out["place_ref"].isin(found.index)
+        p.add(out["place_ref"].notna() & ~known, "place_id", raw["place_id"],
+              "unknown place_id; import the place first (placerisk import places FILE)")
+        out["place_id"] = out["place_ref"].map(found["id"]).astype("Int64")
+        use = known & out["lat"].isna() & out["postcode"].isna()
+        out.loc[use, "lat"] = out.loc[use, "place_ref"].map(found["lat"])
+        out.loc[use, "lng"] = out.loc[use, "place_ref"].map(found["lng"])
+        out.loc[use, "located_by"] = "place"
+
+    def _from_postcodes(self, out: pd.DataFrame, need: np.ndarray, raw: pd.DataFrame,
+                        p: _rows.Problems) -> None:
+        if not need.any():
+            return
+        codes = out.loc[need, "postcode"].unique().tolist()
+        t = schema.postcodes
+        found = pd.DataFrame(
+            [r for chunk in batched(codes) for r in self.conn.execute(
+                sa.select(t.c.postcode, t.c.lat, t.c.lng).where(t.c.postcode.in_(chunk))).all()],
+            columns=["postcode", "lat", "lng"]).set_index("postcode")
+        hit = need & out["postcode"].isin(found.index).to_numpy()
+        p.add(need & ~hit, "postcode", raw["postcode"],
+              "unknown postcode; load Code-Point Open first (placerisk postcodes load FILE) "
+              "or give latitude and longitude")
+        out.loc[hit, "lat"] = out.loc[hit, "postcode"].map(found["lat"])
+        out.loc[hit, "lng"] = out.loc[hit, "postcode"].map(found["lng"])
+        out.loc[hit, "located_by"] = "postcode"
+
+    def duplicates(self, spec: Kind, parsed: pd.DataFrame, problems: pd.DataFrame,
+                   rows: pd.Series) -> pd.DataFrame:
+        """Reject a record id seen before in the same file, naming the first row."""
+        p = _rows.Problems(rows)
+        keys = parsed["source_id"]
+        first = [self.first_row.get(k) if isinstance(k, str) else None for k in keys]
+        for key, row in zip(keys, rows, strict=True):
+            if isinstance(key, str):
+                self.first_row.setdefault(key, int(row))
+        first = [f if f is not None else self.first_row.get(k) for f, k in zip(first, keys,
+                                                                                strict=True)]
+        dup = np.array([isinstance(k, str) and f != r
+                        for k, f, r in zip(keys, first, rows, strict=True)])
+        reasons = pd.Series([f"appears again (first at row {f})" for f in first])
+        p.add(dup, spec.id_column, keys.fillna(""), reasons)
+        return pd.concat([problems, p.frame()], ignore_index=True)
+
+
+def _accept(result: ImportResult, sink: _Rejects, raw: pd.DataFrame, rows: pd.Series,
+            parsed: pd.DataFrame, problems: pd.DataFrame) -> pd.DataFrame:
+    """Count the chunk, write its bad rows to the rejects file, return its good rows."""
+    result.read += len(raw)
+    bad = np.zeros(len(raw), dtype=bool)
+    if not problems.empty:
+        bad[problems["position"].to_numpy(dtype=int)] = True
+        text = _rows.messages(problems)
+        room = MAX_MESSAGES - len(result.messages)
+        result.messages.extend(text.tolist()[:max(room, 0)])
+        sink.write(raw[bad], rows[bad], text)
+        result.rejected += int(bad.sum())
+    return parsed[~bad].reset_index(drop=True)
+
+
+def _record_levels(conn: sa.Connection, good: pd.DataFrame, before: pd.DataFrame,
+                   changed: pd.DataFrame, path: Path) -> None:
+    """Keep every change of a place's MACE level in the history."""
+    if changed.empty:
+        return
+    t = schema.places
+    now = utcnow()
+    ids = dict(conn.execute(sa.select(t.c.source_id, t.c.id)
+                            .where(t.c.source_id.in_(changed["source_id"].tolist()))).all())
+    old = dict(zip(before["source_id"], before["mace_level"], strict=True))
+    new = good.set_index("source_id")
+    history = []
+    for key in changed["source_id"]:
+        level, was = int(new.at[key, "mace_level"]), old.get(key)
+        if was is not None and int(was) == level:
+            continue
+        reason = new.at[key, "level_reason"] or (
+            f"first recorded (import of {path.name})" if was is None
+            else f"level changed by import of {path.name}")
+        when = new.at[key, "assessed_on"] or dt.date.today()
+        history.append({"place_id": ids[key], "changed_on": when, "recorded_at": now,
+                        "from_level": None if was is None else int(was), "to_level": level,
+                        "reason": reason})
+    if history:
+        conn.execute(sa.insert(schema.place_levels), history)
+
+
+def _finish(conn: sa.Connection, result: ImportResult) -> None:
+    conn.execute(sa.insert(schema.imports).values(
+        kind=result.kind, source=os.path.basename(result.source), finished_at=utcnow(),
+        n_read=result.read, n_inserted=result.inserted, n_updated=result.updated,
+        n_unchanged=result.unchanged, n_rejected=result.rejected, n_outside=result.outside))
+
+
+class _Rejects:
+    """Writes rejected rows with their reason; the file appears only if there are any."""
+
+    def __init__(self, source: Path, path: str | Path | None) -> None:
+        self.target = Path(path) if path else source.with_name(source.stem + ".rejects.csv")
+        self.temp = self.target.with_name(self.target.name + ".partial")
+        self.final: Path | None = None
+        self._file = None
+        self._writer: csv.writer | None = None
+
+    def __enter__(self) -> _Rejects:
+        return self
+
+    def write(self, raw: pd.DataFrame, rows: pd.Series, text: pd.Series) -> None:
+        """Append bad rows: the spreadsheet row, the reason, then the original values."""
+        columns = raw.attrs.get("source_columns") or list(raw.columns)
+        if self._writer is None:
+            self._file = open(self.temp, "w", newline="", encoding="utf-8")  # noqa: SIM115
+            self._writer = csv.writer(self._file)
+            self._writer.writerow(["row", "reason", *columns])
+        for row, values in zip(rows, raw[columns].itertuples(index=False), strict=True):
+            reason = text.get(int(row), "")
+            self._writer.writerow([int(row), reason.split(": ", 1)[-1], *values])
+
+    def __exit__(self, exc_type: object, *_: object) -> None:
+        if self._file is not None:
+            self._file.close()
+            if exc_type is None:
+                os.replace(self.temp, self.target)
+                self.final = self.target
+            else:
+                self.temp.unlink(missing_ok=True)
+
+
+class _progress:
+    """A tqdm bar over the rows of a file, counted up front (cheap next to parsing)."""
+
+    def __init__(self, path: Path, enabled: bool, label: str) -> None:
+        self.bar = None
+        if enabled and path.is_file():
+            with open(path, "rb") as f:
+                total = sum(block.count(b"\n") for block in iter(lambda: f.read(1 << 20), b""))
+            self.bar = tqdm(total=total, unit=" rows", desc=f"importing {label}", leave=False)
+
+    def __enter__(self) -> _progress:
+        return self
+
+    def update(self, n: int) -> None:
+        """Advance by ``n`` rows."""
+        if self.bar is not None:
+            self.bar.update(n)
+
+    def __exit__(self, *_: object) -> None:
+        if self.bar is not None:
+            self.bar.close()

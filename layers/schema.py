@@ -1,0 +1,200 @@
+"""Table definitions of the placerisk store (SQLAlchemy Core).
+
+The schema itself is created and changed only by the Alembic migrations in
+``layers/migrations``; these definitions are what the code reads and writes through, and a
+test checks they agree with the migrated database. Points are stored as WGS84 ``lat``/``lng``
+with their H3 cell (hex string) and the code of the ward containing them; a located row that
+falls outside every loaded boundary keeps ``ward_code`` NULL and ``outside_areas`` true.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+def _stamps() -> list[sa.Column]:
+    return [
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    ]
+
+
+def _location() -> list[sa.Column]:
+    """Columns shared by every located record."""
+    return [
+        sa.Column("lat", sa.Float),
+        sa.Column("lng", sa.Float),
+        sa.Column("h3_cell", sa.String(16), index=True),
+        sa.Column("ward_code", sa.String(16), index=True),
+        sa.Column("outside_areas", sa.Boolean, nullable=False, server_default=sa.false()),
+    ]
+
+
+settings = sa.Table(
+    "settings",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.String(200), nullable=False),
+)
+
+areas = sa.Table(
+    "areas",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("code", sa.String(16), nullable=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("authority_code", sa.String(16), nullable=False, index=True),
+    sa.Column("authority_name", sa.String(200), nullable=False),
+    sa.Column("vintage", sa.String(16), nullable=False),
+    sa.Column("geometry_wkb", sa.LargeBinary, nullable=False),
+    sa.Column("source", sa.String(500), nullable=False),
+    sa.Column("loaded_at", sa.DateTime(timezone=True), nullable=False),
+    sa.UniqueConstraint("code", "vintage"),
+)
+
+imports = sa.Table(
+    "imports",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("source", sa.String(500), nullable=False),
+    sa.Column("finished_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("n_read", sa.Integer, nullable=False),
+    sa.Column("n_inserted", sa.Integer, nullable=False),
+    sa.Column("n_updated", sa.Integer, nullable=False),
+    sa.Column("n_unchanged", sa.Integer, nullable=False),
+    sa.Column("n_rejected", sa.Integer, nullable=False),
+    sa.Column("n_outside", sa.Integer, nullable=False),
+)
+
+postcodes = sa.Table(
+    "postcodes",
+    metadata,
+    sa.Column("postcode", sa.String(8), primary_key=True),
+    sa.Column("lat", sa.Float, nullable=False),
+    sa.Column("lng", sa.Float, nullable=False),
+    sa.Column("easting", sa.Integer, nullable=False),
+    sa.Column("northing", sa.Integer, nullable=False),
+    sa.Column("quality", sa.SmallInteger),
+    sa.Column("district_code", sa.String(16)),
+    sa.Column("ons_ward_code", sa.String(16)),
+)
+
+places = sa.Table(
+    "places",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("source_id", sa.String(64), nullable=False, unique=True),
+    sa.Column("name", sa.String(300), nullable=False),
+    sa.Column("category", sa.String(32), nullable=False),
+    sa.Column("address", sa.String(500)),
+    sa.Column("postcode", sa.String(8)),
+    *_location(),
+    sa.Column("mace_level", sa.SmallInteger, nullable=False),
+    sa.Column("exploitation_types", sa.String(200)),
+    sa.Column("source_agency", sa.String(200)),
+    sa.Column("assessed_on", sa.Date),
+    sa.Column("review_due", sa.Date),
+    sa.Column("status", sa.String(16), nullable=False, server_default="open"),
+    sa.Column("notes", sa.Text),
+    *_stamps(),
+    sa.CheckConstraint("mace_level BETWEEN 1 AND 4", name="mace_level"),
+)
+
+place_levels = sa.Table(
+    "place_levels",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column(
+        "place_id", sa.Integer, sa.ForeignKey("places.id", ondelete="CASCADE"), nullable=False,
+        index=True,
+    ),
+    sa.Column("changed_on", sa.Date, nullable=False),
+    sa.Column("from_level", sa.SmallInteger),
+    sa.Column("to_level", sa.SmallInteger, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+reports = sa.Table(
+    "reports",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("source_id", sa.String(64), nullable=False, unique=True),
+    sa.Column("reported_on", sa.Date, nullable=False, index=True),
+    sa.Column("place_id", sa.Integer, sa.ForeignKey("places.id"), index=True),
+    sa.Column("postcode", sa.String(8)),
+    sa.Column("located_by", sa.String(16), nullable=False),
+    *_location(),
+    sa.Column("mace_level", sa.SmallInteger, nullable=False),
+    sa.Column("exploitation_type", sa.String(32)),
+    sa.Column("source_agency", sa.String(200)),
+    sa.Column("patrol_discovered", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("source_grade", sa.SmallInteger),
+    sa.Column("intel_grade", sa.String(1)),
+    sa.Column("handling_code", sa.String(1)),
+    sa.Column("summary", sa.Text),
+    *_stamps(),
+    sa.CheckConstraint("mace_level BETWEEN 1 AND 4", name="mace_level"),
+)
+
+activities = sa.Table(
+    "activities",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("source_id", sa.String(64), nullable=False, unique=True),
+    sa.Column("activity_type", sa.String(32), nullable=False, index=True),
+    sa.Column("started_at", sa.DateTime, nullable=False),
+    sa.Column("ended_at", sa.DateTime),
+    sa.Column("place_id", sa.Integer, sa.ForeignKey("places.id"), index=True),
+    sa.Column("postcode", sa.String(8)),
+    sa.Column("located_by", sa.String(16), nullable=False),
+    *_location(),
+    sa.Column("agency", sa.String(200)),
+    sa.Column("outcome", sa.Text),
+    sa.Column("jag_ref", sa.String(64)),
+    *_stamps(),
+)
+
+incidents = sa.Table(
+    "incidents",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("incident_key", sa.String(100), nullable=False, unique=True),
+    sa.Column("crime_id", sa.String(100)),
+    sa.Column("month", sa.String(7), nullable=False, index=True),
+    sa.Column("reported_by", sa.String(100)),
+    sa.Column("falls_within", sa.String(100)),
+    *_location(),
+    sa.Column("location", sa.String(300)),
+    sa.Column("lsoa_code", sa.String(16)),
+    sa.Column("lsoa_name", sa.String(100)),
+    sa.Column("crime_type", sa.String(100), nullable=False, index=True),
+    sa.Column("last_outcome", sa.String(200)),
+    sa.Column("context", sa.Text),
+    *_stamps(),
+)
+
+cell_scores = sa.Table(
+    "cell_scores",
+    metadata,
+    sa.Column("h3_cell", sa.String(16), primary_key=True),
+    sa.Column("score", sa.Float, nullable=False),
+    sa.Column("n_reports", sa.Integer, nullable=False),
+    sa.Column("ward_code", sa.String(16)),
+    sa.Column("as_of", sa.Date, nullable=False),
+    sa.Column("method", sa.String(200), nullable=False),
+    sa.Column("computed_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+LOCATED_TABLES = (places, reports, activities, incidents)
