@@ -99,6 +99,7 @@ _M_PER_DEG_LNG = _M_PER_DEG_LAT * float(np.cos(np.radians(54.56)))
 _SEED_LAT = np.array([h.lat for h in HOT_SPOTS] + [s[1] for s in OTHER_SEEDS])
 _SEED_LNG = np.array([h.lng for h in HOT_SPOTS] + [s[2] for s in OTHER_SEEDS])
 _SEED_NAME = np.array([h.name for h in HOT_SPOTS] + [s[0] for s in OTHER_SEEDS])
+_SEED_AREA = np.array([h.area for h in HOT_SPOTS] + [s[0] for s in OTHER_SEEDS])
 _N_HOT = len(HOT_SPOTS)  # also the group number of background places
 _LEVEL_WEIGHT = np.array([0.0, 0.1, 1.0, 3.0, 6.0])  # how often a place of level i is chosen
 _AGENCIES = np.array(["Cleveland Police", "Stockton Council", "Youth service", "Thirteen Group",
@@ -208,7 +209,7 @@ def approximate_areas() -> gpd.GeoDataFrame:
     cells = shapely.get_parts(shapely.voronoi_polygons(
         shapely.MultiPoint(shapely.get_coordinates(seeds.values)), extend_to=hull, ordered=True))
     clipped = gpd.GeoSeries(shapely.intersection(cells, hull), crs=BNG).to_crs(WGS84)
-    names = [h.area for h in HOT_SPOTS] + [s[0] for s in OTHER_SEEDS]
+    names = list(_SEED_AREA)
     return gpd.GeoDataFrame({
         "code": [f"DEMO{i:04d}" for i in range(1, len(names) + 1)],
         "name": [f"{n} (approximate demo area)" for n in names],
@@ -333,7 +334,8 @@ def _make_places(rng: np.random.Generator, union: shapely.Geometry, start: datet
         "name": [f"{a} {b} ({c})" for a, b, c in zip(label, number, locality, strict=True)],
         "category": np.array(CATEGORIES)[cat],
         "address": [f"{a} {b}, {c}" for a, b, c in zip(
-            rng.integers(1, 200, size=n), street[rng.integers(5, size=n)], locality, strict=True)],
+            rng.integers(1, 200, size=n), street[rng.integers(5, size=n)], _SEED_AREA[seed_ix],
+            strict=True)],
         "postcode": "",
         "latitude": lat.round(6),
         "longitude": lng.round(6),
@@ -385,7 +387,7 @@ def _pattern_rate(pattern: str, n_days: int = WINDOW_DAYS) -> np.ndarray:
 
 
 def _hot_spot_rates() -> np.ndarray:
-    """Expected reports per day, one row per hot spot."""
+    """Return expected reports per day, one row per hot spot."""
     return np.stack([h.scale * _pattern_rate(h.pattern) for h in HOT_SPOTS])
 
 
@@ -435,7 +437,7 @@ def _plan_patrols(rng: np.random.Generator, pl: pd.DataFrame, union: shapely.Geo
 def _located(rng: np.random.Generator, day: np.ndarray, place: np.ndarray, linked: np.ndarray,
              anchor: tuple[np.ndarray, np.ndarray], sigma_m: np.ndarray | float,
              union: shapely.Geometry, pl: pd.DataFrame, **extra: object) -> pd.DataFrame:
-    """Reports at their place (where linked) or jittered around an anchor point."""
+    """Place reports at their place (where linked) or jittered around an anchor point."""
     lat, lng = _jitter(rng, anchor[0], anchor[1], sigma_m)
     lat, lng = _keep_inside(lat, lng, anchor[0], anchor[1], union)
     return pd.DataFrame({
@@ -449,7 +451,7 @@ def _located(rng: np.random.Generator, day: np.ndarray, place: np.ndarray, linke
 
 def _make_reports(rng: np.random.Generator, pl: pd.DataFrame, plan: pd.DataFrame,
                   patrols: pd.DataFrame, union: shapely.Geometry) -> pd.DataFrame:
-    """Internal report rows: day, place (-1), located lat/lng, patrol flag, stream."""
+    """Make internal report rows: day, place (-1), located lat/lng, patrol, stream."""
     plat, plng = pl["latitude"].to_numpy(), pl["longitude"].to_numpy()
     hot, day = _from_rates(rng, _hot_spot_rates())
     place = _pick_places(rng, hot, pl)
@@ -492,7 +494,7 @@ def _thinned(rng: np.random.Generator, reports: pd.DataFrame, plan: pd.DataFrame
 
 def _reports_frame(rng: np.random.Generator, rep: pd.DataFrame, pl: pd.DataFrame,
                    start: datetime.date) -> pd.DataFrame:
-    """The reports import columns, sorted by date."""
+    """Build the reports import columns, sorted by date."""
     rep = rep.iloc[np.argsort(rep["day"].to_numpy(), kind="stable")].reset_index(drop=True)
     n, place = len(rep), rep["place"].to_numpy()
     linked, patrol = place >= 0, rep["patrol"].to_numpy(dtype=bool)
@@ -554,7 +556,7 @@ def _at_places(rng: np.random.Generator, pl: pd.DataFrame, kind: str) -> pd.Data
 
 def _make_activities(rng: np.random.Generator, pl: pd.DataFrame, plan: pd.DataFrame,
                      patrols: pd.DataFrame, start: datetime.date) -> pd.DataFrame:
-    """The activities import columns: patrols, effective closures and the rest."""
+    """Make activities: street patrols, the effective closures and the rest."""
     place = patrols["place"].to_numpy()
     coords = place < 0
     parts = [_spec_rows(rng, "street_patrol", place, patrols["day"].to_numpy(),

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-26 16:17:07.968838
+Create Date: 2026-11-26
 """
 
 from collections.abc import Sequence
@@ -75,7 +75,7 @@ def upgrade() -> None:
         sa.Column("lng", sa.Float(), nullable=True),
         sa.Column("h3_cell", sa.String(length=16), nullable=True),
         sa.Column("ward_code", sa.String(length=16), nullable=True),
-        sa.Column("outside_areas", sa.Boolean(), server_default=sa.text("0"), nullable=False),
+        sa.Column("outside_areas", sa.Boolean(), server_default=sa.false(), nullable=False),
         sa.Column("location", sa.String(length=300), nullable=True),
         sa.Column("lsoa_code", sa.String(length=16), nullable=True),
         sa.Column("lsoa_name", sa.String(length=100), nullable=True),
@@ -105,7 +105,7 @@ def upgrade() -> None:
         sa.Column("lng", sa.Float(), nullable=True),
         sa.Column("h3_cell", sa.String(length=16), nullable=True),
         sa.Column("ward_code", sa.String(length=16), nullable=True),
-        sa.Column("outside_areas", sa.Boolean(), server_default=sa.text("0"), nullable=False),
+        sa.Column("outside_areas", sa.Boolean(), server_default=sa.false(), nullable=False),
         sa.Column("mace_level", sa.SmallInteger(), nullable=False),
         sa.Column("exploitation_types", sa.String(length=200), nullable=True),
         sa.Column("source_agency", sa.String(length=200), nullable=True),
@@ -155,7 +155,7 @@ def upgrade() -> None:
         sa.Column("lng", sa.Float(), nullable=True),
         sa.Column("h3_cell", sa.String(length=16), nullable=True),
         sa.Column("ward_code", sa.String(length=16), nullable=True),
-        sa.Column("outside_areas", sa.Boolean(), server_default=sa.text("0"), nullable=False),
+        sa.Column("outside_areas", sa.Boolean(), server_default=sa.false(), nullable=False),
         sa.Column("agency", sa.String(length=200), nullable=True),
         sa.Column("outcome", sa.Text(), nullable=True),
         sa.Column("jag_ref", sa.String(length=64), nullable=True),
@@ -207,11 +207,11 @@ def upgrade() -> None:
         sa.Column("lng", sa.Float(), nullable=True),
         sa.Column("h3_cell", sa.String(length=16), nullable=True),
         sa.Column("ward_code", sa.String(length=16), nullable=True),
-        sa.Column("outside_areas", sa.Boolean(), server_default=sa.text("0"), nullable=False),
+        sa.Column("outside_areas", sa.Boolean(), server_default=sa.false(), nullable=False),
         sa.Column("mace_level", sa.SmallInteger(), nullable=False),
         sa.Column("exploitation_type", sa.String(length=32), nullable=True),
         sa.Column("source_agency", sa.String(length=200), nullable=True),
-        sa.Column("patrol_discovered", sa.Boolean(), server_default=sa.text("0"), nullable=False),
+        sa.Column("patrol_discovered", sa.Boolean(), server_default=sa.false(), nullable=False),
         sa.Column("source_grade", sa.SmallInteger(), nullable=True),
         sa.Column("intel_grade", sa.String(length=1), nullable=True),
         sa.Column("handling_code", sa.String(length=1), nullable=True),

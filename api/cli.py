@@ -1,0 +1,330 @@
+"""The ``placerisk`` command line.
+
+Every command takes ``--db PATH`` (a SQLite file, or a ``postgresql://`` URL); without it the
+environment variable ``PLACERISK_DB`` is used, then ``placerisk.db`` in the working folder.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from geo.boundaries import BoundaryError, read_boundaries
+from layers import loader
+from layers.store import StoreError, open_store, replace_areas, score_cells, upgrade_schema
+
+SHOWN_MESSAGES = 200
+
+
+def _fail(message: str, code: int = 1) -> None:
+    click.secho(f"error: {message}", fg="red", err=True)
+    sys.exit(code)
+
+
+def with_store(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Add ``--db`` to a command and pass it an open store; turn domain errors into exit 1."""
+
+    @click.option("--db", "db", envvar="PLACERISK_DB", default=None, metavar="PATH|URL",
+                  help="SQLite file or postgresql:// URL [env PLACERISK_DB; default "
+                       "placerisk.db].")
+    @click.pass_context
+    @functools.wraps(func)
+    def wrapper(ctx: click.Context, db: str | None, **kwargs: Any) -> Any:
+        db = db or (ctx.obj or {}).get("db")
+        try:
+            store = open_store(db)
+        except StoreError as exc:
+            _fail(f"{exc}. Check --db or PLACERISK_DB")
+        try:
+            return func(store, **kwargs)
+        except (BoundaryError, StoreError, loader.ImportFileError, ValueError) as exc:
+            _fail(str(exc))
+        finally:
+            store.close()
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--db", envvar="PLACERISK_DB", default=None, metavar="PATH|URL",
+              help="SQLite file or postgresql:// URL, for every command below.")
+@click.version_option(package_name="placerisk")
+@click.pass_context
+def main(ctx: click.Context, db: str | None) -> None:
+    """Map places where children are at risk of exploitation, for contextual safeguarding.
+
+    \b
+    Typical first run with your own data:
+      placerisk boundaries load wards.geojson      # ONS ward boundaries, any CRS
+      placerisk postcodes load codepoint_ts.csv    # OS Code-Point Open, for postcode-only rows
+      placerisk import places places.csv           # then reports, activities, police-uk
+      placerisk score                              # compute the cell scores
+      placerisk serve                              # map on http://127.0.0.1:8000
+    """
+    ctx.obj = {"db": db}
+
+
+# --- db ----------------------------------------------------------------------------------
+
+@main.group()
+def db() -> None:
+    """Manage the database schema."""
+
+
+@db.command("upgrade")
+@with_store
+def db_upgrade(store: Any) -> None:
+    """Apply pending schema migrations (also done automatically on first use)."""
+    revision = upgrade_schema(store)
+    click.echo(f"{store.url}: schema at revision {revision}")
+
+
+# --- boundaries --------------------------------------------------------------------------
+
+@main.group()
+def boundaries() -> None:
+    """Load ward boundaries (ONS GeoJSON, GeoPackage or Shapefile)."""
+
+
+@boundaries.command("load")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--layer", help="Layer to read from a GeoPackage with several layers.")
+@click.option("--code-field", help="Column with the ward code (default: recognised, e.g. WD24CD).")
+@click.option("--name-field", help="Column with the ward name (default: recognised, e.g. WD24NM).")
+@click.option("--authority", help="Local authority code, when the file has no LADxxCD column.")
+@click.option("--authority-name", help="Local authority name, with --authority.")
+@click.option("--vintage", help="Boundary vintage such as 2024, when field names don't tell.")
+@click.option("--allow-older", is_flag=True, help="Replace newer boundaries with older ones.")
+@with_store
+def boundaries_load(store: Any, file: Path, layer: str | None, code_field: str | None,
+                    name_field: str | None, authority: str | None,
+                    authority_name: str | None, vintage: str | None, allow_older: bool) -> None:
+    """Load ward boundaries from FILE and re-assign the ward of every stored record.
+
+    A newer vintage for an authority replaces the older one; authorities side by side
+    (Hartlepool and Stockton-on-Tees, say) are kept together.
+    """
+    loaded = read_boundaries(file, layer=layer, code_field=code_field, name_field=name_field,
+                             authority_code=authority, authority_name=authority_name,
+                             vintage=vintage)
+    for note in loaded.repaired:
+        click.secho(f"repaired: {note}", fg="yellow", err=True)
+    for note in loaded.rejected:
+        click.secho(f"rejected: {note}", fg="red", err=True)
+    if loaded.areas.empty:
+        _fail(f"{file}: no usable ward in the file")
+    result = replace_areas(store, loaded.areas, source=file.name, allow_older=allow_older)
+    vintages = ", ".join(sorted(set(loaded.areas["vintage"])))
+    for code, name in result.authorities.items():
+        old = ", ".join(result.replaced.get(code, [])) or "none"
+        click.echo(f"{name} ({code}): loaded {vintages} wards (replaced: {old})")
+    click.echo(f"{result.wards} wards stored; records re-assigned: "
+               + ", ".join(f"{k} {v}" for k, v in result.reassigned.items()))
+    click.echo("outside every boundary: "
+               + ", ".join(f"{k} {v}" for k, v in result.outside.items()))
+    if loaded.rejected:
+        sys.exit(2)
+
+
+# --- postcodes and imports ---------------------------------------------------------------
+
+@main.group()
+def postcodes() -> None:
+    """Load OS Code-Point Open postcodes, to locate rows that give only a postcode."""
+
+
+@postcodes.command("load")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--rejects", type=click.Path(dir_okay=False, path_type=Path),
+              help="Where to write rejected rows (default: FILE.rejects.csv beside FILE).")
+@with_store
+def postcodes_load(store: Any, file: Path, rejects: Path | None) -> None:
+    """Load a Code-Point Open CSV (no header row; British National Grid converted to WGS84)."""
+    result = loader.import_postcodes(store, file, rejects=rejects, progress=_tty())
+    sys.exit(_report(result))
+
+
+@main.group("import")
+def import_() -> None:
+    """Import places, reports, activities or police.uk crime.
+
+    \b
+    Own CSV formats (column names case-insensitive, unknown columns ignored with a warning):
+      places:     place_id,name,category,address,postcode,latitude,longitude,mace_level,
+                  exploitation_types,source_agency,assessed_on,review_due,notes
+      reports:    report_id,reported_on,place_id,latitude,longitude,postcode,mace_level,
+                  exploitation_type,source_agency,patrol_discovered,source_grade,
+                  intel_grade,handling_code,summary
+      activities: activity_id,activity_type,started_at,ended_at,place_id,latitude,
+                  longitude,postcode,agency,outcome,jag_ref
+    A row may give a postcode instead of coordinates, or (reports, activities) only a
+    place_id. Exit status: 0 all imported, 2 some rows rejected, 1 nothing imported.
+    """
+
+
+def _import_command(kind: str, extra: str = "") -> None:
+    @import_.command(kind, help=f"Import {kind} from FILE (CSV{extra}). Re-importing the "
+                                "same file changes nothing; rows are matched on their id.")
+    @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+    @click.option("--rejects", type=click.Path(dir_okay=False, path_type=Path),
+                  help="Where to write rejected rows (default: FILE.rejects.csv beside FILE).")
+    @with_store
+    def command(store: Any, file: Path, rejects: Path | None) -> None:
+        result = loader.import_file(store, kind, file, rejects=rejects, progress=_tty())
+        sys.exit(_report(result))
+
+
+for _kind, _extra in (("places", " or GeoJSON points"), ("reports", ""), ("activities", "")):
+    _import_command(_kind, _extra)
+
+
+@import_.command("police-uk")
+@click.argument("files", nargs=-1, required=True,
+                type=click.Path(dir_okay=False, path_type=Path))
+@with_store
+def import_police_uk(store: Any, files: tuple[Path, ...]) -> None:
+    """Import data.police.uk street-level crime CSVs, exactly as downloaded."""
+    worst = 0
+    for file in files:
+        try:
+            result = loader.import_police_uk(store, file, progress=_tty())
+        except loader.ImportFileError as exc:
+            click.secho(f"error: {exc}", fg="red", err=True)
+            worst = max(worst, 1)
+            continue
+        code = _report(result)
+        worst = code if worst == 0 else max(worst, code) if code else worst
+    sys.exit(worst)
+
+
+def _tty() -> bool:
+    return sys.stderr.isatty()
+
+
+def _report(result: loader.ImportResult) -> int:
+    for warning in result.warnings:
+        click.secho(f"warning: {warning}", fg="yellow", err=True)
+    for message in result.messages[:SHOWN_MESSAGES]:
+        click.echo(f"{Path(result.source).name}: {message}", err=True)
+    hidden = result.rejected - min(len(result.messages), SHOWN_MESSAGES)
+    if hidden > 0:
+        click.echo(f"... and {hidden} more rejected rows", err=True)
+    click.echo(
+        f"{Path(result.source).name}: read {result.read}, inserted {result.inserted}, "
+        f"updated {result.updated}, unchanged {result.unchanged}, rejected {result.rejected}, "
+        f"outside every boundary {result.outside}"
+    )
+    if result.rejects_path:
+        click.echo(f"rejected rows and their reasons: {result.rejects_path}")
+    return result.exit_code
+
+
+# --- status and scores -------------------------------------------------------------------
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
+@with_store
+def status(store: Any, as_json: bool) -> None:
+    """Show what the database holds: counts by level, type, authority and ward."""
+    from api.status_text import format_status
+    from layers.status import status as collect
+
+    figures = collect(store)
+    click.echo(json.dumps(figures, indent=2, default=str) if as_json else format_status(figures))
+
+
+@main.command()
+@click.option("--as-of", type=click.DateTime(["%Y-%m-%d"]), help="Last day counted (default: "
+              "today).")
+@click.option("--window-days", type=click.IntRange(1, 3650), default=90, show_default=True,
+              help="Days of reports counted.")
+@with_store
+def score(store: Any, as_of: dt.datetime | None, window_days: int) -> None:
+    """Compute cell scores: harm-weighted independent concern reports in the window."""
+    day = as_of.date() if as_of else dt.date.today()
+    scores = score_cells(store, as_of=day, window_days=window_days)
+    click.echo(f"scored {len(scores)} cells from reports in the {window_days} days to {day}")
+
+
+# --- demo, map and serve -----------------------------------------------------------------
+
+@main.command("demo-data")
+@click.option("--seed", type=int, default=42, show_default=True, help="Random seed.")
+@click.option("--boundaries", "boundary_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Real ward boundaries to use instead of the built-in approximate areas.")
+@click.option("--csv-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Also keep the generated CSVs here (examples of the import formats).")
+@with_store
+def demo_data(store: Any, seed: int, boundary_file: Path | None, csv_dir: Path | None) -> None:
+    """Generate and load a deterministic, clearly SYNTHETIC dataset for Stockton-on-Tees.
+
+    Without --boundaries the demo uses approximate areas of its own (the repository cannot
+    ship ONS boundaries) and the map says so.
+    """
+    import tempfile
+
+    from layers.demo import DEMO_NOTICE, approximate_areas, make_demo_data
+
+    if boundary_file:
+        areas = read_boundaries(boundary_file).areas
+        source = boundary_file.name
+    else:
+        areas, source = approximate_areas(), "approximate demo areas (not ONS wards)"
+    replace_areas(store, areas, source=source, allow_older=True)
+    data = make_demo_data(seed=seed, areas=areas if boundary_file else None)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = csv_dir or Path(tmp)
+        folder.mkdir(parents=True, exist_ok=True)
+        for kind in ("places", "reports", "activities"):
+            path = folder / f"demo_{kind}.csv"
+            getattr(data, kind).to_csv(path, index=False)
+            result = loader.import_file(store, kind, path, progress=_tty())
+            _report(result)
+            if result.rejected:
+                _fail(f"the demo {kind} did not import cleanly; this is a bug in placerisk")
+    click.secho(f"{DEMO_NOTICE}: {len(data.places)} places, {len(data.reports)} reports, "
+                f"{len(data.activities)} activities in {store.url}", fg="cyan")
+
+
+@main.command("map")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="The HTML file to write.")
+@with_store
+def map_(store: Any, out: Path) -> None:
+    """Write the map that `serve` shows at / as a standalone HTML file."""
+    from api.app import render_map_html
+    from api.settings import Settings
+
+    html = render_map_html(store, Settings.from_env())
+    out.write_text(html, encoding="utf-8")
+    click.echo(f"wrote {out} ({len(html.encode()) / 1e6:.1f} MB)")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True,
+              help="Port to listen on.")
+@click.option("--db", "db", envvar="PLACERISK_DB", default=None, metavar="PATH|URL",
+              help="SQLite file or postgresql:// URL [env PLACERISK_DB].")
+@click.pass_context
+def serve(ctx: click.Context, host: str, port: int, db: str | None) -> None:
+    """Serve the map and the JSON/GeoJSON API (OpenAPI at /docs)."""
+    import uvicorn
+
+    from api.app import create_app
+    from api.settings import Settings
+
+    settings = Settings.from_env(db or (ctx.obj or {}).get("db"))
+    try:
+        app = create_app(settings)
+    except StoreError as exc:
+        _fail(f"{exc}. Check --db or PLACERISK_DB")
+    click.secho(f"placerisk: serving on http://{host}:{port}/  (API docs: /docs)", fg="green")
+    uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -1,0 +1,45 @@
+"""Settings of the served app and the CLI, read from options and the environment."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+DEFAULT_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+DEFAULT_ATTRIBUTION = "&copy; OpenStreetMap contributors"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the app needs to know.
+
+    Attributes
+    ----------
+    db
+        SQLite path or ``postgresql://`` URL (``--db`` / ``PLACERISK_DB``).
+    tiles
+        Base-map tile URL template, or ``"none"`` for no base map (``PLACERISK_TILES``).
+    attribution
+        Attribution shown for the tiles (``PLACERISK_TILES_ATTRIBUTION``).
+    page_size_max
+        Largest page a list endpoint returns.
+    """
+
+    db: str | None = None
+    tiles: str = DEFAULT_TILES
+    attribution: str = DEFAULT_ATTRIBUTION
+    page_size_max: int = 1000
+
+    @classmethod
+    def from_env(cls, db: str | None = None) -> Settings:
+        """Build settings from the environment, with ``db`` taking precedence."""
+        return cls(
+            db=db or os.environ.get("PLACERISK_DB"),
+            tiles=os.environ.get("PLACERISK_TILES", DEFAULT_TILES),
+            attribution=os.environ.get("PLACERISK_TILES_ATTRIBUTION", DEFAULT_ATTRIBUTION),
+        )
+
+    @property
+    def tiles_enabled(self) -> bool:
+        """False when the base map is switched off."""
+        return self.tiles.strip().lower() not in ("", "none", "off")
