@@ -110,8 +110,9 @@ def to_float(problems: Problems, values: pd.Series, column: str) -> pd.Series:
 
 def to_date(problems: Problems, values: pd.Series, column: str) -> pd.Series:
     """Parse ISO dates (``YYYY-MM-DD``); day-first ``DD/MM/YYYY`` is accepted too."""
-    return _to_datetime(problems, values, column, "a date like 2025-03-31").dt.date.where(
-        ~blank(values), None)
+    parsed = _to_datetime(problems, values, column, "a date like 2025-03-31")
+    dates = np.where(parsed.notna(), parsed.dt.date.astype(object), None)
+    return pd.Series(dates, index=values.index, dtype=object)
 
 
 def to_datetime(problems: Problems, values: pd.Series, column: str) -> pd.Series:

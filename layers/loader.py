@@ -10,7 +10,8 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -117,7 +118,7 @@ def import_file(store: Store, kind: str, path: str | Path, *, rejects: str | Pat
     path = Path(path)
     result = ImportResult(kind, str(path))
     chunks = _read_own_format(path, spec, result, chunk_rows)
-    with _Rejects(path, rejects) as sink, store.begin() as conn:
+    with closing(chunks), _Rejects(path, rejects) as sink, store.begin() as conn:
         ctx = _Context(conn, path)
         with _progress(path, progress, kind) as bar:
             for raw, rows in chunks:
@@ -145,7 +146,7 @@ def import_police_uk(store: Store, path: str | Path, *, rejects: str | Path | No
     result = ImportResult("police-uk", str(path))
     chunks = _read_csv(path, chunk_rows, lower=False)
     counter = incidents.OccurrenceCounter()
-    with _Rejects(path, rejects) as sink, store.begin() as conn:
+    with closing(chunks), _Rejects(path, rejects) as sink, store.begin() as conn:
         ctx = _Context(conn, path)
         with _progress(path, progress, "police-uk") as bar:
             for i, (raw, rows) in enumerate(chunks):
@@ -171,7 +172,7 @@ def import_postcodes(store: Store, path: str | Path, *, rejects: str | Path | No
     result = ImportResult("postcodes", str(path))
     chunks = _read_csv(path, chunk_rows, lower=False, names=postcodes.CODEPOINT_COLUMNS)
     table = schema.postcodes
-    with _Rejects(path, rejects) as sink, store.begin() as conn:
+    with closing(chunks), _Rejects(path, rejects) as sink, store.begin() as conn:
         with _progress(path, progress, "postcodes") as bar:
             for raw, rows in chunks:
                 parsed, problems = postcodes.parse_codepoint(raw, rows)
@@ -202,45 +203,45 @@ def _read_csv(path: Path, chunk_rows: int, *, lower: bool,
         raise ImportFileError(msg)
     offset = 1 if names else 2
     try:
-        reader = pd.read_csv(path, dtype=str, keep_default_na=False, chunksize=chunk_rows,
-                             encoding="utf-8-sig", header=None if names else "infer",
-                             names=list(names) if names else None)
-        start = 0
-        for chunk in reader:
-            chunk.columns = [str(c).strip().lower() if lower else str(c).strip()
-                             for c in chunk.columns]
-            rows = pd.Series(np.arange(start, start + len(chunk)) + offset)
-            start += len(chunk)
-            yield chunk.reset_index(drop=True), rows
+        with pd.read_csv(path, dtype=str, keep_default_na=False, chunksize=chunk_rows,
+                         encoding="utf-8-sig", header=None if names else "infer",
+                         names=list(names) if names else None) as reader:
+            start = 0
+            for chunk in reader:
+                chunk.columns = [str(c).strip().lower() if lower else str(c).strip()
+                                 for c in chunk.columns]
+                rows = pd.Series(np.arange(start, start + len(chunk)) + offset)
+                start += len(chunk)
+                yield chunk.reset_index(drop=True), rows
     except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         msg = f"{path}: cannot read as CSV ({exc}); save it as UTF-8 CSV with a header row"
         raise ImportFileError(msg) from exc
 
 
 def _read_own_format(path: Path, spec: Kind, result: ImportResult, chunk_rows: int
-                     ) -> Iterator[tuple[pd.DataFrame, pd.Series]]:
+                     ) -> Generator[tuple[pd.DataFrame, pd.Series], None, None]:
+    """Yield chunks with every known column present; check the header on the first."""
     if path.suffix.lower() in (".geojson", ".json"):
         if spec.name != "places":
             msg = f"{path}: GeoJSON is accepted for places only; give {spec.name} as CSV"
             raise ImportFileError(msg)
-        chunks: Iterator[tuple[pd.DataFrame, pd.Series]] = iter([_read_geojson(path)])
+        source: Generator = (chunk for chunk in [_read_geojson(path)])
     else:
-        chunks = _read_csv(path, chunk_rows, lower=True)
-    first = next(chunks, None)
-    if first is None:
-        return iter(())
-    _check_header(path, spec, list(first[0].columns), result)
-    return _conform(spec, _prepend(first, chunks))
-
-
-def _prepend(first: tuple, rest: Iterator) -> Iterator:
-    yield first
-    yield from rest
+        source = _read_csv(path, chunk_rows, lower=True)
+    with closing(source):
+        for i, (raw, rows) in enumerate(source):
+            if i == 0:
+                _check_header(path, spec, list(raw.columns), result)
+            raw.attrs["source_columns"] = list(raw.columns)
+            for column in (*spec.columns, *spec.optional):
+                if column not in raw.columns:
+                    raw[column] = ""
+            yield raw, rows
 
 
 def _check_header(path: Path, spec: Kind, columns: list[str], result: ImportResult) -> None:
-    required = [c for c in spec.columns if c in _required(spec)]
-    missing = [c for c in required if c not in columns]
+    required = _required(spec)
+    missing = [c for c in spec.columns if c in required and c not in columns]
     if missing:
         msg = (
             f"{path}: not a {spec.name} file: missing column(s) {', '.join(missing)}. "
@@ -255,15 +256,6 @@ def _check_header(path: Path, spec: Kind, columns: list[str], result: ImportResu
 def _required(spec: Kind) -> tuple[str, ...]:
     module = {"places": places, "reports": reports, "activities": activities}[spec.name]
     return module.REQUIRED
-
-
-def _conform(spec: Kind, chunks: Iterator) -> Iterator[tuple[pd.DataFrame, pd.Series]]:
-    for raw, rows in chunks:
-        raw.attrs["source_columns"] = list(raw.columns)
-        for column in (*spec.columns, *spec.optional):
-            if column not in raw.columns:
-                raw[column] = ""
-        yield raw, rows
 
 
 def _read_geojson(path: Path) -> tuple[pd.DataFrame, pd.Series]:

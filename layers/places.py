@@ -85,8 +85,7 @@ def parse_places(raw: pd.DataFrame, rows: pd.Series) -> tuple[pd.DataFrame, pd.D
         "level_reason": _rows.text(raw["level_reason"], limit=1_000),
     })
     out["status"] = out["status"].fillna("open")
-    due_before = (out["review_due"].notna() & out["assessed_on"].notna()
-                  & (out["review_due"] < out["assessed_on"]))
+    due_before = (pd.to_datetime(out["review_due"]) < pd.to_datetime(out["assessed_on"]))
     p.add(due_before, "review_due", raw["review_due"], "review due before the assessment date")
     return out, p.frame()
 
