@@ -1,0 +1,104 @@
+"""The placerisk command line, end to end on real public data where it matters."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from api.cli import main
+
+PLACES_HEADER = ("place_id,name,category,address,postcode,latitude,longitude,mace_level,"
+                 "exploitation_types,source_agency,assessed_on,review_due,notes")
+
+
+def run(db: Path, *args: str):
+    return CliRunner().invoke(main, ["--db", str(db), *args], catch_exceptions=False)
+
+
+def test_help_explains_every_command():
+    result = CliRunner().invoke(main, ["--help"])
+    assert result.exit_code == 0
+    for command in ("boundaries", "postcodes", "import", "status", "score", "demo-data",
+                    "serve", "map", "db"):
+        assert command in result.output
+    imports = CliRunner().invoke(main, ["import", "--help"])
+    assert "patrol_discovered" in imports.output and "Exit status" in imports.output
+
+
+def test_db_option_on_the_subcommand_and_env(tmp_path, monkeypatch):
+    db = tmp_path / "sub.db"
+    result = CliRunner().invoke(main, ["db", "upgrade", "--db", str(db)])
+    assert result.exit_code == 0 and db.exists()
+    monkeypatch.setenv("PLACERISK_DB", str(tmp_path / "env.db"))
+    assert CliRunner().invoke(main, ["db", "upgrade"]).exit_code == 0
+    assert (tmp_path / "env.db").exists()
+
+
+def test_import_exit_codes(tmp_path):
+    db = tmp_path / "x.db"
+    good = tmp_path / "good.csv"
+    good.write_text(PLACES_HEADER + "\nP1,Synthetic shop,shop,,,54.57,-1.31,2,,,,,\n")
+    mixed = tmp_path / "mixed.csv"
+    mixed.write_text(PLACES_HEADER + "\nP2,Synthetic shop,shop,,,54.57,-1.31,2,,,,,\n"
+                     "P3,Synthetic shop,shop,,,54.57,-1.31,9,,,,,\n")
+    wrong = tmp_path / "wrong.csv"
+    wrong.write_text("a,b\n1,2\n")
+    assert run(db, "import", "places", str(good)).exit_code == 0
+    result = run(db, "import", "places", str(mixed))
+    assert result.exit_code == 2
+    assert "row 3: mace_level '9'" in result.output
+    assert "rejected 1" in result.output and "mixed.rejects.csv" in result.output
+    result = run(db, "import", "places", str(wrong))
+    assert result.exit_code == 1 and "missing column(s) place_id" in result.output
+    assert run(db, "import", "places", str(tmp_path / "absent.csv")).exit_code == 1
+
+
+def test_real_boundaries_postcodes_and_police_uk(tmp_path, shared_data):
+    db = tmp_path / "real.db"
+    bounds = shared_data / "boundaries"
+    assert run(db, "boundaries", "load", str(bounds / "stockton_wards_2013.geojson")).exit_code == 0
+    crimes = sorted((shared_data / "police_uk").glob("*.csv"))
+    result = run(db, "import", "police-uk", *map(str, crimes))
+    assert result.exit_code == 0, result.output
+    s13 = json.loads(run(db, "status", "--json").output)
+    assert {w["code"][:6] for w in s13["by_ward"]} == {"E05001"}
+
+    result = run(db, "boundaries", "load", str(bounds / "stockton_wards_2024.geojson"))
+    assert result.exit_code == 0 and "replaced: 2013" in result.output
+    run(db, "boundaries", "load", str(bounds / "hartlepool_wards_2013.geojson"))
+    assert run(db, "postcodes", "load",
+               str(shared_data / "postcodes" / "codepoint_open_ts.csv")).exit_code == 0
+    again = run(db, "import", "police-uk", *map(str, crimes))
+    assert "inserted 0" in again.output
+
+    status = json.loads(run(db, "status", "--json").output)
+    total = status["totals"]["incidents"]
+    assert total == 6561 + 6641 + 7690
+    stockton = [w for w in status["by_ward"] if w["authority"] == "Stockton-on-Tees"]
+    assert len(stockton) == 27 and all(w["code"].startswith("E050148") for w in stockton)
+    in_wards = sum(w["incidents"] for w in status["by_ward"])
+    assert in_wards + status["outside_every_boundary"]["incidents"] == total
+    town = next(w for w in stockton if w["name"] == "Stockton Town Centre")
+    assert town["incidents"] > 500
+    assert status["postcodes"] == 17823
+    text = run(db, "status").output
+    assert "Stockton Town Centre" in text and "outside every boundary" in text
+
+
+def test_bng_geopackage_loads_like_the_geojson(tmp_path, shared_data):
+    db = tmp_path / "bng.db"
+    result = run(db, "boundaries", "load",
+                 str(shared_data / "boundaries" / "stockton_wards_2013_bng.gpkg"))
+    assert result.exit_code == 0, result.output
+    status = json.loads(run(db, "status", "--json").output)
+    assert status["boundaries"][0]["wards"] == 26
+
+
+@pytest.mark.parametrize("args", [["score", "--as-of", "yesterday"],
+                                  ["score", "--window-days", "0"]])
+def test_bad_options_are_usage_errors(tmp_path, args):
+    result = run(tmp_path / "x.db", *args)
+    assert result.exit_code == 2 and "Invalid value" in result.output
