@@ -21,33 +21,18 @@ import pandas as pd
 import shapely
 
 from geo.crs import BNG, WGS84
+from layers import activities, places, reports
 
 DEMO_NOTICE = "SYNTHETIC DEMO DATA - not real places, reports or people"
 WINDOW_DAYS = 730  # every event date lies in the 730 days ending at (and including) ``end``
 
-PLACE_COLUMNS = (
-    "place_id", "name", "category", "address", "postcode", "latitude", "longitude",
-    "mace_level", "exploitation_types", "source_agency", "assessed_on", "review_due", "notes",
-)
-REPORT_COLUMNS = (
-    "report_id", "reported_on", "place_id", "latitude", "longitude", "postcode", "mace_level",
-    "exploitation_type", "source_agency", "patrol_discovered", "source_grade", "intel_grade",
-    "handling_code", "summary",
-)
-ACTIVITY_COLUMNS = (
-    "activity_id", "activity_type", "started_at", "ended_at", "place_id", "latitude",
-    "longitude", "postcode", "agency", "outcome", "jag_ref",
-)
-CATEGORIES = (
-    "takeaway", "licensed_premises", "park_open_space", "shop", "empty_property",
-    "transport_hub", "residential", "car_park", "school_vicinity", "youth_leisure_venue",
-    "other",
-)
-EXPLOITATION_TYPES = ("cse", "cce", "missing", "trafficking", "modern_slavery", "radicalisation")
-ACTIVITY_TYPES = (
-    "licensing_visit", "premises_closure", "empty_property_secured", "street_patrol",
-    "housing_provider_visit", "other",
-)
+# The demo speaks the importers' own vocabularies and column layouts.
+PLACE_COLUMNS = places.COLUMNS
+REPORT_COLUMNS = reports.COLUMNS
+ACTIVITY_COLUMNS = activities.COLUMNS
+CATEGORIES = places.CATEGORIES
+EXPLOITATION_TYPES = places.EXPLOITATION_TYPES
+ACTIVITY_TYPES = activities.ACTIVITY_TYPES
 
 
 @dataclass(frozen=True)
@@ -251,10 +236,10 @@ def make_demo_data(*, seed: int = 42, end: datetime.date | None = None,
     pl = _make_places(rngs[0], union, start)
     plan = _plan_interventions(rngs[0], pl)
     patrols = _plan_patrols(rngs[1], pl, union)
-    reports = _make_reports(rngs[2], pl, plan, patrols, union)
+    drawn = _make_reports(rngs[2], pl, plan, patrols, union)
     return DemoData(
         places=pl[list(PLACE_COLUMNS)].copy(),
-        reports=_reports_frame(rngs[2], reports, pl, start),
+        reports=_reports_frame(rngs[2], drawn, pl, start),
         activities=_make_activities(rngs[3], pl, plan, patrols, start),
         areas=areas,
     )
