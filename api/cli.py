@@ -58,7 +58,7 @@ def with_store(func: Callable[..., Any]) -> Callable[..., Any]:
 @click.version_option(package_name="placerisk")
 @click.pass_context
 def main(ctx: click.Context, db: str | None) -> None:
-    """Map places where children are at risk of exploitation, for contextual safeguarding.
+    r"""Map places where children are at risk of exploitation, for contextual safeguarding.
 
     \b
     Typical first run with your own data:
@@ -153,7 +153,7 @@ def postcodes_load(store: Any, file: Path, rejects: Path | None) -> None:
 
 @main.group("import")
 def import_() -> None:
-    """Import places, reports, activities or police.uk crime.
+    r"""Import places, reports, activities or police.uk crime.
 
     \b
     Own CSV formats (column names case-insensitive, unknown columns ignored with a warning):

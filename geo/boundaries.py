@@ -140,8 +140,9 @@ def choose_fields(
 
     Examples
     --------
-    >>> choose_fields(["LAD24CD", "LAD24NM", "WD24CD", "WD24NM", "geometry"])
-    FieldChoice(code='WD24CD', name='WD24NM', authority_code='LAD24CD', authority_name='LAD24NM', legacy_code=None, vintage='2024')
+    >>> f = choose_fields(["LAD24CD", "LAD24NM", "WD24CD", "WD24NM", "geometry"])
+    >>> f.code, f.name, f.authority_code, f.vintage
+    ('WD24CD', 'WD24NM', 'LAD24CD', '2024')
     """
     code = code_field or _first(columns, _WARD_CODE)
     name = name_field or _first(columns, _WARD_NAME)

@@ -86,7 +86,8 @@ def latlng_problems(lat: np.ndarray, lng: np.ndarray) -> np.ndarray:
     Examples
     --------
     >>> latlng_problems(np.array([54.57, -1.31, 448907.0, np.nan]),
-    ...                 np.array([-1.31, 54.57, 520333.0, 1.0])).tolist()  # doctest: +NORMALIZE_WHITESPACE
+    ...                 np.array([-1.31, 54.57, 520333.0, 1.0])).tolist()
+    ... # doctest: +NORMALIZE_WHITESPACE
     [None,
      'latitude -1.31 and longitude 54.57 look swapped (lat must be in [49, 61])',
      'latitude 448907.0 is not in degrees (British National Grid metres? convert to WGS84)',

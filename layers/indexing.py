@@ -33,7 +33,7 @@ def index_frame(frame: pd.DataFrame, *, resolution: int, wards: WardIndex | None
         cells[located] = h3index.cells_to_str(raw)
         if wards is not None:
             wards_out[located] = wards.assign(lat[located], lng[located], cells=raw)
-    out["h3_cell"] = cells
-    out["ward_code"] = wards_out
+    out["h3_cell"] = pd.Series(cells, index=out.index, dtype=object)
+    out["ward_code"] = pd.Series(wards_out, index=out.index, dtype=object)
     out["outside_areas"] = located & pd.isna(wards_out)
     return out

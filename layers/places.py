@@ -23,7 +23,8 @@ CATEGORIES = (
     "other",
 )
 CATEGORY_ALIASES = {
-    "park": "park_open_space", "open_space": "park_open_space", "park_or_open_space": "park_open_space",
+    "park": "park_open_space", "open_space": "park_open_space",
+    "park_or_open_space": "park_open_space",
     "pub": "licensed_premises", "bar": "licensed_premises", "licensed": "licensed_premises",
     "empty": "empty_property", "transport": "transport_hub", "school": "school_vicinity",
     "youth_or_leisure_venue": "youth_leisure_venue", "youth_club": "youth_leisure_venue",

@@ -40,7 +40,7 @@ class Page(NamedTuple):
     """One page of a list query and the number of rows matching its filters."""
 
     rows: pd.DataFrame
-    count: int
+    total: int
 
 
 def _page(conn: sa.Connection, stmt: sa.Select, order: list, columns: tuple[str, ...], *,

@@ -138,6 +138,8 @@ def open_store(db: str | os.PathLike[str] | None = None, *, upgrade: bool = True
         raise StoreError(msg) from exc
     if upgrade:
         upgrade_schema(store)
+        if store.get_setting("h3_resolution") is None:
+            store.set_setting("h3_resolution", str(h3index.DEFAULT_RESOLUTION))
     return store
 
 
