@@ -176,12 +176,22 @@ def _to_wgs84(frame: gpd.GeoDataFrame, path: str | Path) -> gpd.GeoDataFrame:
     if frame.crs is None:
         msg = f"{path}: the file declares no CRS; ONS publishes EPSG:27700 and EPSG:4326 files"
         raise BoundaryError(msg)
+    declared = frame.crs.to_string()
+    minx, miny, maxx, maxy = frame.total_bounds
+    if frame.crs.is_projected and max(abs(minx), abs(maxx)) <= 180 and max(
+            abs(miny), abs(maxy)) <= 90:
+        msg = (
+            f"{path}: the file declares {declared} (metres) but its coordinates look like "
+            f"degrees (x {minx:.3f}..{maxx:.3f}, y {miny:.3f}..{maxy:.3f}); "
+            "is the declared CRS wrong?"
+        )
+        raise BoundaryError(msg)
     frame = frame.to_crs(WGS84)
     minx, miny, maxx, maxy = frame.total_bounds
     inside_uk = UK_LNG[0] <= minx and maxx <= UK_LNG[1] and UK_LAT[0] <= miny and maxy <= UK_LAT[1]
     if not inside_uk:
         msg = (
-            f"{path}: after reprojection from {frame.crs} the boundaries span lng "
+            f"{path}: after reprojection from {declared} the boundaries span lng "
             f"{minx:.3f}..{maxx:.3f}, lat {miny:.3f}..{maxy:.3f}, outside the UK; "
             "is the file's declared CRS right?"
         )

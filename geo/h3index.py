@@ -8,12 +8,10 @@ GeoJSON take ``(lng, lat)``.
 
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
-
 import h3
 import h3ronpy
 import numpy as np
+import pandas as pd
 import shapely
 from h3ronpy.vector import (
     ContainmentMode,
@@ -23,11 +21,9 @@ from h3ronpy.vector import (
     geometry_to_cells,
 )
 
-DEFAULT_RESOLUTION = 9
+from geo._parallel import map_chunks
 
-# Splitting large batches over threads pays because h3ronpy releases the GIL.
-_PARALLEL_MIN = 200_000
-_WORKERS = max(1, min(4, os.cpu_count() or 1))
+DEFAULT_RESOLUTION = 9
 
 
 class H3Error(ValueError):
@@ -36,7 +32,8 @@ class H3Error(ValueError):
 
 def check_resolution(resolution: int) -> int:
     """Return ``resolution`` if it is an H3 resolution (0-15), else raise `H3Error`."""
-    if not isinstance(resolution, int | np.integer) or not 0 <= int(resolution) <= 15:
+    if (isinstance(resolution, bool) or not isinstance(resolution, int | np.integer)
+            or not 0 <= int(resolution) <= 15):
         msg = f"H3 resolution must be an integer 0-15, got {resolution!r}"
         raise H3Error(msg)
     return int(resolution)
@@ -67,18 +64,15 @@ def latlng_to_cells(lat: np.ndarray, lng: np.ndarray, *, resolution: int) -> np.
     check_resolution(resolution)
     lat = np.ascontiguousarray(lat, dtype=np.float64)
     lng = np.ascontiguousarray(lng, dtype=np.float64)
-    n = len(lat)
-    if n < _PARALLEL_MIN or _WORKERS == 1:
-        return _to_numpy(coordinates_to_cells(lat, lng, resolution))
-    bounds = np.linspace(0, n, _WORKERS + 1).astype(int)
-    parts = list(zip(bounds[:-1], bounds[1:], strict=True))
-    with ThreadPoolExecutor(_WORKERS) as pool:
-        chunks = pool.map(
-            lambda ab: _to_numpy(coordinates_to_cells(lat[ab[0]:ab[1]], lng[ab[0]:ab[1]],
-                                                      resolution)),
-            parts,
-        )
-        return np.concatenate(list(chunks))
+    if len(lng) != len(lat):
+        msg = f"{len(lat)} latitudes but {len(lng)} longitudes"
+        raise H3Error(msg)
+    bad = ~(np.isfinite(lat) & np.isfinite(lng))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        msg = f"item {i}: lat {lat[i]}, lng {lng[i]} is not a finite coordinate (NaN or infinite)"
+        raise H3Error(msg)
+    return map_chunks(lambda a, b: _to_numpy(coordinates_to_cells(a, b, resolution)), lat, lng)
 
 
 def _to_numpy(arr: object) -> np.ndarray:
@@ -90,7 +84,9 @@ def cells_to_str(cells: np.ndarray) -> np.ndarray:
     cells = np.asarray(cells, dtype=np.uint64)
     if len(cells) == 0:
         return np.array([], dtype=object)
-    return np.asarray(h3ronpy.cells_to_string(cells)).astype(object)
+    # Points share few cells: format each distinct cell once (also shares the str objects).
+    codes, distinct = pd.factorize(cells)
+    return np.asarray(h3ronpy.cells_to_string(distinct)).astype(object)[codes]
 
 
 def str_to_cells(cells: np.ndarray | list[str]) -> np.ndarray:

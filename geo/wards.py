@@ -11,9 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 import shapely
 
 from geo import h3index
+from geo._parallel import map_chunks
 
 
 @dataclass
@@ -43,8 +45,8 @@ class WardIndex:
     resolution: int = h3index.DEFAULT_RESOLUTION
     _full_cells: np.ndarray = field(init=False, repr=False)
     _full_ward: np.ndarray = field(init=False, repr=False)
+    _full_lookup: pd.Index = field(init=False, repr=False)
     _edge_cells: np.ndarray = field(init=False, repr=False)
-    _edge_pieces: np.ndarray = field(init=False, repr=False)
     _edge_ward: np.ndarray = field(init=False, repr=False)
     _tree: shapely.STRtree = field(init=False, repr=False)
 
@@ -71,16 +73,15 @@ class WardIndex:
             edge.append(crossing)
             edge_ward.append(np.full(len(crossing), i))
         full_cells = np.concatenate(full) if full else np.array([], np.uint64)
-        order = np.argsort(full_cells)
-        self._full_cells = full_cells[order]
-        self._full_ward = np.concatenate(full_ward)[order] if full else np.array([], int)
+        # Overlapping boundary sets could cover a cell twice; the first ward wins, as in
+        # the edge test, so that the lookup stays a plain hash index.
+        self._full_cells, first = np.unique(full_cells, return_index=True)
+        self._full_ward = np.concatenate(full_ward)[first] if full else np.array([], int)
+        self._full_lookup = pd.Index(self._full_cells)
         edge_cells = np.concatenate(edge) if edge else np.array([], np.uint64)
         order = np.argsort(edge_cells, kind="stable")
         self._edge_cells = edge_cells[order]
         self._edge_ward = np.concatenate(edge_ward)[order] if edge else np.array([], int)
-        hexes = h3index.cells_to_polygons(self._edge_cells)
-        self._edge_pieces = shapely.intersection(hexes, self.geometries[self._edge_ward])
-        shapely.prepare(self._edge_pieces)
 
     def assign(
         self, lat: np.ndarray, lng: np.ndarray, *, cells: np.ndarray | None = None
@@ -101,7 +102,7 @@ class WardIndex:
         ward = self._lookup_full(cells)
         todo = np.flatnonzero(ward < 0)
         if len(todo):
-            ward[todo] = self._test_edges(lat[todo], lng[todo], cells[todo])
+            ward[todo] = map_chunks(self._test_edges, lat[todo], lng[todo], cells[todo])
         out = np.full(len(lat), None, dtype=object)
         hit = ward >= 0
         out[hit] = self.codes[ward[hit]]
@@ -111,25 +112,26 @@ class WardIndex:
         ward = np.full(len(cells), -1, dtype=np.int64)
         if len(self._full_cells) == 0:
             return ward
-        pos = np.searchsorted(self._full_cells, cells)
-        pos[pos >= len(self._full_cells)] = 0
-        hit = self._full_cells[pos] == cells
+        pos = self._full_lookup.get_indexer(cells)
+        hit = pos >= 0
         ward[hit] = self._full_ward[pos[hit]]
         return ward
 
     def _test_edges(self, lat: np.ndarray, lng: np.ndarray, cells: np.ndarray) -> np.ndarray:
-        """Test points in boundary cells against the ward pieces inside their cell."""
+        """Test points in boundary cells against the wards that cross their cell."""
         ward = np.full(len(lat), -1, dtype=np.int64)
         lo = np.searchsorted(self._edge_cells, cells, "left")
         hi = np.searchsorted(self._edge_cells, cells, "right")
         count = hi - lo
         point = np.repeat(np.arange(len(lat)), count)
         first = np.repeat(lo - np.cumsum(np.r_[0, count[:-1]]), count)
-        piece = first + np.arange(count.sum())
-        inside = shapely.contains_xy(self._edge_pieces[piece], lng[point], lat[point])
-        ward[point[inside]] = self._edge_ward[piece[inside]]
-        # A point exactly on a hexagon edge, or one that H3's spherical cell and the planar
-        # hexagon disagree about, is settled against the whole ward polygons.
+        candidate = self._edge_ward[first + np.arange(count.sum())]
+        # Whole ward polygons, not hexagon-clipped pieces: clipping moves ward lines by
+        # ~1e-16 degrees, enough to put a point on a line into the wrong ward.
+        inside = shapely.contains_xy(self.geometries[candidate], lng[point], lat[point])
+        ward[point[inside]] = candidate[inside]
+        # A point that H3's spherical cell and the planar hexagon disagree about may lie in
+        # a ward that does not cross its cell: settle those against every ward.
         rest = np.flatnonzero((ward < 0) & (count > 0))
         if len(rest):
             p, g = self._tree.query(shapely.points(lng[rest], lat[rest]), predicate="within")

@@ -1,0 +1,238 @@
+"""The placerisk web app: the map at ``/``, JSON and GeoJSON under ``/api``.
+
+``create_app(settings)`` opens the store once and keeps it on ``app.state``; every request
+reads through its own connection. The CLI serves it with uvicorn and writes the same map to a
+file with `render_map_html`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Annotated
+
+import geopandas as gpd
+import pandas as pd
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+
+from api.schemas import ActivitiesPublic, AreasPublic, CellsPublic, Health, PlacesPublic
+from api.settings import Settings
+from geo import h3index
+from geo.crs import WGS84
+from layers import queries
+from layers.store import Store, StoreError, open_store
+from maps.view import build_map, render_html
+
+DEMO_AREAS_NOTICE = "Synthetic demo data - areas are approximate, not ONS wards"
+DEFAULT_LIMIT = 100
+MAX_OFFSET = 2**31 - 1
+GEOJSON = "application/geo+json"
+
+# Domain errors that reach a route, and the HTTP status each becomes.
+ERROR_STATUS: dict[type[Exception], int] = {StoreError: 503}
+
+
+def render_map_html(store: Store, settings: Settings) -> str:
+    """Render the full map (wards, stored cell scores, places) as a standalone HTML page."""
+    with store.connect() as conn:
+        areas, _ = queries.areas(conn)
+        cells = queries.cells(conn).rows
+        places = queries.places(conn).rows
+        demo = queries.has_demo_areas(conn)
+    m = build_map(areas, cells, places,
+                  tiles=settings.tiles if settings.tiles_enabled else None,
+                  attribution=settings.attribution,
+                  notice=DEMO_AREAS_NOTICE if demo else None)
+    return render_html(m)
+
+
+# --- dependencies ------------------------------------------------------------------------
+
+def get_store(request: Request) -> Store:
+    """The store opened by `create_app`."""
+    return request.app.state.store
+
+
+def get_conn(store: Annotated[Store, Depends(get_store)]) -> Iterator[sa.Connection]:
+    """A read connection for the duration of one request."""
+    with store.connect() as conn:
+        yield conn
+
+
+@dataclass(frozen=True)
+class Paging:
+    """The requested page, with ``limit`` already capped."""
+
+    limit: int
+    offset: int
+
+
+def get_paging(
+    request: Request,
+    limit: Annotated[int, Query(ge=1, description="Rows per page (capped at the maximum).")]
+    = DEFAULT_LIMIT,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Rows to skip.")] = 0,
+) -> Paging:
+    """Read ``limit`` and ``offset``, capping ``limit`` at ``page_size_max``."""
+    settings: Settings = request.app.state.settings
+    return Paging(min(limit, settings.page_size_max), offset)
+
+
+Conn = Annotated[sa.Connection, Depends(get_conn)]
+Page = Annotated[Paging, Depends(get_paging)]
+WardCode = Annotated[str | None, Query(max_length=16, description="Only this ward.")]
+MaceLevel = Annotated[int | None, Query(ge=1, le=4, description="Only this MACE level.")]
+
+router = APIRouter()
+
+
+# --- routes ------------------------------------------------------------------------------
+
+@router.get("/", response_class=HTMLResponse, tags=["map"])
+def map_page(request: Request) -> HTMLResponse:
+    """The map: ward outlines, cells shaded by score and places coloured by MACE level."""
+    return HTMLResponse(render_map_html(request.app.state.store, request.app.state.settings))
+
+
+@router.get("/api/places", response_model=PlacesPublic, tags=["places"])
+def list_places(conn: Conn, page: Page, ward_code: WardCode = None,
+                mace_level: MaceLevel = None) -> PlacesPublic:
+    """List places of concern (without notes)."""
+    rows, count = queries.places(conn, ward_code=ward_code, mace_level=mace_level,
+                                 limit=page.limit, offset=page.offset)
+    return PlacesPublic.model_validate({"data": queries.records(rows), "count": count})
+
+
+@router.get("/api/activities", response_model=ActivitiesPublic, tags=["activities"])
+def list_activities(
+    conn: Conn, page: Page, ward_code: WardCode = None,
+    activity_type: Annotated[str | None, Query(max_length=32)] = None,
+) -> ActivitiesPublic:
+    """List disruption activities, newest first."""
+    rows, count = queries.activities(conn, ward_code=ward_code, activity_type=activity_type,
+                                     limit=page.limit, offset=page.offset)
+    return ActivitiesPublic.model_validate({"data": queries.records(rows), "count": count})
+
+
+@router.get("/api/cells", response_model=CellsPublic, tags=["cells"])
+def list_cells(conn: Conn, page: Page, ward_code: WardCode = None) -> CellsPublic:
+    """List stored H3 cell scores, highest first."""
+    rows, count = queries.cells(conn, ward_code=ward_code, limit=page.limit,
+                                offset=page.offset)
+    return CellsPublic.model_validate({"data": queries.records(rows), "count": count})
+
+
+@router.get("/api/areas", response_model=AreasPublic, tags=["areas"])
+def list_areas(
+    conn: Conn, page: Page,
+    authority_code: Annotated[str | None, Query(max_length=16)] = None,
+) -> AreasPublic:
+    """List loaded areas (wards) without their boundaries."""
+    rows, count = queries.areas(conn, authority_code=authority_code, limit=page.limit,
+                                offset=page.offset, geometry=False)
+    data = queries.records(pd.DataFrame(rows.drop(columns="geometry")))
+    return AreasPublic.model_validate({"data": data, "count": count})
+
+
+@router.get("/api/areas.geojson", tags=["areas"], response_class=Response)
+def areas_geojson(
+    conn: Conn, authority_code: Annotated[str | None, Query(max_length=16)] = None,
+) -> Response:
+    """All loaded areas (wards) as a GeoJSON FeatureCollection."""
+    areas, count = queries.areas(conn, authority_code=authority_code)
+    return _geojson(areas, count)
+
+
+@router.get("/api/cells.geojson", tags=["cells"], response_class=Response)
+def cells_geojson(conn: Conn, page: Page, ward_code: WardCode = None) -> Response:
+    """Stored cell scores as GeoJSON hexagons, highest first."""
+    rows, count = queries.cells(conn, ward_code=ward_code, limit=page.limit,
+                                offset=page.offset)
+    ids = rows["h3_cell"].to_numpy(dtype=object)
+    polygons = h3index.cells_to_polygons(h3index.str_to_cells(ids))
+    return _geojson(gpd.GeoDataFrame(rows, geometry=list(polygons), crs=WGS84), count)
+
+
+@router.get("/api/places.geojson", tags=["places"], response_class=Response)
+def places_geojson(conn: Conn, page: Page, ward_code: WardCode = None,
+                   mace_level: MaceLevel = None) -> Response:
+    """Places of concern (without notes) as GeoJSON points; unlocated ones have no geometry."""
+    rows, count = queries.places(conn, ward_code=ward_code, mace_level=mace_level,
+                                 limit=page.limit, offset=page.offset)
+    located = rows["lat"].notna() & rows["lng"].notna()
+    points = gpd.points_from_xy(rows["lng"].where(located).astype(float),
+                                rows["lat"].where(located).astype(float))
+    geoms = [p if ok else None for p, ok in zip(points, located, strict=True)]
+    return _geojson(gpd.GeoDataFrame(rows, geometry=geoms, crs=WGS84), count)
+
+
+@router.get("/healthz", response_model=Health, tags=["service"])
+def healthz(conn: Conn, store: Annotated[Store, Depends(get_store)]) -> Health:
+    """Report that the service is up and its store answers."""
+    conn.execute(sa.select(1))
+    return Health(status="ok", database=store.dialect)
+
+
+# --- helpers -----------------------------------------------------------------------------
+
+def _json_default(value: object) -> object:
+    if isinstance(value, dt.date | dt.datetime | pd.Timestamp):
+        return value.isoformat()
+    if hasattr(value, "item"):
+        return value.item()
+    msg = f"cannot write {type(value).__name__} {value!r} as JSON"
+    raise TypeError(msg)
+
+
+def _geojson(frame: gpd.GeoDataFrame, count: int) -> Response:
+    """A FeatureCollection with OGC API Features' ``numberMatched``/``numberReturned``."""
+    collection = frame.to_geo_dict(na="null", drop_id=True)
+    collection["numberMatched"] = count
+    collection["numberReturned"] = len(frame)
+    return Response(json.dumps(collection, default=_json_default), media_type=GEOJSON)
+
+
+def _error_handler(status: int) -> Callable[[Request, Exception], Awaitable[JSONResponse]]:
+    async def handler(_request: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=status)
+    return handler
+
+
+# --- app ---------------------------------------------------------------------------------
+
+def create_app(settings: Settings) -> FastAPI:
+    """Build the app over the store named by ``settings.db``, opened once.
+
+    Parameters
+    ----------
+    settings
+        Database, base map tiles and page size limit.
+
+    Returns
+    -------
+    fastapi.FastAPI
+        The store is on ``app.state.store`` and closed when the app shuts down.
+    """
+    store = open_store(settings.db)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        store.close()
+
+    app = FastAPI(
+        title="placerisk",
+        summary="Places where children are at risk of exploitation (no person data).",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.store = store
+    for error, status in ERROR_STATUS.items():
+        app.add_exception_handler(error, _error_handler(status))
+    app.include_router(router)
+    return app

@@ -1,0 +1,154 @@
+"""One builder per map layer: ward outlines, H3 cells shaded by score, places by MACE level.
+
+Each builder takes a frame and returns a `folium.FeatureGroup` (empty when the frame is),
+so the caller can add it to a map and list it in the layer control. Every layer is a single
+GeoJson whose style is keyed on a feature property, never one folium object per feature.
+All imported text is escaped with `maps.style.escape` before it enters the GeoJSON.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+
+import folium
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from geo import h3index
+from layers.places import LEVELS
+from maps import style
+
+WARD_STYLE = {"color": "#3f3f8f", "weight": 2, "fill": False, "dashArray": "4 3"}
+CELL_STYLE = {"weight": 0.5, "fillOpacity": 0.55, "opacity": 0.8}
+PLACE_RADIUS = 7
+PLACE_OUTLINE = "#222222"
+
+
+def _escaped(values: Sequence | pd.Series) -> list[str]:
+    return [style.escape(v) for v in values]
+
+
+def _collection(geoms: np.ndarray | Sequence, properties: Mapping[str, Sequence]) -> dict:
+    """A GeoJSON FeatureCollection of ``geoms`` with one property list per key.
+
+    Features are numbered (``id``) so that folium keys its styles on that number rather than
+    on whichever imported text happens to be unique.
+    """
+    shapes = shapely.to_geojson(np.asarray(list(geoms), dtype=object))
+    keys = list(properties)
+    features = [
+        {"type": "Feature", "id": i, "geometry": json.loads(shape),
+         "properties": {k: properties[k][i] for k in keys}}
+        for i, shape in enumerate(shapes)
+    ]
+    return {"type": "FeatureCollection", "features": features}
+
+
+def _ward_style(_feature: dict) -> dict:
+    return WARD_STYLE
+
+
+def _fill_style(feature: dict) -> dict:
+    colour = feature["properties"]["colour"]
+    return {**CELL_STYLE, "color": colour, "fillColor": colour}
+
+
+def _place_style(feature: dict) -> dict:
+    return {"fillColor": feature["properties"]["colour"]}
+
+
+def ward_layer(areas: gpd.GeoDataFrame, *, name: str = "Wards") -> folium.FeatureGroup:
+    """Ward outlines with a tooltip naming the ward, its code and authority.
+
+    Parameters
+    ----------
+    areas
+        Columns ``code``, ``name``, ``authority_name`` and polygon ``geometry`` in EPSG:4326.
+    name
+        The layer's name in the layer control.
+    """
+    group = folium.FeatureGroup(name=name)
+    areas = areas[areas.geometry.notna()]
+    if areas.empty:
+        return group
+    props = {"name": _escaped(areas["name"]), "code": _escaped(areas["code"]),
+             "authority": _escaped(areas["authority_name"])}
+    tooltip = folium.GeoJsonTooltip(["name", "code", "authority"],
+                                    aliases=["Ward", "Code", "Authority"])
+    folium.GeoJson(_collection(areas.geometry.to_numpy(), props), style_function=_ward_style,
+                   tooltip=tooltip).add_to(group)
+    return group
+
+
+def cell_layer(cells: pd.DataFrame, *, vmax: float | None = None,
+               name: str = "Cell scores") -> folium.FeatureGroup:
+    """H3 cells shaded by score, drawn as one GeoJson layer.
+
+    Parameters
+    ----------
+    cells
+        Columns ``h3_cell`` (hex id), ``score``, ``n_reports``, ``ward_code``.
+    vmax
+        The score given the darkest colour; defaults to the highest score.
+    name
+        The layer's name in the layer control.
+    """
+    group = folium.FeatureGroup(name=name)
+    if cells.empty:
+        return group
+    ids = cells["h3_cell"].to_numpy(dtype=object)
+    polygons = h3index.cells_to_polygons(h3index.str_to_cells(ids))
+    scores = cells["score"].to_numpy(dtype=float)
+    props = {
+        "cell": _escaped(ids), "score": [f"{s:.1f}" for s in scores],
+        "n_reports": [int(n) for n in cells["n_reports"]],
+        "ward": _escaped(cells["ward_code"]),
+        "colour": style.score_colours(scores, vmax=vmax).tolist(),
+    }
+    tooltip = folium.GeoJsonTooltip(["cell", "score", "n_reports", "ward"],
+                                    aliases=["H3 cell", "Score", "Reports", "Ward"])
+    folium.GeoJson(_collection(polygons, props), style_function=_fill_style,
+                   tooltip=tooltip).add_to(group)
+    return group
+
+
+def place_layer(places: pd.DataFrame, *, name: str = "Places (MACE level)"
+                ) -> folium.FeatureGroup:
+    """Places as circle markers coloured by MACE level, with a popup explaining the level.
+
+    Places without coordinates cannot be drawn and are left out.
+
+    Parameters
+    ----------
+    places
+        Columns ``name``, ``category``, ``address``, ``mace_level``, ``lat``, ``lng``.
+    name
+        The layer's name in the layer control.
+    """
+    group = folium.FeatureGroup(name=name)
+    located = places[places["lat"].notna() & places["lng"].notna()]
+    if located.empty:
+        return group
+    levels = [int(v) for v in located["mace_level"]]
+    points = shapely.points(located["lng"].to_numpy(float), located["lat"].to_numpy(float))
+    props: dict[str, Sequence] = {
+        "name": _escaped(located["name"]),
+        "category": _escaped(located["category"].str.replace("_", " ")),
+        "address": _escaped(located["address"]),
+        "level": levels,
+        "meaning": [LEVELS[v] for v in levels],
+        "colour": [style.level_colour(v) for v in levels],
+    }
+    popup = folium.GeoJsonPopup(["name", "category", "address", "level", "meaning"],
+                                aliases=["Place", "Category", "Address", "MACE level",
+                                         "Meaning"])
+    folium.GeoJson(_collection(points, props), style_function=_place_style,
+                   marker=folium.CircleMarker(radius=PLACE_RADIUS, weight=1,
+                                              color=PLACE_OUTLINE, fill=True,
+                                              fill_opacity=0.9),
+                   tooltip=folium.GeoJsonTooltip(["name"], labels=False),
+                   popup=popup).add_to(group)
+    return group

@@ -1,0 +1,97 @@
+"""Colours of the map: MACE levels and the cell score ramp.
+
+Level 1 (no concern, often a protective place) is green; 2 yellow; 3 orange; 4 red. Scores
+use a five-step yellow-orange-red ramp (ColorBrewer YlOrRd) in equal steps from 0 to the
+highest score shown, so the darkest cells are the hottest of the current map.
+"""
+
+from __future__ import annotations
+
+import html
+
+import numpy as np
+
+LEVEL_COLOURS = {
+    1: "#1a9641",  # no concern: protective or neutral place
+    2: "#f4d03f",  # low concern
+    3: "#fd8d3c",  # some concern
+    4: "#d7191c",  # high concern
+}
+SCORE_RAMP = ("#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026")
+ZERO_SCORE_COLOUR = "#bdbdbd"  # reports in the cell, none of them weighted
+
+
+def level_colour(level: int) -> str:
+    """Return the colour of a MACE level (1-4).
+
+    Examples
+    --------
+    >>> level_colour(4)
+    '#d7191c'
+    """
+    if isinstance(level, bool) or not isinstance(level, int | np.integer) \
+            or int(level) not in LEVEL_COLOURS:
+        msg = f"MACE level must be 1, 2, 3 or 4, got {level!r}"
+        raise ValueError(msg)
+    return LEVEL_COLOURS[int(level)]
+
+
+def score_breaks(vmax: float, *, steps: int = len(SCORE_RAMP)) -> np.ndarray:
+    """Upper bounds of the equal score steps from 0 to ``vmax``.
+
+    Examples
+    --------
+    >>> score_breaks(10.0).tolist()
+    [2.0, 4.0, 6.0, 8.0, 10.0]
+    """
+    top = float(vmax) if vmax and vmax > 0 else 1.0
+    return np.linspace(top / steps, top, steps)
+
+
+def score_colours(scores: np.ndarray, *, vmax: float | None = None) -> np.ndarray:
+    """Colour each score on `SCORE_RAMP`, vectorised; zero scores get `ZERO_SCORE_COLOUR`.
+
+    Parameters
+    ----------
+    scores
+        Cell scores (non-negative).
+    vmax
+        The score given the darkest colour; defaults to the highest of ``scores``.
+
+    Examples
+    --------
+    >>> score_colours(np.array([0.0, 1.0, 10.0])).tolist()
+    ['#bdbdbd', '#ffffb2', '#bd0026']
+    """
+    scores = np.asarray(scores, dtype=float)
+    if vmax is None:
+        vmax = float(np.nanmax(scores)) if len(scores) else 1.0
+    breaks = score_breaks(vmax)
+    step = np.searchsorted(breaks, scores, side="left").clip(0, len(SCORE_RAMP) - 1)
+    colours = np.asarray(SCORE_RAMP, dtype=object)[step]
+    colours[~(scores > 0)] = ZERO_SCORE_COLOUR
+    return colours
+
+
+_NOT_TEMPLATE = str.maketrans({"{": "&#123;", "}": "&#125;", "`": "&#96;"})
+
+
+def escape(value: object) -> str:
+    """Escape imported text for the map; missing values become ``""``.
+
+    Besides ``html.escape``, braces and backticks become character references: folium
+    renders every element's output through Jinja a second time, so text holding ``{{ }}``
+    would otherwise be evaluated as a template on the server.
+
+    Examples
+    --------
+    >>> escape("<b>Fish & Chips</b>")
+    '&lt;b&gt;Fish &amp; Chips&lt;/b&gt;'
+    >>> escape("{{ 6*7 }}")
+    '&#123;&#123; 6*7 &#125;&#125;'
+    >>> escape(None)
+    ''
+    """
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return ""
+    return html.escape(str(value), quote=True).translate(_NOT_TEMPLATE)

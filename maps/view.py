@@ -1,0 +1,117 @@
+"""The whole map: base tiles, the three layers, a layer control, a legend and a notice."""
+
+from __future__ import annotations
+
+import folium
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+from branca.element import MacroElement, Template
+
+from layers.places import LEVELS
+from maps import layers, style
+
+DEFAULT_CENTRE = (54.5705, -1.3183)  # Stockton-on-Tees
+DEFAULT_ZOOM = 12
+
+_BOX = ("position: fixed; z-index: 1000; background: white; padding: 6px 10px; "
+        "border: 1px solid #888; border-radius: 4px; font: 12px/1.4 sans-serif;")
+
+
+class _Html(MacroElement):
+    """Fixed-position HTML on the map; ``body`` must already be escaped."""
+
+    _template = Template("{% macro html(this, kwargs) %}{{ this.body }}{% endmacro %}")
+
+    def __init__(self, body: str) -> None:
+        super().__init__()
+        self._name = "PlaceriskHtml"
+        self.body = body
+
+
+def _swatch(colour: str, label: str) -> str:
+    return (f'<div><span style="display:inline-block; width:12px; height:12px; '
+            f'background:{colour}; border:1px solid #555; margin-right:6px;"></span>'
+            f"{style.escape(label)}</div>")
+
+
+def legend_html(vmax: float) -> str:
+    """The legend: MACE level colours, then the score steps up to ``vmax``."""
+    rows = ["<b>Places: MACE level</b>"]
+    rows += [_swatch(style.level_colour(lv), f"{lv} {LEVELS[lv]}") for lv in sorted(LEVELS,
+                                                                                     reverse=True)]
+    rows.append("<b>Cell score</b>")
+    breaks = style.score_breaks(vmax)
+    lows = np.concatenate([[0.0], breaks[:-1]])
+    steps = list(zip(style.SCORE_RAMP, lows, breaks, strict=True))
+    rows += [_swatch(c, f"{lo:.1f} - {hi:.1f}") for c, lo, hi in reversed(steps)]
+    rows.append(_swatch(style.ZERO_SCORE_COLOUR, "0 (reports, no weight)"))
+    return (f'<div class="placerisk-legend" style="{_BOX} bottom: 24px; right: 10px;">'
+            + "".join(rows) + "</div>")
+
+
+def notice_html(notice: str) -> str:
+    """A banner across the top of the map, with ``notice`` escaped."""
+    return (f'<div class="placerisk-notice" role="note" style="{_BOX} top: 10px; left: 50%; '
+            f'transform: translateX(-50%); background: #fff3cd; font-weight: bold;">'
+            f"{style.escape(notice)}</div>")
+
+
+def _fit(m: folium.Map, frames: list[gpd.GeoDataFrame]) -> None:
+    for frame in frames:
+        frame = frame[frame.geometry.notna()]
+        if not frame.empty:
+            lng0, lat0, lng1, lat1 = frame.total_bounds
+            m.fit_bounds([[float(lat0), float(lng0)], [float(lat1), float(lng1)]])
+            return
+
+
+def _place_points(places: pd.DataFrame) -> gpd.GeoDataFrame:
+    located = places[places["lat"].notna() & places["lng"].notna()]
+    return gpd.GeoDataFrame(geometry=gpd.points_from_xy(located["lng"].astype(float),
+                                                         located["lat"].astype(float)),
+                            crs="EPSG:4326")
+
+
+def build_map(areas: gpd.GeoDataFrame, cells: pd.DataFrame, places: pd.DataFrame, *,
+              tiles: str | None, attribution: str | None = None,
+              notice: str | None = None) -> folium.Map:
+    """Compose the placerisk map from frames; no database access.
+
+    Parameters
+    ----------
+    areas
+        Wards: ``code``, ``name``, ``authority_name``, ``geometry`` (EPSG:4326).
+    cells
+        Cell scores: ``h3_cell``, ``score``, ``n_reports``, ``ward_code``.
+    places
+        Places: ``name``, ``category``, ``address``, ``mace_level``, ``lat``, ``lng``.
+    tiles
+        Tile URL template, or ``None`` for no base map.
+    attribution
+        Attribution HTML for the tiles (configuration, not imported text: not escaped).
+    notice
+        Text shown in a banner on the map, such as a synthetic-data warning.
+
+    Returns
+    -------
+    folium.Map
+        With a layer control and a legend of levels and scores.
+    """
+    m = folium.Map(location=DEFAULT_CENTRE, zoom_start=DEFAULT_ZOOM, tiles=tiles,
+                   attr=attribution if tiles else None, control_scale=True)
+    vmax = float(cells["score"].max()) if len(cells) else 1.0
+    layers.ward_layer(areas).add_to(m)
+    layers.cell_layer(cells, vmax=vmax).add_to(m)
+    layers.place_layer(places).add_to(m)
+    folium.LayerControl(collapsed=False).add_to(m)
+    _Html(legend_html(vmax)).add_to(m)
+    if notice:
+        _Html(notice_html(notice)).add_to(m)
+    _fit(m, [areas, _place_points(places)])
+    return m
+
+
+def render_html(m: folium.Map) -> str:
+    """The map as a standalone HTML page."""
+    return m.get_root().render()

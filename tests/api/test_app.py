@@ -1,0 +1,198 @@
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import DEMO_AREAS_NOTICE
+
+LIST_ROUTES = ["/api/places", "/api/activities", "/api/cells", "/api/areas"]
+PAGED_ROUTES = [*LIST_ROUTES, "/api/places.geojson", "/api/cells.geojson"]
+CELL_SLACK = 0.01  # a hexagon of a cell near a box edge reaches a little beyond it
+
+
+# --- the map -----------------------------------------------------------------------------
+
+def test_map_shows_places_cells_and_wards(client: TestClient) -> None:
+    response = client.get("/")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    page = response.text
+    for name in ("Safe Youth Club", "Corner Shop", "North Box", "South Box"):
+        assert name in page
+    cells = client.get("/api/cells").json()["data"]
+    assert cells
+    for cell in cells:
+        assert cell["h3_cell"] in page
+    assert "Cell scores" in page and "Places (MACE level)" in page
+
+
+def test_map_escapes_imported_text(client: TestClient, synthetic: SimpleNamespace) -> None:
+    page = client.get("/").text
+    assert synthetic.SCRIPT not in page
+    assert synthetic.IMG not in page
+    assert "<img src=x" not in page
+    assert "alert(1)" in page  # the escaped names are there, as text
+    assert synthetic.TEMPLATE not in page
+    assert "42zz" not in page  # no Jinja evaluated on the server
+
+
+def test_map_without_tiles_has_no_base_map(client: TestClient) -> None:
+    assert "tile.openstreetmap.org" not in client.get("/").text
+
+
+def test_map_with_tiles(make_client) -> None:
+    page = make_client().get("/").text
+    assert "tile.openstreetmap.org" in page
+    assert "OpenStreetMap contributors" in page
+
+
+@pytest.mark.parametrize(("vintage", "shown"), [("2024", False), ("demo", True)])
+def test_demo_notice_only_for_demo_areas(make_client, vintage: str, shown: bool) -> None:
+    page = make_client(vintage=vintage, tiles="none").get("/").text
+    assert (DEMO_AREAS_NOTICE in page) is shown
+
+
+def test_cell_scores_are_the_stored_ones(client: TestClient, synthetic: SimpleNamespace
+                                         ) -> None:
+    body = client.get("/api/cells").json()
+    assert body["count"] == 3
+    scores = [c["score"] for c in body["data"]]
+    assert scores == [6.0, 1.0, 0.0]  # P2: 4 + 2; R3: 1; P1: level 1 weighs nothing
+    assert {c["as_of"] for c in body["data"]} == {synthetic.AS_OF.isoformat()}
+    assert all(c["ward_code"] in synthetic.BOXES for c in body["data"])
+
+
+# --- JSON lists and pagination ---------------------------------------------------------
+
+@pytest.mark.parametrize(("route", "total"), [
+    ("/api/places", 5), ("/api/activities", 2), ("/api/cells", 3), ("/api/areas", 2),
+])
+def test_lists_count_all_rows(client: TestClient, route: str, total: int) -> None:
+    body = client.get(route).json()
+    assert set(body) == {"data", "count"}
+    assert body["count"] == total
+    assert len(body["data"]) == total
+
+
+def test_places_pages(client: TestClient, synthetic: SimpleNamespace) -> None:
+    pages = [client.get("/api/places", params={"limit": 2, "offset": o}).json()
+             for o in (0, 2, 4, 10)]
+    assert [p["count"] for p in pages] == [5, 5, 5, 5]
+    assert [len(p["data"]) for p in pages] == [2, 2, 1, 0]
+    ids = [row["source_id"] for p in pages for row in p["data"]]
+    assert ids == [p["place_id"] for p in synthetic.PLACES]
+
+
+def test_limit_is_capped(make_client) -> None:
+    c = make_client(tiles="none", page_size_max=3)
+    body = c.get("/api/places", params={"limit": 500}).json()
+    assert (len(body["data"]), body["count"]) == (3, 5)
+
+
+def test_places_filters(client: TestClient) -> None:
+    body = client.get("/api/places", params={"mace_level": 2}).json()
+    assert {p["source_id"] for p in body["data"]} == {"P4", "P5"}
+    assert body["count"] == 2
+    west = client.get("/api/places", params={"ward_code": "E05000001"}).json()
+    assert {p["source_id"] for p in west["data"]} == {"P1", "P3"}
+    assert west["data"][0]["level_name"] == "No concern"
+
+
+@pytest.mark.parametrize("route", PAGED_ROUTES)
+@pytest.mark.parametrize("params", [
+    {"limit": 0}, {"limit": "abc"}, {"limit": -5}, {"limit": 1.5}, {"offset": -1},
+    {"offset": "x"}, {"offset": 10**30},
+])
+def test_bad_paging_is_422(client: TestClient, route: str, params: dict) -> None:
+    assert client.get(route, params=params).status_code == 422
+
+
+@pytest.mark.parametrize("params", [{"mace_level": 0}, {"mace_level": 5},
+                                    {"mace_level": "high"}, {"ward_code": "E" * 17}])
+def test_bad_filters_are_422(client: TestClient, params: dict) -> None:
+    assert client.get("/api/places", params=params).status_code == 422
+
+
+def test_places_never_include_notes(client: TestClient, synthetic: SimpleNamespace) -> None:
+    for route in ("/api/places", "/api/places.geojson", "/"):
+        response = client.get(route, params={"limit": 1000} if route != "/" else None)
+        assert synthetic.NOTE not in response.text, route
+    assert all("notes" not in p for p in client.get("/api/places").json()["data"])
+    for feature in client.get("/api/places.geojson").json()["features"]:
+        assert "notes" not in feature["properties"]
+
+
+def test_activities_newest_first(client: TestClient) -> None:
+    data = client.get("/api/activities").json()["data"]
+    assert [a["source_id"] for a in data] == ["A2", "A1"]
+    assert data[1]["place_id"] is not None and data[1]["ward_code"] == "E05000002"
+
+
+def test_healthz(client: TestClient) -> None:
+    assert client.get("/healthz").json() == {"status": "ok", "database": "sqlite"}
+
+
+def test_openapi_describes_routes(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    assert "/api/places" in spec["paths"] and "/api/cells.geojson" in spec["paths"]
+    assert spec["paths"]["/api/places"]["get"]["summary"]
+    assert client.get("/docs").status_code == 200
+
+
+# --- GeoJSON -----------------------------------------------------------------------------
+
+def _coordinates(geometry: dict) -> list[tuple[float, float]]:
+    if geometry["type"] == "Point":
+        return [tuple(geometry["coordinates"])]
+    rings = geometry["coordinates"]
+    if geometry["type"] == "MultiPolygon":
+        rings = [ring for polygon in rings for ring in polygon]
+    return [tuple(xy) for ring in rings for xy in ring]
+
+
+def _inside(points: list[tuple[float, float]], box: SimpleNamespace, slack: float) -> bool:
+    (lng0, lng1), (lat0, lat1) = box.LNG, box.LAT
+    return all(lng0 - slack <= lng <= lng1 + slack and lat0 - slack <= lat <= lat1 + slack
+               for lng, lat in points)
+
+
+@pytest.mark.parametrize(("route", "geometry_type", "n", "slack"), [
+    ("/api/areas.geojson", "Polygon", 2, 1e-9),
+    ("/api/places.geojson", "Point", 5, 1e-9),
+    ("/api/cells.geojson", "Polygon", 3, CELL_SLACK),
+])
+def test_geojson_collections(client: TestClient, synthetic: SimpleNamespace, route: str,
+                             geometry_type: str, n: int, slack: float) -> None:
+    response = client.get(route)
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/geo+json")
+    body = response.json()
+    assert body["type"] == "FeatureCollection"
+    assert (body["numberMatched"], body["numberReturned"]) == (n, n)
+    assert len(body["features"]) == n
+    for feature in body["features"]:
+        assert feature["type"] == "Feature"
+        assert feature["geometry"]["type"] == geometry_type
+        assert _inside(_coordinates(feature["geometry"]), synthetic, slack)  # (lng, lat), not (lat, lng)
+
+
+def test_geojson_paging(client: TestClient) -> None:
+    body = client.get("/api/cells.geojson", params={"limit": 1, "offset": 1}).json()
+    assert (body["numberMatched"], body["numberReturned"]) == (3, 1)
+    assert body["features"][0]["properties"]["score"] == 1.0
+    places = client.get("/api/places.geojson", params={"limit": 2}).json()
+    assert [f["properties"]["source_id"] for f in places["features"]] == ["P1", "P2"]
+    assert places["features"][0]["geometry"]["coordinates"] == [-1.34, 54.57]
+
+
+def test_area_boundaries_round_trip(client: TestClient, synthetic: SimpleNamespace) -> None:
+    features = client.get("/api/areas.geojson").json()["features"]
+    by_code = {f["properties"]["code"]: f for f in features}
+    assert set(by_code) == set(synthetic.BOXES)
+    for code, (name, (lng0, lat0, lng1, lat1)) in synthetic.BOXES.items():
+        props = by_code[code]["properties"]
+        assert (props["name"], props["vintage"]) == (name, "2024")
+        xs, ys = zip(*_coordinates(by_code[code]["geometry"]), strict=True)
+        assert (min(xs), min(ys), max(xs), max(ys)) == pytest.approx((lng0, lat0, lng1, lat1))
