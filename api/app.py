@@ -19,6 +19,7 @@ import pandas as pd
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
 
 from api.schemas import ActivitiesPublic, AreasPublic, CellsPublic, Health, PlacesPublic
 from api.settings import Settings
@@ -26,6 +27,7 @@ from geo import h3index
 from geo.crs import WGS84
 from layers import queries
 from layers.store import Store, StoreError, open_store
+from maps import assets
 from maps.view import build_map, render_html
 
 DEMO_AREAS_NOTICE = "Synthetic demo data - areas are approximate, not ONS wards"
@@ -37,8 +39,8 @@ GEOJSON = "application/geo+json"
 ERROR_STATUS: dict[type[Exception], int] = {StoreError: 503}
 
 
-def render_map_html(store: Store, settings: Settings) -> str:
-    """Render the full map (wards, stored cell scores, places) as a standalone HTML page."""
+def render_map_html(store: Store, settings: Settings, *, standalone: bool = False) -> str:
+    """Render the map (wards, stored cell scores, places); ``standalone`` embeds Leaflet."""
     with store.connect() as conn:
         areas, _ = queries.areas(conn)
         cells = queries.cells(conn).rows
@@ -48,7 +50,7 @@ def render_map_html(store: Store, settings: Settings) -> str:
                   tiles=settings.tiles if settings.tiles_enabled else None,
                   attribution=settings.attribution,
                   notice=DEMO_AREAS_NOTICE if demo else None)
-    return render_html(m)
+    return render_html(m, standalone=standalone)
 
 
 # --- dependencies ------------------------------------------------------------------------
@@ -235,4 +237,5 @@ def create_app(settings: Settings) -> FastAPI:
     for error, status in ERROR_STATUS.items():
         app.add_exception_handler(error, _error_handler(status))
     app.include_router(router)
+    app.mount(assets.ROUTE, StaticFiles(directory=assets.leaflet_dir()), name="leaflet")
     return app

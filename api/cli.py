@@ -298,11 +298,11 @@ def demo_data(store: Any, seed: int, boundary_file: Path | None, csv_dir: Path |
               help="The HTML file to write.")
 @with_store
 def map_(store: Any, out: Path) -> None:
-    """Write the map that `serve` shows at / as a standalone HTML file."""
+    """Write the map that `serve` shows at / as a standalone HTML file (Leaflet inside)."""
     from api.app import render_map_html
     from api.settings import Settings
 
-    html = render_map_html(store, Settings.from_env())
+    html = render_map_html(store, Settings.from_env(), standalone=True)
     out.write_text(html, encoding="utf-8")
     click.echo(f"wrote {out} ({len(html.encode()) / 1e6:.1f} MB)")
 

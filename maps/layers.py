@@ -23,7 +23,7 @@ from maps import style
 
 WARD_STYLE = {"color": "#3f3f8f", "weight": 2, "fill": False, "dashArray": "4 3"}
 CELL_STYLE = {"weight": 0.5, "fillOpacity": 0.55, "opacity": 0.8}
-PLACE_RADIUS = 7
+PLACE_RADIUS = 5
 PLACE_OUTLINE = "#222222"
 
 

@@ -9,7 +9,7 @@ import pandas as pd
 from branca.element import MacroElement, Template
 
 from layers.places import LEVELS
-from maps import layers, style
+from maps import assets, layers, style
 
 DEFAULT_CENTRE = (54.5705, -1.3183)  # Stockton-on-Tees
 DEFAULT_ZOOM = 12
@@ -98,8 +98,10 @@ def build_map(areas: gpd.GeoDataFrame, cells: pd.DataFrame, places: pd.DataFrame
     folium.Map
         With a layer control and a legend of levels and scores.
     """
-    m = folium.Map(location=DEFAULT_CENTRE, zoom_start=DEFAULT_ZOOM, tiles=tiles,
-                   attr=attribution if tiles else None, control_scale=True)
+    m = folium.Map(location=DEFAULT_CENTRE, zoom_start=DEFAULT_ZOOM, tiles=None,
+                   control_scale=True)
+    if tiles:
+        folium.TileLayer(tiles, attr=attribution, name="Base map").add_to(m)
     vmax = float(cells["score"].max()) if len(cells) else 1.0
     layers.ward_layer(areas).add_to(m)
     layers.cell_layer(cells, vmax=vmax).add_to(m)
@@ -112,6 +114,19 @@ def build_map(areas: gpd.GeoDataFrame, cells: pd.DataFrame, places: pd.DataFrame
     return m
 
 
-def render_html(m: folium.Map) -> str:
-    """The map as a standalone HTML page."""
+def render_html(m: folium.Map, *, standalone: bool = False) -> str:
+    """The map as an HTML page with no CDN request.
+
+    Parameters
+    ----------
+    m
+        The map.
+    standalone
+        Embed Leaflet in the page (for a file); otherwise the page loads it from the app
+        (`maps.assets.ROUTE`).
+    """
+    if standalone:
+        assets.use_inline_assets(m)
+    else:
+        assets.use_served_assets(m)
     return m.get_root().render()

@@ -196,3 +196,13 @@ def test_area_boundaries_round_trip(client: TestClient, synthetic: SimpleNamespa
         assert (props["name"], props["vintage"]) == (name, "2024")
         xs, ys = zip(*_coordinates(by_code[code]["geometry"]), strict=True)
         assert (min(xs), min(ys), max(xs), max(ys)) == pytest.approx((lng0, lat0, lng1, lat1))
+
+
+def test_leaflet_is_served_by_the_app_not_a_cdn(client: TestClient) -> None:
+    page = client.get("/").text
+    for cdn in ("cdn.jsdelivr.net", "cdnjs.cloudflare.com", "code.jquery.com",
+                "bootstrapcdn.com"):
+        assert cdn not in page
+    js = client.get("/static/vendor/leaflet/leaflet.js")
+    assert js.status_code == 200 and "Leaflet" in js.text[:500]
+    assert client.get("/static/vendor/leaflet/images/layers.png").status_code == 200

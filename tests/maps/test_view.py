@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 import folium
 import geopandas as gpd
 import numpy as np
@@ -8,7 +10,7 @@ import pytest
 import shapely
 
 from geo import h3index
-from maps import layers, style
+from maps import assets, layers, style
 from maps.view import build_map, render_html
 
 SCRIPT = "<script>alert(1)</script>"
@@ -183,3 +185,26 @@ def test_score_ramp() -> None:
 ])
 def test_escape(text: object, escaped: str) -> None:
     assert style.escape(text) == escaped
+
+
+URL = re.compile(r"""(?:https?:)?//[^\s"'()<>]+""")
+
+
+@pytest.mark.parametrize("standalone", [False, True])
+def test_no_request_leaves_for_anything_but_the_tiles(standalone):
+    tiles = "https://tiles.example.internal/{z}/{x}/{y}.png"
+    html = render_html(build_map(make_areas(), make_cells(), make_places(), tiles=tiles,
+                                 attribution="x"),
+                       standalone=standalone)
+    external = {u for u in URL.findall(html) if not u.startswith(tiles.split("{")[0])}
+    assert external <= {"//leafletjs.com", "http://www.w3.org/2000/svg"}, external
+    if standalone:
+        assert "data:text/javascript;base64," in html
+    else:
+        assert f'src="{assets.ROUTE}/leaflet.js"' in html
+
+
+def test_vendored_leaflet_is_installed():
+    folder = assets.leaflet_dir()
+    assert (folder / "leaflet.js").stat().st_size > 100_000
+    assert assets.LEAFLET_VERSION in (folder / "leaflet.js").read_text()[:300]
