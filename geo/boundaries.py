@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -156,6 +157,7 @@ def choose_fields(
         if value not in columns:
             msg = f"column {value!r} given for the ward {label} is not in the file: {columns}"
             raise BoundaryError(msg)
+    assert code is not None and name is not None  # checked above
     match = _WARD_CODE.match(code) or _WARD_NAME.match(name)
     found_vintage = vintage or (f"20{match.group(1)}" if match else None)
     return FieldChoice(
@@ -276,8 +278,8 @@ def _validate(areas: gpd.GeoDataFrame) -> BoundarySet:
 
 
 def _check_feature(
-    code: object, geom: object, seen: set[str]
-) -> tuple[str | None, object, str | None]:
+    code: object, geom: Any, seen: set[str]
+) -> tuple[str | None, Any, str | None]:
     """Return (problem, geometry to keep, repair note) for one feature."""
     if code is None or pd.isna(code) or not str(code):
         return "has no ward code", geom, None
@@ -296,7 +298,7 @@ def _check_feature(
     return None, fixed, f"repaired invalid geometry ({reason})"
 
 
-def _polygonal_part(geom: object) -> object | None:
+def _polygonal_part(geom: Any) -> Any:
     if geom.geom_type in ("Polygon", "MultiPolygon"):
         return geom
     parts = [g for g in getattr(geom, "geoms", []) if g.geom_type in ("Polygon", "MultiPolygon")]

@@ -10,10 +10,11 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import os
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO, Any
 
 import geopandas as gpd
 import numpy as np
@@ -195,8 +196,8 @@ def import_postcodes(store: Store, path: str | Path, *, rejects: str | Path | No
 
 # --- reading -----------------------------------------------------------------------------
 
-def _read_csv(path: Path, chunk_rows: int, *, lower: bool,
-              names: tuple[str, ...] | None = None) -> Iterator[tuple[pd.DataFrame, pd.Series]]:
+def _read_csv(path: Path, chunk_rows: int, *, lower: bool, names: tuple[str, ...] | None = None
+              ) -> Generator[tuple[pd.DataFrame, pd.Series], None, None]:
     """Yield (text chunk, spreadsheet row numbers); raise ImportFileError if unreadable."""
     if not path.is_file():
         msg = f"{path}: no such file"
@@ -293,7 +294,8 @@ class _Context:
         p = _rows.Problems(rows)
         out = parsed.copy()
         has_coords = out["lat"].notna().to_numpy()
-        out["located_by"] = np.where(has_coords, "coordinates", None)
+        out["located_by"] = pd.Series(np.where(has_coords, "coordinates", ""),
+                                      dtype=object).replace("", None)
         if "place_ref" in out:
             self._from_places(out, raw, p)
         need = ~out["lat"].notna().to_numpy() & out["postcode"].notna().to_numpy()
@@ -414,8 +416,8 @@ class _Rejects:
         self.target = Path(path) if path else source.with_name(source.stem + ".rejects.csv")
         self.temp = self.target.with_name(self.target.name + ".partial")
         self.final: Path | None = None
-        self._file = None
-        self._writer: csv.writer | None = None
+        self._file: IO[str] | None = None
+        self._writer: Any = None
 
     def __enter__(self) -> _Rejects:
         return self
@@ -424,8 +426,9 @@ class _Rejects:
         """Append bad rows: the spreadsheet row, the reason, then the original values."""
         columns = raw.attrs.get("source_columns") or list(raw.columns)
         if self._writer is None:
-            self._file = open(self.temp, "w", newline="", encoding="utf-8")  # noqa: SIM115
-            self._writer = csv.writer(self._file)
+            file = open(self.temp, "w", newline="", encoding="utf-8")  # noqa: SIM115
+            self._file = file
+            self._writer = csv.writer(file)
             self._writer.writerow(["row", "reason", *columns])
         for row, values in zip(rows, raw[columns].itertuples(index=False), strict=True):
             reason = text.get(int(row), "")
