@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import functools
 import os
 from collections.abc import Callable, Generator
 from contextlib import closing
@@ -23,6 +24,7 @@ import sqlalchemy as sa
 from tqdm import tqdm
 
 from geo.crs import WGS84
+from geo.wards import WardIndex
 from layers import _rows, activities, incidents, places, postcodes, reports, schema
 from layers.indexing import index_frame
 from layers.store import Store, UpsertCounts, batched, records, resolution, upsert, utcnow
@@ -118,26 +120,18 @@ def import_file(store: Store, kind: str, path: str | Path, *, rejects: str | Pat
     spec = KINDS[kind]
     path = Path(path)
     result = ImportResult(kind, str(path))
+
+    def step(ctx: _Context, sink: _Rejects, raw: pd.DataFrame, rows: pd.Series) -> None:
+        parsed, problems = spec.parse(raw, rows)
+        parsed, problems = ctx.locate(spec, parsed, problems, raw, rows)
+        problems = ctx.duplicates(spec, parsed, problems, rows)
+        good = _accept(result, sink, raw, rows, parsed, problems)
+        before, changed = _store_located(ctx, result, good, spec.table, spec.key, spec.stored)
+        if kind == "places":
+            _record_levels(ctx.conn, good, before, changed, path)
+
     chunks = _read_own_format(path, spec, result, chunk_rows)
-    with closing(chunks), _Rejects(path, rejects) as sink, store.begin() as conn:
-        ctx = _Context(conn, path)
-        with _progress(path, progress, kind) as bar:
-            for raw, rows in chunks:
-                parsed, problems = spec.parse(raw, rows)
-                parsed, problems = ctx.locate(spec, parsed, problems, raw, rows)
-                problems = ctx.duplicates(spec, parsed, problems, rows)
-                good = _accept(result, sink, raw, rows, parsed, problems)
-                good = index_frame(good, resolution=ctx.resolution, wards=ctx.wards)
-                counts, before, changed = upsert(conn, spec.table, good, key=spec.key,
-                                                 columns=list(spec.stored))
-                result.add(counts)
-                result.outside += int(good["outside_areas"].sum())
-                if kind == "places":
-                    _record_levels(conn, good, before, changed, path)
-                bar.update(len(raw))
-        _finish(conn, result)
-    result.rejects_path = sink.final
-    return result
+    return _run(store, result, chunks, step, rejects=rejects, progress=progress)
 
 
 def import_police_uk(store: Store, path: str | Path, *, rejects: str | Path | None = None,
@@ -145,25 +139,17 @@ def import_police_uk(store: Store, path: str | Path, *, rejects: str | Path | No
     """Import one published police.uk street-level crime CSV, unchanged."""
     path = Path(path)
     result = ImportResult("police-uk", str(path))
-    chunks = _read_csv(path, chunk_rows, lower=False)
     counter = incidents.OccurrenceCounter()
-    with closing(chunks), _Rejects(path, rejects) as sink, store.begin() as conn:
-        ctx = _Context(conn, path)
-        with _progress(path, progress, "police-uk") as bar:
-            for i, (raw, rows) in enumerate(chunks):
-                if i == 0:
-                    incidents.check_columns(list(raw.columns), source=str(path))
-                parsed, problems = incidents.parse_police_uk(raw, rows, counter.keys(raw))
-                good = _accept(result, sink, raw, rows, parsed, problems)
-                good = index_frame(good, resolution=ctx.resolution, wards=ctx.wards)
-                counts, _, _ = upsert(conn, schema.incidents, good, key="incident_key",
-                                      columns=list(POLICE_UK_STORED))
-                result.add(counts)
-                result.outside += int(good["outside_areas"].sum())
-                bar.update(len(raw))
-        _finish(conn, result)
-    result.rejects_path = sink.final
-    return result
+
+    def step(ctx: _Context, sink: _Rejects, raw: pd.DataFrame, rows: pd.Series) -> None:
+        if result.read == 0:
+            incidents.check_columns(list(raw.columns), source=str(path))
+        parsed, problems = incidents.parse_police_uk(raw, rows, counter.keys(raw))
+        good = _accept(result, sink, raw, rows, parsed, problems)
+        _store_located(ctx, result, good, schema.incidents, "incident_key", POLICE_UK_STORED)
+
+    chunks = _read_csv(path, chunk_rows, lower=False)
+    return _run(store, result, chunks, step, rejects=rejects, progress=progress)
 
 
 def import_postcodes(store: Store, path: str | Path, *, rejects: str | Path | None = None,
@@ -171,27 +157,51 @@ def import_postcodes(store: Store, path: str | Path, *, rejects: str | Path | No
     """Load OS Code-Point Open postcodes (CSV without a header row)."""
     path = Path(path)
     result = ImportResult("postcodes", str(path))
-    chunks = _read_csv(path, chunk_rows, lower=False, names=postcodes.CODEPOINT_COLUMNS)
     table = schema.postcodes
+
+    def step(ctx: _Context, sink: _Rejects, raw: pd.DataFrame, rows: pd.Series) -> None:
+        parsed, problems = postcodes.parse_codepoint(raw, rows)
+        good = _accept(result, sink, raw, rows, parsed, problems)
+        good = good.drop_duplicates("postcode", keep="last")
+        keys = good["postcode"].tolist()
+        existing = sum(len(ctx.conn.scalars(sa.select(table.c.postcode)
+                                            .where(table.c.postcode.in_(chunk))).all())
+                       for chunk in batched(keys))
+        for chunk in batched(keys):
+            ctx.conn.execute(sa.delete(table).where(table.c.postcode.in_(chunk)))
+        ctx.conn.execute(sa.insert(table), records(good, list(good.columns)))
+        result.add(UpsertCounts(len(good) - existing, 0, existing))
+
+    chunks = _read_csv(path, chunk_rows, lower=False, names=postcodes.CODEPOINT_COLUMNS)
+    return _run(store, result, chunks, step, rejects=rejects, progress=progress)
+
+
+_Step = Callable[["_Context", "_Rejects", pd.DataFrame, pd.Series], None]
+
+
+def _run(store: Store, result: ImportResult, chunks: Generator, step: _Step, *,
+         rejects: str | Path | None, progress: bool) -> ImportResult:
+    """Feed every chunk to ``step`` inside one transaction, with a rejects file and a bar."""
+    path = Path(result.source)
     with closing(chunks), _Rejects(path, rejects) as sink, store.begin() as conn:
-        with _progress(path, progress, "postcodes") as bar:
+        ctx = _Context(conn, path)
+        with _progress(path, progress, result.kind) as bar:
             for raw, rows in chunks:
-                parsed, problems = postcodes.parse_codepoint(raw, rows)
-                good = _accept(result, sink, raw, rows, parsed, problems)
-                good = good.drop_duplicates("postcode", keep="last")
-                keys = good["postcode"].tolist()
-                existing = sum(
-                    len(conn.scalars(sa.select(table.c.postcode)
-                                     .where(table.c.postcode.in_(chunk))).all())
-                    for chunk in batched(keys))
-                for chunk in batched(keys):
-                    conn.execute(sa.delete(table).where(table.c.postcode.in_(chunk)))
-                conn.execute(sa.insert(table), records(good, list(good.columns)))
-                result.add(UpsertCounts(len(good) - existing, 0, existing))
+                step(ctx, sink, raw, rows)
                 bar.update(len(raw))
         _finish(conn, result)
     result.rejects_path = sink.final
     return result
+
+
+def _store_located(ctx: _Context, result: ImportResult, good: pd.DataFrame, table: sa.Table,
+                   key: str, stored: tuple[str, ...]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Index good rows to cells and wards and upsert them; return what upsert returns."""
+    good = index_frame(good, resolution=ctx.resolution, wards=ctx.wards)
+    counts, before, changed = upsert(ctx.conn, table, good, key=key, columns=list(stored))
+    result.add(counts)
+    result.outside += int(good["outside_areas"].sum())
+    return before, changed
 
 
 # --- reading -----------------------------------------------------------------------------
@@ -285,8 +295,12 @@ class _Context:
         self.conn = conn
         self.path = path
         self.resolution = resolution(conn)
-        self.wards = load_ward_index(conn)
         self.first_row: dict[str, int] = {}
+
+    @functools.cached_property
+    def wards(self) -> WardIndex | None:
+        """The point-in-ward index over the loaded areas, built on first use."""
+        return load_ward_index(self.conn)
 
     def locate(self, spec: Kind, parsed: pd.DataFrame, problems: pd.DataFrame,
                raw: pd.DataFrame, rows: pd.Series) -> tuple[pd.DataFrame, pd.DataFrame]:

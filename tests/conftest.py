@@ -17,7 +17,7 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 PG_ADMIN_URL = os.environ.get("PLACERISK_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
 
-def _missing(reason: str) -> None:
+def missing(reason: str) -> None:
     """Skip on a developer's machine; fail under CI, where everything must be present."""
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(f"{reason} (CI=true: required)")
@@ -28,7 +28,7 @@ def _missing(reason: str) -> None:
 def shared_data() -> Path:
     """The real public data folder, ../shared/data from the project root."""
     if not SHARED_DATA.is_dir():
-        _missing(f"real public data not found at {SHARED_DATA}")
+        missing(f"real public data not found at {SHARED_DATA}")
     return SHARED_DATA
 
 
@@ -50,7 +50,7 @@ def postgresql_store() -> Iterator[Store]:
         with admin.connect() as conn:
             conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
     except sa.exc.OperationalError as exc:
-        _missing(f"PostgreSQL not reachable at {PG_ADMIN_URL}: {exc.orig}")
+        missing(f"PostgreSQL not reachable at {PG_ADMIN_URL}: {exc.orig}")
     store = open_store(f"{PG_ADMIN_URL}?options=-csearch_path%3D{schema}")
     try:
         yield store

@@ -1,12 +1,11 @@
 """Fixtures for the geo tests: the real boundary files in ../shared/data and a ward index.
 
-Tests that need the real data skip with a reason when ../shared/data is absent, and fail
-instead under ``CI=true``, where everything must be present.
+``shared_data`` and `missing` come from ``tests/conftest.py``: skip with a reason when the
+data is absent, fail under ``CI=true``.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import geopandas as gpd
@@ -15,24 +14,7 @@ import pytest
 
 from geo.boundaries import read_boundaries
 from geo.wards import WardIndex
-
-ROOT = Path(__file__).resolve().parents[2]
-SHARED_DATA = (ROOT.parent / "shared" / "data").resolve()
-
-
-def missing(reason: str) -> None:
-    """Skip on a developer's machine; fail under CI=true."""
-    if os.environ.get("CI", "").strip().lower() == "true":
-        pytest.fail(f"{reason} (CI=true: the shared data is required)")
-    pytest.skip(reason)
-
-
-@pytest.fixture(scope="session")
-def shared_data() -> Path:
-    """The real public data folder, ../shared/data relative to the repository root."""
-    if not SHARED_DATA.is_dir():
-        missing(f"real public data not found at {SHARED_DATA}")
-    return SHARED_DATA
+from tests.conftest import missing
 
 
 @pytest.fixture(scope="session")
