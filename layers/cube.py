@@ -1,0 +1,164 @@
+"""The space-time cube: weighted values per H3 cell (or ward) per time step.
+
+Everything that adds to a score becomes an *event*: a weight on a cell over a span of days.
+A concern report is one day; a police.uk incident is spread evenly over the days of its
+month (police.uk gives months only); a place adds the weight of its MACE level to every step
+that ends while that level is in force. The cube sums events into steps (weeks starting on
+Monday, or calendar months) and keeps one array per source, so every value can be explained.
+
+Sparse by construction: rows exist only for cells with at least one event, so memory grows
+with the cells that have data, not with the whole grid times all steps.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+SOURCES = ("reports", "incidents", "places")
+PATROL = "patrol"  # the source of records discovered by patrols, kept apart
+STEP_KINDS = ("week", "month")
+DEFAULT_STEPS = {"week": 104, "month": 24}
+
+EVENT_COLUMNS = ("key", "start", "days", "weight", "source", "record")
+
+
+@dataclass(frozen=True)
+class Steps:
+    """Consecutive time steps: ``starts[t] <= day < ends[t]``; the last one holds ``as_of``."""
+
+    kind: str
+    starts: np.ndarray  # datetime64[D]
+    ends: np.ndarray  # datetime64[D], exclusive
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    @property
+    def labels(self) -> list[str]:
+        """ISO start dates, one per step."""
+        return [str(d) for d in self.starts]
+
+
+def make_steps(as_of: dt.date, *, kind: str = "week", count: int | None = None) -> Steps:
+    """The ``count`` steps ending with the one that contains ``as_of``.
+
+    Examples
+    --------
+    >>> s = make_steps(dt.date(2025, 3, 5), kind="week", count=2)
+    >>> s.labels, str(s.ends[-1])
+    (['2025-02-24', '2025-03-03'], '2025-03-10')
+    >>> make_steps(dt.date(2025, 3, 5), kind="month", count=2).labels
+    ['2025-02-01', '2025-03-01']
+    """
+    if kind not in STEP_KINDS:
+        msg = f"step must be one of {', '.join(STEP_KINDS)}, got {kind!r}"
+        raise ValueError(msg)
+    count = count or DEFAULT_STEPS[kind]
+    if count < 1:
+        msg = f"need at least one step, got {count}"
+        raise ValueError(msg)
+    day = np.datetime64(as_of, "D")
+    if kind == "week":
+        monday = day - ((day.astype("datetime64[D]").view("int64") - 4) % 7)  # 1970-01-05 Mon
+        starts = monday - np.arange(count - 1, -1, -1) * 7
+        ends = starts + 7
+    else:
+        month = day.astype("datetime64[M]")
+        first = month - np.arange(count - 1, -1, -1)
+        starts = first.astype("datetime64[D]")
+        ends = (first + 1).astype("datetime64[D]")
+    return Steps(kind, starts.astype("datetime64[D]"), ends.astype("datetime64[D]"))
+
+
+@dataclass(frozen=True)
+class Cube:
+    """Values per key (H3 cell or ward) per step, one array per source.
+
+    Attributes
+    ----------
+    steps
+        The time steps (columns).
+    keys
+        Sorted keys with at least one event (rows).
+    parts
+        Source name -> ``(len(keys), len(steps))`` array; `PATROL` holds the records
+        discovered by patrols, which the default score leaves out.
+    """
+
+    steps: Steps
+    keys: np.ndarray
+    parts: dict[str, np.ndarray]
+
+    def values(self, *, include_patrol: bool = False) -> np.ndarray:
+        """The score values: the sum of the sources (and patrol records if asked)."""
+        total = np.zeros((len(self.keys), len(self.steps)))
+        for source, part in self.parts.items():
+            if source != PATROL or include_patrol:
+                total += part
+        return total
+
+
+def build_cube(events: pd.DataFrame, steps: Steps) -> Cube:
+    """Sum events into steps.
+
+    Parameters
+    ----------
+    events
+        Columns `EVENT_COLUMNS`: ``key`` (cell or ward), ``start`` (first day), ``days``
+        (span length >= 1, weight spread evenly over it), ``weight``, ``source`` (one of
+        `SOURCES` or `PATROL`), ``record`` (an id for explanations).
+    steps
+        The time steps; events outside them are ignored.
+    """
+    keys = np.unique(events["key"].to_numpy()) if len(events) else np.array([], np.uint64)
+    parts = {s: np.zeros((len(keys), len(steps))) for s in (*SOURCES, PATROL)}
+    if len(events):
+        row, col, share = spread(events, steps)
+        key_index = np.searchsorted(keys, events["key"].to_numpy())
+        source = events["source"].to_numpy()
+        for name, part in parts.items():
+            mine = source[row] == name
+            np.add.at(part, (key_index[row[mine]], col[mine]), share[mine])
+    return Cube(steps, keys, parts)
+
+
+def spread(events: pd.DataFrame, steps: Steps) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Split each event's weight over the steps its span overlaps, by days of overlap.
+
+    Returns ``(event row, step column, weight share)`` for every overlap.
+    """
+    start = events["start"].to_numpy().astype("datetime64[D]")
+    days = events["days"].to_numpy().astype(np.int64)
+    end = start + days
+    first = np.searchsorted(steps.ends, start, side="right")
+    last = np.searchsorted(steps.starts, end - 1, side="right") - 1
+    count = np.clip(last - first + 1, 0, None)
+    row = np.repeat(np.arange(len(events)), count)
+    col = np.repeat(first, count) + (np.arange(count.sum()) - np.repeat(np.cumsum(count) - count,
+                                                                       count))
+    lo = np.maximum(start[row], steps.starts[col])
+    hi = np.minimum(end[row], steps.ends[col])
+    overlap = (hi - lo).astype(np.int64)
+    share = events["weight"].to_numpy(float)[row] * overlap / days[row]
+    keep = overlap > 0
+    return row[keep], col[keep], share[keep]
+
+
+def decayed(events: pd.DataFrame, *, as_of: dt.date, half_life_days: float) -> pd.DataFrame:
+    """Each event's weight at ``as_of``, halving every ``half_life_days`` of age.
+
+    The age is counted from the middle day of the event's span (a report's own day).
+
+    Events after ``as_of`` count nothing. Returns ``events`` with ``age_days`` and ``decayed``.
+    """
+    start = events["start"].to_numpy().astype("datetime64[D]")
+    middle = start.astype("datetime64[h]") + ((events["days"].to_numpy() - 1) * 12).astype(
+        "timedelta64[h]")
+    age = (np.datetime64(as_of, "h") - middle).astype(float) / 24.0
+    factor = np.where(start <= np.datetime64(as_of, "D"), 0.5 ** (np.maximum(age, 0) /
+                                                                  half_life_days), 0.0)
+    return events.assign(age_days=age, decayed=events["weight"].to_numpy(float) * factor)

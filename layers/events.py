@@ -1,0 +1,82 @@
+"""Turn stored records into weighted events for the cube (pure functions over frames)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from layers.cube import PATROL, Steps
+from layers.weights import Weights
+
+
+def _frame(key: np.ndarray, start: np.ndarray, days: np.ndarray, weight: np.ndarray,
+           source: np.ndarray, record: np.ndarray) -> pd.DataFrame:
+    return pd.DataFrame({"key": key, "start": start.astype("datetime64[s]"),
+                         "days": days.astype(np.int64), "weight": weight.astype(float),
+                         "source": source, "record": record})
+
+
+def report_events(reports: pd.DataFrame, weights: Weights) -> pd.DataFrame:
+    """One-day events from concern reports, weighted by their MACE level.
+
+    ``reports`` has ``key``, ``source_id``, ``reported_on``, ``mace_level`` and
+    ``patrol_discovered``. Patrol-discovered reports get the source `PATROL`.
+    """
+    level = reports["mace_level"].to_numpy(int)
+    table = np.zeros(5)
+    for lv, w in weights.report_levels.items():
+        table[lv] = w
+    patrol = reports["patrol_discovered"].to_numpy(bool)
+    return _frame(
+        reports["key"].to_numpy(), pd.to_datetime(reports["reported_on"]).to_numpy(),
+        np.ones(len(reports)), table[level], np.where(patrol, PATROL, "reports"),
+        ("report:" + reports["source_id"].astype(str)).to_numpy())
+
+
+def incident_events(incidents: pd.DataFrame, weights: Weights) -> pd.DataFrame:
+    """Month-long events from police.uk incidents, weighted by crime type.
+
+    ``incidents`` has ``key``, ``incident_key``, ``month`` (YYYY-MM) and ``crime_type``.
+    Types in ``weights.patrol_generated`` get the source `PATROL`.
+    """
+    month = pd.to_datetime(incidents["month"], format="%Y-%m").to_numpy().astype(
+        "datetime64[M]")
+    days = ((month + 1).astype("datetime64[D]") - month.astype("datetime64[D]")).astype(int)
+    crime = incidents["crime_type"].astype(str)
+    weight = crime.map(weights.crime_types).fillna(weights.other_crime_type).to_numpy(float)
+    patrol = crime.isin(weights.patrol_generated).to_numpy()
+    return _frame(incidents["key"].to_numpy(), month.astype("datetime64[D]"), days, weight,
+                  np.where(patrol, PATROL, "incidents"),
+                  ("incident:" + incidents["incident_key"].astype(str)).to_numpy())
+
+
+def place_events(places: pd.DataFrame, history: pd.DataFrame, steps: Steps,
+                 weights: Weights) -> pd.DataFrame:
+    """Events on the last day of each step, weighted by each place's level at that day.
+
+    ``places`` has ``id``, ``key`` and ``source_id``; ``history`` has ``place_id``,
+    ``changed_on`` and ``to_level`` (every change of level, the first included).
+    """
+    if places.empty or history.empty or len(steps) == 0:
+        return _frame(*(np.array([]) for _ in range(6)))
+    last_day = steps.ends - 1
+    h = history.sort_values(["place_id", "changed_on"], kind="stable")
+    since = pd.to_datetime(h["changed_on"]).to_numpy().astype("datetime64[D]")
+    pid = h["place_id"].to_numpy()
+    until = np.r_[since[1:], np.datetime64("9999-12-31")]
+    until = np.where(np.r_[pid[1:] == pid[:-1], False], until, np.datetime64("9999-12-31"))
+    first = np.searchsorted(last_day, since, side="left")
+    stop = np.searchsorted(last_day, until, side="left")
+    count = np.clip(stop - first, 0, None)
+    row = np.repeat(np.arange(len(h)), count)
+    col = np.repeat(first, count) + np.arange(count.sum()) - np.repeat(np.cumsum(count) - count,
+                                                                       count)
+    table = np.zeros(5)
+    for lv, w in weights.place_levels.items():
+        table[lv] = w
+    weight = table[h["to_level"].to_numpy(int)[row]]
+    info = places.set_index("id").loc[pid[row]]
+    keep = (weight > 0) & info["key"].notna().to_numpy()
+    return _frame(info["key"].to_numpy()[keep], last_day[col][keep], np.ones(keep.sum()),
+                  weight[keep], np.full(keep.sum(), "places", dtype=object),
+                  ("place:" + info["source_id"].astype(str)).to_numpy()[keep])
