@@ -148,17 +148,22 @@ def spread(events: pd.DataFrame, steps: Steps) -> tuple[np.ndarray, np.ndarray, 
     return row[keep], col[keep], share[keep]
 
 
-def decayed(events: pd.DataFrame, *, as_of: dt.date, half_life_days: float) -> pd.DataFrame:
-    """Each event's weight at ``as_of``, halving every ``half_life_days`` of age.
+def decay_factors(steps: Steps, *, as_of: dt.date, half_life_days: float) -> np.ndarray:
+    """The weight each step keeps at ``as_of``: halving every ``half_life_days`` of age.
 
-    The age is counted from the middle day of the event's span (a report's own day).
+    A step's age is counted from its middle day (the part up to ``as_of`` for the step that
+    holds it). The current score of a cell is its step values times these factors, and a
+    record's contribution is its weight times the factor of its step.
 
-    Events after ``as_of`` count nothing. Returns ``events`` with ``age_days`` and ``decayed``.
+    Examples
+    --------
+    >>> s = make_steps(dt.date(2025, 3, 9), kind="week", count=3)  # ends on a Sunday
+    >>> decay_factors(s, as_of=dt.date(2025, 3, 9), half_life_days=7).round(3).tolist()
+    [0.186, 0.371, 0.743]
     """
-    start = events["start"].to_numpy().astype("datetime64[D]")
-    middle = start.astype("datetime64[h]") + ((events["days"].to_numpy() - 1) * 12).astype(
-        "timedelta64[h]")
-    age = (np.datetime64(as_of, "h") - middle).astype(float) / 24.0
-    factor = np.where(start <= np.datetime64(as_of, "D"), 0.5 ** (np.maximum(age, 0) /
-                                                                  half_life_days), 0.0)
-    return events.assign(age_days=age, decayed=events["weight"].to_numpy(float) * factor)
+    day = np.datetime64(as_of, "D")
+    last = np.minimum(steps.ends - 1, day)
+    middle = steps.starts.astype("datetime64[h]") + (
+        (last - steps.starts).astype(np.int64) * 12).astype("timedelta64[h]")
+    age = (day.astype("datetime64[h]") - middle).astype(float) / 24.0
+    return 0.5 ** (np.maximum(age, 0.0) / half_life_days)

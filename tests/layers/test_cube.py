@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from layers.cube import PATROL, build_cube, decayed, make_steps, spread
+from layers.cube import PATROL, build_cube, decay_factors, make_steps, spread
 from layers.events import incident_events, place_events, report_events
 from layers.weights import Weights, WeightsError, load_weights
 
@@ -70,11 +70,12 @@ def test_sources_are_kept_apart_and_patrol_left_out_by_default():
     assert cube.parts[PATROL].sum() == 1.0
 
 
-def test_decay_halves_every_half_life():
-    ev = events([(1, "2025-01-01", 1, 8.0, "reports", "a"),
-                 (1, "2025-03-01", 1, 8.0, "reports", "future")])
-    out = decayed(ev, as_of=dt.date(2025, 1, 31), half_life_days=30)
-    assert out["decayed"].tolist() == pytest.approx([4.0, 0.0])
+def test_decay_halves_every_half_life_of_step_age():
+    steps = make_steps(dt.date(2025, 3, 9), kind="week", count=5)
+    factors = decay_factors(steps, as_of=dt.date(2025, 3, 9), half_life_days=14)
+    assert factors[1:] / factors[:-1] == pytest.approx([2 ** 0.5] * 4)
+    partial = decay_factors(steps, as_of=dt.date(2025, 3, 3), half_life_days=14)
+    assert partial[-1] == 1.0  # the as-of step holds only its first day
 
 
 def test_report_and_incident_weights_and_the_patrol_rule():
