@@ -13,6 +13,7 @@ import h3ronpy
 import numpy as np
 import pandas as pd
 import shapely
+from arro3.core import list_flatten, list_offsets
 from h3ronpy.vector import (
     ContainmentMode,
     cells_to_coordinates,
@@ -162,3 +163,41 @@ def polygon_to_cells(geom: object, *, resolution: int, contain: str = "full") ->
 def grid_disk(cell: str, k: int = 1) -> list[str]:
     """Return the cells within ``k`` steps of ``cell``, itself included."""
     return list(h3.grid_disk(cell, k))
+
+
+def grid_disks(cells: np.ndarray, *, k: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Return the cells within ``k`` steps of each of many cells, vectorised.
+
+    The vectorised twin of `grid_disk`, for ``uint64`` cells.
+
+    Parameters
+    ----------
+    cells
+        ``uint64`` cells.
+    k
+        Grid distance, 0 or more.
+
+    Returns
+    -------
+    origin : numpy.ndarray
+        ``int64`` position in ``cells`` of each pair's centre cell.
+    neighbour : numpy.ndarray
+        ``uint64`` cell within ``k`` steps of ``cells[origin]``, the centre itself included.
+
+    Examples
+    --------
+    >>> origin, neighbour = grid_disks(str_to_cells(["89194655863ffff"]), k=1)
+    >>> origin.tolist(), len(np.unique(neighbour))
+    ([0, 0, 0, 0, 0, 0, 0], 7)
+    """
+    if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 0:
+        msg = f"grid distance k must be a non-negative integer, got {k!r}"
+        raise H3Error(msg)
+    cells = np.asarray(cells, dtype=np.uint64)
+    if len(cells) == 0:
+        return np.array([], dtype=np.int64), np.array([], dtype=np.uint64)
+    disks = h3ronpy.grid_disk(cells, int(k))
+    offsets = np.asarray(list_offsets(disks), dtype=np.int64)
+    sizes = offsets[1:] - offsets[:-1]
+    origin = np.repeat(np.arange(len(cells), dtype=np.int64), sizes)
+    return origin, _to_numpy(list_flatten(disks))
