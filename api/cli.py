@@ -18,7 +18,7 @@ import click
 
 from geo.boundaries import BoundaryError, read_boundaries
 from layers import loader
-from layers.store import StoreError, open_store, replace_areas, score_cells, upgrade_schema
+from layers.store import StoreError, open_store, replace_areas, upgrade_schema
 
 SHOWN_MESSAGES = 200
 
@@ -241,16 +241,64 @@ def status(store: Any, as_json: bool) -> None:
 
 
 @main.command()
-@click.option("--as-of", type=click.DateTime(["%Y-%m-%d"]), help="Last day counted (default: "
-              "today).")
-@click.option("--window-days", type=click.IntRange(1, 3650), default=90, show_default=True,
-              help="Days of reports counted.")
+@click.option("--as-of", type=click.DateTime(["%Y-%m-%d"]),
+              help="Score as the data stood at the end of this day: later events and records "
+                   "stored later are left out (default: today).")
+@click.option("--step", type=click.Choice(["week", "month"]), default="week", show_default=True,
+              help="Time step of the space-time cube.")
+@click.option("--steps", "n_steps", type=click.IntRange(3, 520),
+              help="Number of steps ending at the as-of date [default: 104 weeks, 24 months].")
+@click.option("--k", type=click.IntRange(1, 5), default=1, show_default=True,
+              help="Gi* neighbourhood: H3 cells within K steps, the cell itself included.")
+@click.option("--alpha", type=click.FloatRange(0, 1, min_open=True, max_open=True),
+              default=0.05, show_default=True, help="Significance level.")
+@click.option("--correction", type=click.Choice(["fdr_bh", "holm", "none"]), default="fdr_bh",
+              show_default=True, help="Multiple-testing correction per step.")
+@click.option("--weights", "weights_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="TOML file overriding the default weight table (see layers/weights.py).")
+@click.option("--known-by", type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M"]),
+              help="Count records stored up to this time [default: the end of the as-of "
+                   "day, which reproduces a past run exactly]. Give a later time to include "
+                   "records that arrived late, such as history imported today.")
+@click.option("--full", is_flag=True, help="Recompute every step instead of reusing unchanged "
+                                           "steps of the last run with the same parameters.")
 @with_store
-def score(store: Any, as_of: dt.datetime | None, window_days: int) -> None:
-    """Compute cell scores: harm-weighted independent concern reports in the window."""
-    day = as_of.date() if as_of else dt.date.today()
-    scores = score_cells(store, as_of=day, window_days=window_days)
-    click.echo(f"scored {len(scores)} cells from reports in the {window_days} days to {day}")
+def score(store: Any, as_of: dt.datetime | None, step: str, n_steps: int | None, k: int,
+          alpha: float, correction: str, weights_file: Path | None,
+          known_by: dt.datetime | None, full: bool) -> None:
+    """Score hot spots over time: Gi* per cell and step, trends and emerging categories.
+
+    Reports, place levels and police.uk crime are weighted (default table in
+    layers/weights.py), summed per H3 cell and week, and tested with Getis-Ord Gi* against
+    the whole study area. Records discovered by patrols are left out of the score so that
+    patrolling cannot make its own hot spot. The run is stored with its parameters.
+    """
+    from layers.emerging import CATEGORIES
+    from layers.hotspots import ScoreParams
+    from layers.runs import run_scoring
+    from layers.weights import load_weights
+
+    params = ScoreParams(as_of=as_of.date() if as_of else dt.date.today(), step=step,
+                         n_steps=n_steps, k=k, alpha=alpha, correction=correction,
+                         weights=load_weights(weights_file))
+    cutoff = known_by.replace(tzinfo=dt.UTC) if known_by else None
+    run = run_scoring(store, params, known_by=cutoff, incremental=not full)
+    if run.later_records:
+        click.secho(f"note: {run.later_records} records stored after the cut-off are left out; "
+                    "pass --known-by to include them", fg="yellow", err=True)
+    h = run.hotspots
+    click.echo(f"run {run.run_id}: {len(h.steps)} {step}s to {params.as_of}, "
+               f"{len(h.cells)} cells near data in a study grid of {h.grid_size}, "
+               f"{run.duration_s:.2f} s ({h.reused_steps} unchanged steps reused)")
+    counts = {c: int((h.category == c).sum()) for c in CATEGORIES}
+    click.echo("categories: " + ", ".join(f"{c} {n}" for c, n in counts.items() if n))
+    last = h.concentration.iloc[-1]
+    click.echo(f"last step: {last['top_1pct']:.0%} of harm in the top 1% of cells, "
+               f"{last['top_5pct']:.0%} in the top 5%, Gini {last['gini']:.2f}")
+    if len(h.wards):
+        top = h.wards.head(5)
+        click.echo("highest wards now: " + ", ".join(
+            f"{w.ward_code} ({w.current:.0f})" for w in top.itertuples()))
 
 
 # --- demo, map and serve -----------------------------------------------------------------

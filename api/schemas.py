@@ -92,14 +92,17 @@ class AreasPublic(_Public):
 
 
 class CellPublic(_Public):
-    """The stored score of one H3 cell."""
+    """One H3 cell of a scoring run: current score, hot spot category and trend."""
 
     h3_cell: str
     score: float
-    n_reports: int
+    category: str
+    label: str
+    z_last: float
+    trend_z: float
     ward_code: str | None = None
     as_of: dt.date
-    method: str
+    run_id: int
 
 
 class CellsPublic(_Public):

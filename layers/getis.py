@@ -163,16 +163,16 @@ def gi_star(grid: np.ndarray, cells: np.ndarray, values: np.ndarray | sp.sparray
         (np.ones(len(origin)), (np.searchsorted(support, neighbour), origin)),
         shape=(len(support), len(cells)))
     lag = np.asarray(lag_matrix @ x)
-    xbar, s = _moments(x, n)
+    xbar, s = moments(x, n)
     w_all = neighbour_counts(grid, k=k)
     in_support = np.zeros(n, dtype=bool)
     in_support[np.searchsorted(grid, support)] = True
-    z = _z(lag, w_all[in_support], xbar, s, n)
+    z = z_scores(lag, w_all[in_support], xbar, s, n)
     bg_w, bg_count = np.unique(w_all[~in_support], return_counts=True)
-    bg_z = _z(np.zeros((len(bg_w), steps)), bg_w, xbar, s, n)
-    return GiStar(cells=support, z=z, p=_two_sided(z), n=n, background_w=bg_w,
+    bg_z = z_scores(np.zeros((len(bg_w), steps)), bg_w, xbar, s, n)
+    return GiStar(cells=support, z=z, p=two_sided_p(z), n=n, background_w=bg_w,
                   background_count=bg_count.astype(np.int64), background_z=bg_z,
-                  background_p=_two_sided(bg_z), k=int(k))
+                  background_p=two_sided_p(bg_z), k=int(k))
 
 
 def p_threshold(result: GiStar, *, alpha: float = 0.05, method: Method = "fdr_bh"
@@ -329,7 +329,7 @@ def _check_inputs(grid: np.ndarray, cells: np.ndarray,
     return grid, cells, x
 
 
-def _moments(x: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+def moments(x: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     """Return per-step mean and population sd over ``n`` cells, ``x`` holding the non-zeros."""
     n_zero = n - x.shape[0]
     xbar = x.sum(axis=0) / n
@@ -340,7 +340,7 @@ def _moments(x: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     return xbar, s
 
 
-def _z(lag: np.ndarray, w: np.ndarray, xbar: np.ndarray, s: np.ndarray, n: int) -> np.ndarray:
+def z_scores(lag: np.ndarray, w: np.ndarray, xbar: np.ndarray, s: np.ndarray, n: int) -> np.ndarray:
     """Gi* z from lags ``(m, T)`` and neighbourhood sizes ``(m,)``; 0 where undefined."""
     w = np.asarray(w, dtype=np.float64)[:, None]
     spread = np.sqrt(w * (n - w) / max(n - 1, 1)) * s[None, :]
@@ -350,5 +350,6 @@ def _z(lag: np.ndarray, w: np.ndarray, xbar: np.ndarray, s: np.ndarray, n: int) 
     return z
 
 
-def _two_sided(z: np.ndarray) -> np.ndarray:
+def two_sided_p(z: np.ndarray) -> np.ndarray:
+    """Two-sided p-values of standard normal z-scores."""
     return 2.0 * ndtr(-np.abs(z))

@@ -33,7 +33,8 @@ ACTIVITY_COLUMNS = (
     "jag_ref",
 )
 AREA_COLUMNS = ("code", "name", "authority_code", "authority_name", "vintage")
-CELL_COLUMNS = ("h3_cell", "score", "n_reports", "ward_code", "as_of", "method")
+CELL_COLUMNS = ("h3_cell", "score", "category", "label", "z_last", "trend_z", "ward_code",
+                "as_of", "run_id")
 
 
 class Page(NamedTuple):
@@ -118,28 +119,34 @@ def activities(conn: sa.Connection, *, ward_code: str | None = None,
 
 
 def cells(conn: sa.Connection, *, ward_code: str | None = None, limit: int | None = None,
-          offset: int = 0) -> Page:
-    """Stored cell scores, highest score first.
+          offset: int = 0, run_id: int | None = None) -> Page:
+    """Cells of the newest scoring run (or ``run_id``), highest current score first.
 
     Parameters
     ----------
     conn
         An open connection to the store.
     ward_code
-        Keep only cells in this ward.
+        Keep only cells whose centre lies in this ward.
     limit, offset
         The page; ``limit=None`` returns every row from ``offset``.
+    run_id
+        A stored run; default the newest.
 
     Returns
     -------
     Page
-        Columns `CELL_COLUMNS`.
+        Columns `CELL_COLUMNS`; empty when nothing has been scored yet.
     """
-    t = schema.cell_scores
-    stmt = sa.select(*(t.c[c] for c in CELL_COLUMNS))
+    c, r = schema.run_cells, schema.score_runs
+    if run_id is None:
+        run_id = conn.scalar(sa.select(r.c.id).order_by(r.c.id.desc()).limit(1))
+    stmt = (sa.select(c.c.h3_cell, c.c.current.label("score"), c.c.category, c.c.label,
+                      c.c.z_last, c.c.trend_z, c.c.ward_code, r.c.as_of, c.c.run_id)
+            .join(r, r.c.id == c.c.run_id).where(c.c.run_id == run_id))
     if ward_code is not None:
-        stmt = stmt.where(t.c.ward_code == ward_code)
-    order = [t.c.score.desc(), t.c.h3_cell]
+        stmt = stmt.where(c.c.ward_code == ward_code)
+    order = [c.c.current.desc(), c.c.h3_cell]
     return _page(conn, stmt, order, CELL_COLUMNS, limit=limit, offset=offset)
 
 

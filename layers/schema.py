@@ -185,16 +185,93 @@ incidents = sa.Table(
     *_stamps(),
 )
 
-cell_scores = sa.Table(
-    "cell_scores",
+LOCATED_TABLES = (places, reports, activities, incidents)
+
+# --- scoring runs (migration 0002) ---------------------------------------------------------
+# Per-step series are stored as little-endian float64 (bool for significance) byte strings:
+# one row per cell instead of one per cell and step. `layers.runs` packs and unpacks them.
+
+score_runs = sa.Table(
+    "score_runs",
     metadata,
-    sa.Column("h3_cell", sa.String(16), primary_key=True),
-    sa.Column("score", sa.Float, nullable=False),
-    sa.Column("n_reports", sa.Integer, nullable=False),
-    sa.Column("ward_code", sa.String(16)),
-    sa.Column("as_of", sa.Date, nullable=False),
-    sa.Column("method", sa.String(200), nullable=False),
-    sa.Column("computed_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("as_of", sa.Date, nullable=False, index=True),
+    sa.Column("known_by", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("step", sa.String(8), nullable=False),
+    sa.Column("n_steps", sa.Integer, nullable=False),
+    sa.Column("k", sa.SmallInteger, nullable=False),
+    sa.Column("fingerprint", sa.String(16), nullable=False, index=True),
+    sa.Column("params_json", sa.Text, nullable=False),
+    sa.Column("resolution", sa.SmallInteger, nullable=False),
+    sa.Column("grid_size", sa.Integer, nullable=False),
+    sa.Column("n_cells", sa.Integer, nullable=False),
+    sa.Column("reused_steps", sa.Integer, nullable=False),
+    sa.Column("duration_s", sa.Float, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
 )
 
-LOCATED_TABLES = (places, reports, activities, incidents)
+
+def _run_id() -> sa.Column:
+    return sa.Column("run_id", sa.Integer, sa.ForeignKey("score_runs.id", ondelete="CASCADE"),
+                     primary_key=True)
+
+
+run_steps = sa.Table(
+    "run_steps",
+    metadata,
+    _run_id(),
+    sa.Column("step", sa.Integer, primary_key=True),
+    sa.Column("start", sa.Date, nullable=False),
+    sa.Column("checksum", sa.String(64), nullable=False),
+    sa.Column("total", sa.Float, nullable=False),
+    sa.Column("top_1pct", sa.Float, nullable=False),
+    sa.Column("top_5pct", sa.Float, nullable=False),
+    sa.Column("gini", sa.Float, nullable=False),
+)
+
+run_cells = sa.Table(
+    "run_cells",
+    metadata,
+    _run_id(),
+    sa.Column("h3_cell", sa.String(16), primary_key=True),
+    sa.Column("ward_code", sa.String(16), index=True),  # the ward holding the cell's centre
+    sa.Column("category", sa.String(32), nullable=False),
+    sa.Column("label", sa.String(16), nullable=False),
+    sa.Column("current", sa.Float, nullable=False),
+    sa.Column("current_reports", sa.Float, nullable=False),
+    sa.Column("current_incidents", sa.Float, nullable=False),
+    sa.Column("current_places", sa.Float, nullable=False),
+    sa.Column("current_patrol", sa.Float, nullable=False),
+    sa.Column("z_last", sa.Float, nullable=False),
+    sa.Column("trend_z", sa.Float, nullable=False),
+    sa.Column("trend_p", sa.Float, nullable=False),
+    sa.Column("trend_slope", sa.Float, nullable=False),
+    sa.Column("values_series", sa.LargeBinary, nullable=False),
+    sa.Column("z_series", sa.LargeBinary, nullable=False),
+    sa.Column("p_series", sa.LargeBinary, nullable=False),
+    sa.Column("sig_series", sa.LargeBinary, nullable=False),
+)
+
+run_wards = sa.Table(
+    "run_wards",
+    metadata,
+    _run_id(),
+    sa.Column("ward_code", sa.String(16), primary_key=True),
+    sa.Column("rank", sa.Integer, nullable=False),
+    sa.Column("current", sa.Float, nullable=False),
+    sa.Column("patrol_share", sa.Float, nullable=False),
+    sa.Column("trend_z", sa.Float, nullable=False),
+    sa.Column("trend_p", sa.Float, nullable=False),
+    sa.Column("trend_slope", sa.Float, nullable=False),
+    sa.Column("values_series", sa.LargeBinary, nullable=False),
+    sa.Column("score_series", sa.LargeBinary, nullable=False),
+)
+
+run_background = sa.Table(
+    "run_background",
+    metadata,
+    _run_id(),
+    sa.Column("w", sa.Integer, primary_key=True),
+    sa.Column("cells", sa.Integer, nullable=False),
+    sa.Column("category", sa.String(32), nullable=False),
+)

@@ -66,6 +66,17 @@ def load_inputs(conn: sa.Connection, *, as_of: dt.date,
     return ScoreInputs(reports, incidents, places, history, grid, res, known_by)
 
 
+def stored_after(conn: sa.Connection, known_by: dt.datetime, *, as_of: dt.date) -> int:
+    """How many records dated up to ``as_of`` were stored after ``known_by`` (left out)."""
+    r, i = schema.reports, schema.incidents
+    late = 0
+    for table, when in ((r, r.c.reported_on <= as_of),
+                        (i, i.c.month <= as_of.strftime("%Y-%m"))):
+        late += conn.scalar(sa.select(sa.func.count()).select_from(table)
+                            .where(table.c.created_at > known_by, when)) or 0
+    return int(late)
+
+
 def _read(conn: sa.Connection, query: sa.Select) -> pd.DataFrame:
     result = conn.execute(query)
     return pd.DataFrame(result.all(), columns=list(result.keys()))

@@ -7,7 +7,6 @@ and by ``placerisk db upgrade``.
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,7 +27,7 @@ from alembic.script import ScriptDirectory
 
 from geo import h3index
 from geo.wards import WardIndex
-from layers import schema, scoring
+from layers import schema
 
 DEFAULT_DB = "placerisk.db"
 ENV_DB = "PLACERISK_DB"
@@ -398,29 +397,3 @@ def reassign_wards(conn: sa.Connection) -> tuple[dict[str, int], dict[str, int]]
         changed[table.name] = len(updates)
         outside[table.name] = int(pd.isna(wards).sum())
     return changed, outside
-
-
-# --- scores ------------------------------------------------------------------------------
-
-def score_cells(store: Store, *, as_of: dt.date | None = None,
-                window_days: int = scoring.WINDOW_DAYS) -> pd.DataFrame:
-    """Compute the simple cell scores from the stored reports and replace the stored ones."""
-    as_of = as_of or dt.date.today()
-    t = schema.reports
-    with store.begin() as conn:
-        reports = pd.DataFrame(conn.execute(
-            sa.select(t.c.h3_cell, t.c.reported_on, t.c.mace_level, t.c.patrol_discovered,
-                      t.c.ward_code).where(t.c.h3_cell.is_not(None))).all(),
-            columns=["h3_cell", "reported_on", "mace_level", "patrol_discovered", "ward_code"])
-        scores = scoring.simple_scores(reports, as_of=as_of, window_days=window_days)
-        wards = reports.drop_duplicates("h3_cell").set_index("h3_cell")["ward_code"]
-        scores["ward_code"] = scores["h3_cell"].map(wards)
-        conn.execute(sa.delete(schema.cell_scores))
-        now = utcnow()
-        method = f"{scoring.METHOD}, window {window_days} days"
-        rows = records(scores, ["h3_cell", "score", "n_reports", "ward_code"])
-        if rows:
-            conn.execute(sa.insert(schema.cell_scores),
-                         [{**r, "as_of": as_of, "method": method, "computed_at": now}
-                          for r in rows])
-    return scores

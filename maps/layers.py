@@ -90,7 +90,7 @@ def cell_layer(cells: pd.DataFrame, *, vmax: float | None = None,
     Parameters
     ----------
     cells
-        Columns ``h3_cell`` (hex id), ``score``, ``n_reports``, ``ward_code``.
+        Columns ``h3_cell`` (hex id), ``score``, ``category``, ``ward_code``.
     vmax
         The score given the darkest colour; defaults to the highest score.
     name
@@ -104,12 +104,12 @@ def cell_layer(cells: pd.DataFrame, *, vmax: float | None = None,
     scores = cells["score"].to_numpy(dtype=float)
     props = {
         "cell": _escaped(ids), "score": [f"{s:.1f}" for s in scores],
-        "n_reports": [int(n) for n in cells["n_reports"]],
+        "category": _escaped(cells["category"]),
         "ward": _escaped(cells["ward_code"]),
         "colour": style.score_colours(scores, vmax=vmax).tolist(),
     }
-    tooltip = folium.GeoJsonTooltip(["cell", "score", "n_reports", "ward"],
-                                    aliases=["H3 cell", "Score", "Reports", "Ward"])
+    tooltip = folium.GeoJsonTooltip(["cell", "score", "category", "ward"],
+                                    aliases=["H3 cell", "Score", "Hot spot", "Ward"])
     folium.GeoJson(_collection(polygons, props), style_function=_fill_style,
                    tooltip=tooltip).add_to(group)
     return group

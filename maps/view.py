@@ -83,7 +83,7 @@ def build_map(areas: gpd.GeoDataFrame, cells: pd.DataFrame, places: pd.DataFrame
     areas
         Wards: ``code``, ``name``, ``authority_name``, ``geometry`` (EPSG:4326).
     cells
-        Cell scores: ``h3_cell``, ``score``, ``n_reports``, ``ward_code``.
+        Cell scores: ``h3_cell``, ``score``, ``category``, ``ward_code``.
     places
         Places: ``name``, ``category``, ``address``, ``mace_level``, ``lat``, ``lng``.
     tiles

@@ -15,8 +15,10 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.settings import Settings
+from layers.hotspots import ScoreParams
 from layers.loader import import_file
-from layers.store import open_store, replace_areas, score_cells
+from layers.runs import run_scoring
+from layers.store import open_store, replace_areas
 
 AS_OF = dt.date(2025, 6, 30)
 LAT = (54.55, 54.60)
@@ -86,7 +88,8 @@ def build_store(folder: Path, *, vintage: str = "2024") -> Path:
                            ("activities", ACTIVITIES)):
             result = import_file(store, kind, _write(folder / f"{kind}.csv", rows))
             assert result.rejected == 0, result.messages
-        score_cells(store, as_of=AS_OF)
+        # the records are stored today: count everything known now, events up to AS_OF
+        run_scoring(store, ScoreParams(as_of=AS_OF), known_by=dt.datetime.now(dt.UTC))
     finally:
         store.close()
     return db

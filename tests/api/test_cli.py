@@ -98,7 +98,7 @@ def test_bng_geopackage_loads_like_the_geojson(tmp_path, shared_data):
 
 
 @pytest.mark.parametrize("args", [["score", "--as-of", "yesterday"],
-                                  ["score", "--window-days", "0"]])
+                                  ["score", "--k", "0"], ["score", "--step", "day"]])
 def test_bad_options_are_usage_errors(tmp_path, args):
     result = run(tmp_path / "x.db", *args)
     assert result.exit_code == 2 and "Invalid value" in result.output

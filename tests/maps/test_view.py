@@ -35,7 +35,7 @@ def make_cells(k: int = 1) -> pd.DataFrame:
     ids = [first, *sorted(set(h3index.grid_disk(first, k)) - {first})]
     n = len(ids)
     return pd.DataFrame({"h3_cell": ids, "score": np.linspace(0.0, 8.0, n),
-                         "n_reports": np.arange(n) + 1, "ward_code": "E05000001"})
+                         "category": "no pattern", "ward_code": "E05000001"})
 
 
 def make_places() -> pd.DataFrame:

@@ -1,0 +1,189 @@
+"""Store scoring runs and read them back (I/O of the hot spot engine).
+
+A run is stored with every parameter that produced it (the weight table included), the
+"known by" cut-off of its inputs, per-step checksums (so the next run recomputes only the
+steps whose input changed) and, per cell and per ward, the step series packed as
+little-endian float64 bytes: one row per cell rather than one per cell and step.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+
+from geo import h3index
+from geo.wards import WardIndex
+from layers import schema
+from layers.cube import decay_factors
+from layers.hotspots import HotSpots, Previous, ScoreParams, score_hotspots, score_series
+from layers.score_inputs import load_inputs, stored_after
+from layers.store import Store, records, utcnow, ward_index
+
+
+def pack(values: np.ndarray) -> bytes:
+    """One series as bytes (float64, or bool for significance)."""
+    arr = np.asarray(values)
+    return arr.astype("<f8" if arr.dtype != bool else "?").tobytes()
+
+
+def unpack(blob: bytes, *, flags: bool = False) -> np.ndarray:
+    """The inverse of `pack`."""
+    return np.frombuffer(blob, dtype="?" if flags else "<f8")
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """What `run_scoring` did."""
+
+    run_id: int
+    hotspots: HotSpots
+    duration_s: float
+    later_records: int
+
+
+def run_scoring(store: Store, params: ScoreParams, *, known_by: dt.datetime | None = None,
+                incremental: bool = True) -> RunSummary:
+    """Load the inputs known at the cut-off, score them and store the run."""
+    started = time.perf_counter()
+    with store.connect() as conn:
+        inputs = load_inputs(conn, as_of=params.as_of, known_by=known_by)
+        previous = latest_previous(conn, params) if incremental else None
+        later = stored_after(conn, inputs.known_by, as_of=params.as_of)
+    result = score_hotspots(inputs, params, previous=previous)
+    duration = time.perf_counter() - started
+    with store.begin() as conn:
+        run_id = _save(conn, result, inputs.known_by, inputs.resolution, duration)
+    return RunSummary(run_id, result, duration, later)
+
+
+def _save(conn: sa.Connection, h: HotSpots, known_by: dt.datetime, resolution: int,
+          duration: float) -> int:
+    p = h.params
+    run_id = conn.execute(sa.insert(schema.score_runs).values(
+        as_of=p.as_of, known_by=known_by, step=p.step, n_steps=len(h.steps), k=p.k,
+        fingerprint=p.fingerprint(), params_json=json.dumps(p.as_dict(), sort_keys=True),
+        resolution=resolution, grid_size=h.grid_size, n_cells=len(h.cells),
+        reused_steps=h.reused_steps, duration_s=duration, created_at=utcnow(),
+    )).inserted_primary_key[0]
+    conc = h.concentration
+    conn.execute(sa.insert(schema.run_steps), [
+        {"run_id": run_id, "step": t, "start": h.steps.starts[t].astype(dt.date),
+         "checksum": h.checksums[t], "total": float(conc["total"][t]),
+         "top_1pct": float(conc["top_1pct"][t]), "top_5pct": float(conc["top_5pct"][t]),
+         "gini": float(conc["gini"][t])} for t in range(len(h.steps))])
+    if len(h.cells):
+        conn.execute(sa.insert(schema.run_cells), _cell_rows(run_id, h, ward_index(conn)))
+    if len(h.wards):
+        conn.execute(sa.insert(schema.run_wards), _ward_rows(run_id, h))
+    if len(h.background):
+        rows = records(h.background.assign(run_id=run_id), ["run_id", "w", "cells", "category"])
+        conn.execute(sa.insert(schema.run_background), rows)
+    return int(run_id)
+
+
+def _cell_rows(run_id: int, h: HotSpots, index: WardIndex | None) -> list[dict[str, Any]]:
+    decay = decay_factors(h.steps, as_of=h.params.as_of,
+                          half_life_days=h.params.weights.half_life_days)
+    current = {name: part @ decay for name, part in h.parts.items()}
+    names = h3index.cells_to_str(h.cells)
+    lat, lng = h3index.cells_to_latlng(h.cells)
+    wards = index.assign(lat, lng) if index is not None else [None] * len(h.cells)
+    return [
+        {"run_id": run_id, "h3_cell": names[i], "ward_code": wards[i],
+         "category": str(h.category[i]),
+         "label": str(h.label[i]), "current": float(h.current[i]),
+         "current_reports": float(current["reports"][i]),
+         "current_incidents": float(current["incidents"][i]),
+         "current_places": float(current["places"][i]),
+         "current_patrol": float(current["patrol"][i]), "z_last": float(h.z[i, -1]),
+         "trend_z": float(h.trend.z[i]), "trend_p": float(h.trend.p[i]),
+         "trend_slope": float(h.trend.slope[i]), "values_series": pack(h.values[i]),
+         "z_series": pack(h.z[i]), "p_series": pack(h.p[i]), "sig_series": pack(h.sig[i])}
+        for i in range(len(h.cells))
+    ]
+
+
+def _ward_rows(run_id: int, h: HotSpots) -> list[dict[str, Any]]:
+    series = np.vstack(h.wards["series"].to_numpy())
+    scores = score_series(series, h.steps, half_life_days=h.params.weights.half_life_days)
+    return [
+        {"run_id": run_id, "ward_code": w.ward_code, "rank": int(w.rank),
+         "current": float(w.current), "patrol_share": float(w.patrol_share),
+         "trend_z": float(w.trend_z), "trend_p": float(w.trend_p),
+         "trend_slope": float(w.trend_slope), "values_series": pack(series[i]),
+         "score_series": pack(scores[i])}
+        for i, w in enumerate(h.wards.itertuples())
+    ]
+
+
+def latest_previous(conn: sa.Connection, params: ScoreParams) -> Previous | None:
+    """The newest stored run with the same parameters, as `Previous` for reuse."""
+    runs = schema.score_runs
+    run_id = conn.scalar(sa.select(runs.c.id).where(runs.c.fingerprint == params.fingerprint())
+                         .order_by(runs.c.id.desc()).limit(1))
+    if run_id is None:
+        return None
+    st = schema.run_steps
+    steps = conn.execute(sa.select(st.c.start, st.c.checksum).where(st.c.run_id == run_id)
+                         .order_by(st.c.step)).all()
+    starts = [str(s) for s, _ in steps]
+    c = schema.run_cells
+    rows = conn.execute(sa.select(c.c.h3_cell, c.c.z_series, c.c.p_series)
+                        .where(c.c.run_id == run_id)).all()
+    rows.sort(key=lambda r: h3index.str_to_cells([r[0]])[0])
+    cells = h3index.str_to_cells([r[0] for r in rows])
+    z = np.array([unpack(r[1]) for r in rows]).reshape(len(rows), len(starts))
+    p = np.array([unpack(r[2]) for r in rows]).reshape(len(rows), len(starts))
+    return Previous(dict(zip(starts, (c for _, c in steps), strict=True)), cells, z, p, starts)
+
+
+def latest_run_id(conn: sa.Connection, *, as_of: dt.date | None = None) -> int | None:
+    """The newest run (for ``as_of`` if given)."""
+    runs = schema.score_runs
+    query = sa.select(runs.c.id).order_by(runs.c.id.desc()).limit(1)
+    if as_of is not None:
+        query = query.where(runs.c.as_of == as_of)
+    return conn.scalar(query)
+
+
+def read_run(conn: sa.Connection, run_id: int) -> dict[str, Any]:
+    """A run's parameters and step table."""
+    runs, st = schema.score_runs, schema.run_steps
+    row = conn.execute(sa.select(runs).where(runs.c.id == run_id)).mappings().one()
+    steps = pd.DataFrame(conn.execute(sa.select(st).where(st.c.run_id == run_id)
+                                      .order_by(st.c.step)).mappings().all())
+    return {**dict(row), "params": json.loads(row["params_json"]), "steps": steps}
+
+
+def read_run_cells(conn: sa.Connection, run_id: int, *, series: bool = False) -> pd.DataFrame:
+    """A run's cells, with the ward of each (from the located records) and optional series."""
+    c = schema.run_cells
+    cols = [col for col in c.columns if series or not col.name.endswith("_series")]
+    frame = pd.DataFrame(conn.execute(sa.select(*cols).where(c.c.run_id == run_id)
+                                      .order_by(c.c.current.desc())).mappings().all(),
+                         columns=[col.name for col in cols])
+    if series:
+        for name in ("values_series", "z_series", "p_series"):
+            frame[name] = [unpack(b).tolist() for b in frame[name]]
+        frame["sig_series"] = [unpack(b, flags=True).tolist() for b in frame["sig_series"]]
+    return frame
+
+
+def read_run_wards(conn: sa.Connection, run_id: int) -> pd.DataFrame:
+    """A run's ward ranking with each ward's name and step series."""
+    w, a = schema.run_wards, schema.areas
+    rows = conn.execute(sa.select(w, a.c.name, a.c.authority_name)
+                        .join(a, a.c.code == w.c.ward_code, isouter=True)
+                        .where(w.c.run_id == run_id).order_by(w.c.rank)).mappings().all()
+    frame = pd.DataFrame(rows)
+    if len(frame):
+        for name in ("values_series", "score_series"):
+            frame[name] = [unpack(b) for b in frame[name]]
+    return frame
