@@ -12,7 +12,7 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import click
 
@@ -274,12 +274,14 @@ def score(store: Any, as_of: dt.datetime | None, step: str, n_steps: int | None,
     patrolling cannot make its own hot spot. The run is stored with its parameters.
     """
     from layers.emerging import CATEGORIES
+    from layers.getis import Method
     from layers.hotspots import ScoreParams
     from layers.runs import run_scoring
     from layers.weights import load_weights
 
     params = ScoreParams(as_of=as_of.date() if as_of else dt.date.today(), step=step,
-                         n_steps=n_steps, k=k, alpha=alpha, correction=correction,
+                         n_steps=n_steps, k=k, alpha=alpha,
+                         correction=cast(Method, correction),
                          weights=load_weights(weights_file))
     cutoff = known_by.replace(tzinfo=dt.UTC) if known_by else None
     run = run_scoring(store, params, known_by=cutoff, incremental=not full)

@@ -35,7 +35,7 @@ class ScoreParams:
     n_steps: int | None = None
     k: int = 1
     alpha: float = 0.05
-    correction: str = "fdr_bh"
+    correction: getis.Method = "fdr_bh"
     trend_alpha: float = 0.05
     share: float = 0.9
     weights: Weights = field(default_factory=Weights)

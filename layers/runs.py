@@ -66,12 +66,14 @@ def run_scoring(store: Store, params: ScoreParams, *, known_by: dt.datetime | No
 def _save(conn: sa.Connection, h: HotSpots, known_by: dt.datetime, resolution: int,
           duration: float) -> int:
     p = h.params
-    run_id = conn.execute(sa.insert(schema.score_runs).values(
+    inserted = conn.execute(sa.insert(schema.score_runs).values(
         as_of=p.as_of, known_by=known_by, step=p.step, n_steps=len(h.steps), k=p.k,
         fingerprint=p.fingerprint(), params_json=json.dumps(p.as_dict(), sort_keys=True),
         resolution=resolution, grid_size=h.grid_size, n_cells=len(h.cells),
         reused_steps=h.reused_steps, duration_s=duration, created_at=utcnow(),
-    )).inserted_primary_key[0]
+    )).inserted_primary_key
+    assert inserted is not None
+    run_id = int(inserted[0])
     conc = h.concentration
     conn.execute(sa.insert(schema.run_steps), [
         {"run_id": run_id, "step": t, "start": h.steps.starts[t].astype(dt.date),
@@ -137,10 +139,11 @@ def latest_previous(conn: sa.Connection, params: ScoreParams) -> Previous | None
     c = schema.run_cells
     rows = conn.execute(sa.select(c.c.h3_cell, c.c.z_series, c.c.p_series)
                         .where(c.c.run_id == run_id)).all()
-    rows.sort(key=lambda r: h3index.str_to_cells([r[0]])[0])
     cells = h3index.str_to_cells([r[0] for r in rows])
-    z = np.array([unpack(r[1]) for r in rows]).reshape(len(rows), len(starts))
-    p = np.array([unpack(r[2]) for r in rows]).reshape(len(rows), len(starts))
+    order = np.argsort(cells)
+    z = np.array([unpack(r[1]) for r in rows]).reshape(len(rows), len(starts))[order]
+    p = np.array([unpack(r[2]) for r in rows]).reshape(len(rows), len(starts))[order]
+    cells = cells[order]
     return Previous(dict(zip(starts, (c for _, c in steps), strict=True)), cells, z, p, starts)
 
 
