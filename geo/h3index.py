@@ -121,6 +121,21 @@ def cells_to_parent(cells: list[str], *, resolution: int) -> list[str]:
     return [h3.cell_to_parent(c, resolution) for c in cells]
 
 
+def cells_to_parents(cells: np.ndarray, *, resolution: int) -> np.ndarray:
+    """The ``uint64`` parent of each ``uint64`` cell at the coarser ``resolution``, vectorised.
+
+    Examples
+    --------
+    >>> c = latlng_to_cells(np.array([54.57]), np.array([-1.31]), resolution=9)
+    >>> cells_to_str(cells_to_parents(c, resolution=7)).tolist()
+    ['871946558ffffff']
+    """
+    cells = np.asarray(cells, dtype=np.uint64)
+    if len(cells) == 0:
+        return cells
+    return _to_numpy(h3ronpy.change_resolution(cells, check_resolution(resolution)))
+
+
 def cells_to_latlng(cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Return the centre ``(lat, lng)`` of each ``uint64`` cell."""
     batch = cells_to_coordinates(np.asarray(cells, dtype=np.uint64))

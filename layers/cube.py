@@ -126,6 +126,21 @@ def build_cube(events: pd.DataFrame, steps: Steps) -> Cube:
     return Cube(steps, keys, parts)
 
 
+def rollup(cube: Cube, parents: np.ndarray) -> Cube:
+    """Sum the rows of ``cube`` into ``parents`` (one parent key per row of ``cube.keys``).
+
+    Use `geo.h3index.cells_to_parents` for coarser H3 resolutions (8, 7), or a ward code
+    per cell for wards.
+    """
+    keys, inverse = np.unique(np.asarray(parents), return_inverse=True)
+    parts = {}
+    for name, part in cube.parts.items():
+        rolled = np.zeros((len(keys), len(cube.steps)))
+        np.add.at(rolled, inverse, part)
+        parts[name] = rolled
+    return Cube(cube.steps, keys, parts)
+
+
 def spread(events: pd.DataFrame, steps: Steps) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Split each event's weight over the steps its span overlaps, by days of overlap.
 

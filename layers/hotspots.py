@@ -107,14 +107,20 @@ class Previous:
 
 def step_checksums(grid: np.ndarray, keys: np.ndarray, values: np.ndarray, steps: Steps,
                    k: int) -> list[str]:
-    """One hash per step of everything Gi* reads for it: grid, k, cells and values."""
+    """One hash per step of everything Gi* reads for it: grid, k and the non-zero values.
+
+    A cell that gains records only in later steps leaves the earlier steps' hashes alone.
+    """
     base = hashlib.sha256(np.ascontiguousarray(grid, np.uint64).tobytes())
-    base.update(np.ascontiguousarray(keys, np.uint64).tobytes())
     base.update(str(k).encode())
+    keys = np.ascontiguousarray(keys, np.uint64)
     out = []
     for t in range(len(steps)):
+        column = values[:, t]
+        nonzero = column != 0
         h = base.copy()
-        h.update(np.ascontiguousarray(values[:, t]).tobytes())
+        h.update(keys[nonzero].tobytes())
+        h.update(np.ascontiguousarray(column[nonzero]).tobytes())
         out.append(h.hexdigest())
     return out
 

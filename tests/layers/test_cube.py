@@ -122,3 +122,26 @@ def test_weights_file_overrides_and_errors(tmp_path):
         path.write_text(bad)
         with pytest.raises(WeightsError, match=match):
             load_weights(path)
+
+
+def test_rollup_to_coarser_cells_keeps_totals():
+    from geo import h3index
+    from layers.cube import rollup
+
+    rng = np.random.default_rng(3)
+    cells = h3index.latlng_to_cells(rng.uniform(54.5, 54.65, 200), rng.uniform(-1.4, -1.2, 200),
+                                    resolution=9)
+    steps = make_steps(dt.date(2025, 3, 9), kind="week", count=4)
+    ev = events([(c, "2025-02-20", 1, 1.0, "reports", "r") for c in cells]
+                + [(c, "2025-03-04", 1, 2.0, PATROL, "p") for c in cells[:10]])
+    cube = build_cube(ev, steps)
+    for res in (8, 7):
+        coarse = rollup(cube, h3index.cells_to_parents(cube.keys, resolution=res))
+        assert len(coarse.keys) < len(cube.keys)
+        for name in cube.parts:
+            np.testing.assert_allclose(coarse.parts[name].sum(axis=0),
+                                       cube.parts[name].sum(axis=0))
+        assert set(coarse.keys) == set(h3index.cells_to_parents(cells, resolution=res))
+    wards = rollup(cube, np.where(np.arange(len(cube.keys)) % 2, "W1", "W2"))
+    assert wards.keys.tolist() == ["W1", "W2"]
+    assert wards.values().sum() == pytest.approx(cube.values().sum())

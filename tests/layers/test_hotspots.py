@@ -1,0 +1,139 @@
+"""The hot spot engine end to end on synthetic inputs: categories, guardrail, incremental."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+
+from geo import h3index
+from layers import emerging
+from layers.cube import make_steps
+from layers.hotspots import Previous, ScoreParams, score_hotspots
+from layers.score_inputs import ScoreInputs
+from layers.weights import Weights
+
+AS_OF = dt.date(2025, 6, 29)  # a Sunday: 104 whole weeks
+GRID = h3index.polygon_to_cells(shapely.box(-1.40, 54.52, -1.30, 54.58), resolution=9,
+                                contain="overlap")
+CELLS = GRID[[40, 120, 200, 280, 360]]
+
+
+def reports(rows: list[tuple[int, dt.date, int, bool]]) -> pd.DataFrame:
+    """(cell, date, level, patrol) tuples as the engine reads them."""
+    frame = pd.DataFrame(rows, columns=["key", "reported_on", "mace_level", "patrol_discovered"])
+    frame["key"] = frame["key"].astype(np.uint64)
+    frame["source_id"] = [f"R{i}" for i in range(len(frame))]
+    frame["h3_cell"] = h3index.cells_to_str(frame["key"].to_numpy())
+    frame["ward_code"] = "W1"
+    return frame
+
+
+def inputs(report_rows: list[tuple], incidents: pd.DataFrame | None = None) -> ScoreInputs:
+    empty_inc = pd.DataFrame(columns=["incident_key", "key", "ward_code", "month", "crime_type"])
+    places = pd.DataFrame(columns=["id", "source_id", "key", "ward_code"])
+    history = pd.DataFrame(columns=["place_id", "changed_on", "to_level"])
+    return ScoreInputs(reports(report_rows), incidents if incidents is not None else empty_inc,
+                       places, history, GRID, 9, dt.datetime(2025, 7, 1, tzinfo=dt.UTC))
+
+
+def weekly(cell: int, weeks: range, per_week: int, *, level: int = 3, patrol: bool = False
+           ) -> list[tuple]:
+    starts = make_steps(AS_OF, count=104).starts
+    return [(cell, (starts[w] + 2).astype(dt.date), level, patrol)
+            for w in weeks for _ in range(per_week)]
+
+
+def background(seed: int = 1) -> list[tuple]:
+    """Scattered independent low-level concern across the grid, every week."""
+    rng = np.random.default_rng(seed)
+    starts = make_steps(AS_OF, count=104).starts
+    near = h3index.str_to_cells([n for c in h3index.cells_to_str(CELLS)
+                                 for n in h3index.grid_disk(c, 1)])
+    cells = rng.choice(np.setdiff1d(GRID, near), 104 * 6)
+    days = np.repeat(starts, 6) + rng.integers(0, 7, 104 * 6)
+    return [(c, d.astype(dt.date), 2, False) for c, d in zip(cells, days, strict=True)]
+
+
+def category_of(result, cell) -> str:
+    return str(result.category[np.searchsorted(result.cells, np.uint64(cell))])
+
+
+def test_new_and_persistent_cells():
+    new, steady = CELLS[:2]
+    rows = background() + weekly(new, range(101, 104), 12) + weekly(steady, range(104), 8)
+    result = score_hotspots(inputs(rows), ScoreParams(as_of=AS_OF))
+    assert category_of(result, new) in (emerging.NEW_HOT, emerging.CONSECUTIVE_HOT)
+    assert category_of(result, steady) == emerging.PERSISTENT_HOT
+    labels = dict(zip(result.cells, result.label, strict=True))
+    assert labels[np.uint64(steady)] == "persistent"
+    assert labels[np.uint64(new)] == "emerging"
+
+
+def test_fading_cells_are_historical_or_former():
+    gone, faded = CELLS[2:4]
+    rows = background() + weekly(gone, range(0, 96), 8) + weekly(faded, range(0, 70), 8)
+    result = score_hotspots(inputs(rows), ScoreParams(as_of=AS_OF))
+    assert category_of(result, gone) == emerging.HISTORICAL_HOT
+    labels = dict(zip(result.cells, result.label, strict=True))
+    assert labels[np.uint64(faded)] == "former"
+    assert category_of(result, faded) not in emerging.CATEGORIES[:7]  # not hot now
+
+
+def test_patrol_discovered_records_cannot_make_a_hot_spot():
+    """Patrols at a cell with no independent reports, and all they find, stay cold."""
+    patrolled = CELLS[4]
+    rows = background() + weekly(patrolled, range(104), 10, patrol=True)
+    drugs = pd.DataFrame({"incident_key": [f"D{m}" for m in range(24)],
+                          "key": np.uint64(patrolled), "ward_code": "W1",
+                          "month": [f"{2023 + (m + 6) // 12}-{(m + 6) % 12 + 1:02d}"
+                                    for m in range(24)],
+                          "crime_type": "Drugs"})
+    data = inputs(rows, drugs)
+    guarded = score_hotspots(data, ScoreParams(as_of=AS_OF))
+    i = np.searchsorted(guarded.cells, np.uint64(patrolled))
+    assert not (guarded.sig[i] & (guarded.z[i] > 0)).any()
+    assert category_of(guarded, patrolled) not in emerging.CATEGORIES[:8]
+    assert guarded.current[i] == pytest.approx(0.0, abs=1e-9)
+    assert guarded.parts["patrol"][i].sum() > 0  # kept, and shown apart
+    unguarded = score_hotspots(data, ScoreParams(
+        as_of=AS_OF, weights=dataclasses.replace(Weights(), include_patrol=True)))
+    assert category_of(unguarded, patrolled) == emerging.PERSISTENT_HOT
+
+
+def test_incremental_equals_full_recompute():
+    first = background() + weekly(CELLS[0], range(0, 100), 5)
+    before = score_hotspots(inputs(first), ScoreParams(as_of=AS_OF - dt.timedelta(days=7)))
+    previous = Previous(dict(zip(before.steps.labels, before.checksums, strict=True)),
+                        before.cells, before.z, before.p, before.steps.labels)
+    later = first + weekly(CELLS[1], range(103, 104), 9)  # one more week arrives
+    params = ScoreParams(as_of=AS_OF)
+    full = score_hotspots(inputs(later), params)
+    incremental = score_hotspots(inputs(later), params, previous=previous)
+    assert incremental.reused_steps > 0
+    np.testing.assert_array_equal(incremental.cells, full.cells)
+    np.testing.assert_allclose(incremental.z, full.z, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(incremental.p, full.p, rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(incremental.sig, full.sig)
+    np.testing.assert_array_equal(incremental.category, full.category)
+    np.testing.assert_allclose(incremental.current, full.current)
+
+
+def test_ward_ranking_and_concentration():
+    rows = background() + weekly(CELLS[0], range(104), 6)
+    result = score_hotspots(inputs(rows), ScoreParams(as_of=AS_OF))
+    assert result.wards["ward_code"].tolist() == ["W1"]
+    assert result.wards["rank"].tolist() == [1]
+    assert len(result.concentration) == 104
+    assert (result.concentration["top_1pct"] > 0.1).all()
+
+
+def test_month_steps():
+    rows = background() + weekly(CELLS[0], range(80, 104), 6)
+    result = score_hotspots(inputs(rows), ScoreParams(as_of=AS_OF, step="month"))
+    assert len(result.steps) == 24 and result.steps.labels[-1] == "2025-06-01"
+    assert category_of(result, CELLS[0]) in emerging.CATEGORIES[:8]
