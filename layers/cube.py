@@ -114,15 +114,19 @@ def build_cube(events: pd.DataFrame, steps: Steps) -> Cube:
     steps
         The time steps; events outside them are ignored.
     """
-    keys = np.unique(events["key"].to_numpy()) if len(events) else np.array([], np.uint64)
-    parts = {s: np.zeros((len(keys), len(steps))) for s in (*SOURCES, PATROL)}
-    if len(events):
-        row, col, share = spread(events, steps)
-        key_index = np.searchsorted(keys, events["key"].to_numpy())
-        source = events["source"].to_numpy()
-        for name, part in parts.items():
-            mine = source[row] == name
-            np.add.at(part, (key_index[row[mine]], col[mine]), share[mine])
+    if not len(events):
+        empty = np.zeros((0, len(steps)))
+        return Cube(steps, np.array([], np.uint64), {s: empty for s in (*SOURCES, PATROL)})
+    keys, key_index = np.unique(events["key"].to_numpy(), return_inverse=True)
+    source_index = pd.Categorical(events["source"], categories=(*SOURCES, PATROL)).codes
+    row, col, share = spread(events, steps)
+    size = len(keys) * len(steps)
+    flat = key_index[row] * len(steps) + col
+    parts = {}
+    for code, name in enumerate((*SOURCES, PATROL)):
+        mine = source_index[row] == code
+        parts[name] = np.bincount(flat[mine], weights=share[mine], minlength=size).reshape(
+            len(keys), len(steps))
     return Cube(steps, keys, parts)
 
 
@@ -148,6 +152,11 @@ def spread(events: pd.DataFrame, steps: Steps) -> tuple[np.ndarray, np.ndarray, 
     """
     start = events["start"].to_numpy().astype("datetime64[D]")
     days = events["days"].to_numpy().astype(np.int64)
+    weight = events["weight"].to_numpy(float)
+    if (days == 1).all():  # one-day events (reports, place levels): no splitting needed
+        col = np.searchsorted(steps.ends, start, side="right")
+        keep = (col < len(steps)) & (start >= steps.starts[0])
+        return np.flatnonzero(keep), col[keep], weight[keep]
     end = start + days
     first = np.searchsorted(steps.ends, start, side="right")
     last = np.searchsorted(steps.starts, end - 1, side="right") - 1
@@ -158,7 +167,7 @@ def spread(events: pd.DataFrame, steps: Steps) -> tuple[np.ndarray, np.ndarray, 
     lo = np.maximum(start[row], steps.starts[col])
     hi = np.minimum(end[row], steps.ends[col])
     overlap = (hi - lo).astype(np.int64)
-    share = events["weight"].to_numpy(float)[row] * overlap / days[row]
+    share = weight[row] * overlap / days[row]
     keep = overlap > 0
     return row[keep], col[keep], share[keep]
 

@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from layers.trend import mann_kendall
+from layers.trend import MannKendall, mann_kendall
 
 NEW_HOT = "new hot spot"
 CONSECUTIVE_HOT = "consecutive hot spot"
@@ -91,7 +91,7 @@ SIMPLE_LABELS = (PERSISTENT, EMERGING, FORMER, INTERMITTENT, NEVER_HOT)
 
 
 def classify(z: np.ndarray, sig: np.ndarray, *, share: float = 0.9,
-             trend_alpha: float = 0.05) -> np.ndarray:
+             trend_alpha: float = 0.05, trend: MannKendall | None = None) -> np.ndarray:
     """Give every cell its emerging hot spot category from its Gi* series.
 
     Parameters
@@ -105,6 +105,8 @@ def classify(z: np.ndarray, sig: np.ndarray, *, share: float = 0.9,
         (or cold).
     trend_alpha
         Significance level of the Mann-Kendall test on each cell's z series.
+    trend
+        That test, if already computed on ``z`` at ``trend_alpha`` (saves doing it twice).
 
     Returns
     -------
@@ -125,10 +127,13 @@ def classify(z: np.ndarray, sig: np.ndarray, *, share: float = 0.9,
     ['new hot spot', 'historical hot spot']
     """
     z, sig = _checked(z, sig, share)
-    trend = mann_kendall(z, alpha=trend_alpha).trend
+    direction = (trend if trend is not None else mann_kendall(z, alpha=trend_alpha)).trend
+    if len(direction) != len(z):
+        msg = f"trend has {len(direction)} cells, z has {len(z)}"
+        raise ValueError(msg)
     hot, cold = sig & (z > 0), sig & (z < 0)
-    hot_rules = _side_rules(hot, cold, trend == 1, trend == -1, share)
-    cold_rules = _side_rules(cold, hot, trend == -1, trend == 1, share)
+    hot_rules = _side_rules(hot, cold, direction == 1, direction == -1, share)
+    cold_rules = _side_rules(cold, hot, direction == -1, direction == 1, share)
     conditions, choices = [], []
     for hot_name, cold_name, rule in _PRECEDENCE:
         conditions += [hot_rules[rule], cold_rules[rule]]
