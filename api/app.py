@@ -17,11 +17,24 @@ from typing import Annotated
 import geopandas as gpd
 import pandas as pd
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from api.schemas import ActivitiesPublic, AreasPublic, CellsPublic, Health, PlacesPublic
+from api.schemas import (
+    ActivitiesPublic,
+    AreasPublic,
+    CategoriesPublic,
+    CellDetail,
+    CellsPublic,
+    ConcentrationPublic,
+    ExplanationPublic,
+    Health,
+    PlacesPublic,
+    RunDetail,
+    RunsPublic,
+    WardRanking,
+)
 from api.settings import Settings
 from geo import h3index
 from geo.crs import WGS84
@@ -36,7 +49,9 @@ MAX_OFFSET = 2**31 - 1
 GEOJSON = "application/geo+json"
 
 # Domain errors that reach a route, and the HTTP status each becomes.
-ERROR_STATUS: dict[type[Exception], int] = {StoreError: 503}
+ERROR_STATUS: dict[type[Exception], int] = {
+    StoreError: 503, queries.NotFoundError: 404, queries.ParameterError: 422,
+}
 
 
 def render_map_html(store: Store, settings: Settings, *, standalone: bool = False) -> str:
@@ -89,6 +104,13 @@ Conn = Annotated[sa.Connection, Depends(get_conn)]
 Page = Annotated[Paging, Depends(get_paging)]
 WardCode = Annotated[str | None, Query(max_length=16, description="Only this ward.")]
 MaceLevel = Annotated[int | None, Query(ge=1, le=4, description="Only this MACE level.")]
+RunId = Annotated[int | None, Query(ge=1, le=MAX_OFFSET,
+                                    description="A stored scoring run; default the newest.")]
+H3Cell = Annotated[str, Path(min_length=1, max_length=16, description="An H3 cell id.")]
+AsOf = Annotated[dt.date | None, Query(
+    description="Explain the score at this date (default: the run's as-of date), with the "
+                "records the run knew of.")]
+Top = Annotated[int, Query(ge=1, le=100, description="How many records to list.")]
 
 router = APIRouter()
 
@@ -97,7 +119,7 @@ router = APIRouter()
 
 @router.get("/", response_class=HTMLResponse, tags=["map"])
 def map_page(request: Request) -> HTMLResponse:
-    """The map: ward outlines, cells shaded by score and places coloured by MACE level."""
+    """The map: ward outlines, cells by score or hot spot category, places by MACE level."""
     return HTMLResponse(render_map_html(request.app.state.store, request.app.state.settings))
 
 
@@ -171,6 +193,77 @@ def places_geojson(conn: Conn, page: Page, ward_code: WardCode = None,
                                 rows["lat"].where(located).astype(float))
     geoms = [p if ok else None for p, ok in zip(points, located, strict=True)]
     return _geojson(gpd.GeoDataFrame(rows, geometry=geoms, crs=WGS84), count)
+
+
+@router.get("/api/runs", response_model=RunsPublic, tags=["runs"])
+def list_runs(conn: Conn, page: Page) -> RunsPublic:
+    """List stored scoring runs, newest first, with their parameters."""
+    rows, count = queries.runs(conn, limit=page.limit, offset=page.offset)
+    return RunsPublic.model_validate({"data": queries.records(rows), "count": count})
+
+
+@router.get("/api/runs/{run_id}", response_model=RunDetail, tags=["runs"])
+def get_run(conn: Conn, run_id: Annotated[int, Path(ge=1, le=MAX_OFFSET)]) -> RunDetail:
+    """One scoring run: its parameters and the start date of each step."""
+    return RunDetail.model_validate(queries.run(conn, run_id))
+
+
+@router.get("/api/cells/{h3_cell}", response_model=CellDetail, tags=["cells"])
+def get_cell(conn: Conn, h3_cell: H3Cell, run_id: RunId = None) -> CellDetail:
+    """One cell of a run: category, score by source, trend and per-step Gi*."""
+    return CellDetail.model_validate(queries.cell(conn, h3_cell, run_id=run_id))
+
+
+@router.get("/api/categories", response_model=CategoriesPublic, tags=["cells"])
+def list_categories(conn: Conn, run_id: RunId = None) -> CategoriesPublic:
+    """Count the cells of each emerging hot spot category in a run."""
+    meta, rows = queries.categories(conn, run_id=run_id)
+    return CategoriesPublic.model_validate(
+        {**meta, "data": queries.records(rows), "count": len(rows)})
+
+
+@router.get("/api/wards/ranking", response_model=WardRanking, tags=["areas"])
+def ward_ranking(
+    conn: Conn, run_id: RunId = None,
+    since: Annotated[dt.date | None, Query(
+        description="Report each ward's change of score since this date (YYYY-MM-DD), "
+                    "which must lie within the run's steps.")] = None,
+) -> WardRanking:
+    """Rank the wards of a run by current score, with trend and change since a date."""
+    meta, rows = queries.ward_ranking(conn, run_id=run_id, since=since)
+    data = [{**row, "trend": {"z": row["trend_z"], "p": row["trend_p"],
+                              "slope": row["trend_slope"], "direction": row["direction"]}}
+            for row in queries.records(rows)]
+    return WardRanking.model_validate({**meta, "data": data, "count": len(data)})
+
+
+@router.get("/api/concentration", response_model=ConcentrationPublic, tags=["cells"])
+def get_concentration(conn: Conn, run_id: RunId = None) -> ConcentrationPublic:
+    """Per step of a run: total weight, share in the top 1% and 5% of cells, and Gini."""
+    meta, rows = queries.concentration(conn, run_id=run_id)
+    return ConcentrationPublic.model_validate(
+        {**meta, "data": queries.records(rows), "count": len(rows)})
+
+
+@router.get("/api/explain/cell/{h3_cell}", response_model=ExplanationPublic, tags=["explain"])
+def explain_cell(conn: Conn, h3_cell: H3Cell, as_of: AsOf = None, top: Top = 10,
+                 run_id: RunId = None) -> ExplanationPublic:
+    """Take a cell's current score apart by source and record, patrol records apart."""
+    meta, explanation = queries.explain_cell(conn, h3_cell, run_id=run_id, as_of=as_of,
+                                             top=top)
+    return ExplanationPublic.model_validate({**explanation.as_dict(), **meta})
+
+
+@router.get("/api/explain/ward/{ward_code}", response_model=ExplanationPublic,
+            tags=["explain"])
+def explain_ward(
+    conn: Conn, ward_code: Annotated[str, Path(max_length=16, description="A ward code.")],
+    as_of: AsOf = None, top: Top = 10, run_id: RunId = None,
+) -> ExplanationPublic:
+    """Take a ward's current score apart by source and record, patrol records apart."""
+    meta, explanation = queries.explain_ward(conn, ward_code, run_id=run_id, as_of=as_of,
+                                             top=top)
+    return ExplanationPublic.model_validate({**explanation.as_dict(), **meta})
 
 
 @router.get("/healthz", response_model=Health, tags=["service"])

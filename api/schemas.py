@@ -8,6 +8,7 @@ is the number of rows matching the filters, not the length of the page. A place'
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -110,6 +111,181 @@ class CellsPublic(_Public):
 
     data: list[CellPublic]
     count: int
+
+
+class RunPublic(_Public):
+    """A stored scoring run and every parameter that produced it (the weights included)."""
+
+    id: int
+    as_of: dt.date
+    known_by: dt.datetime = Field(description="Records stored after this were left out.")
+    created_at: dt.datetime
+    step: str
+    n_steps: int
+    k: int
+    fingerprint: str
+    resolution: int
+    params: dict[str, Any]
+    n_cells: int = Field(description="Cells near data (scored one by one).")
+    grid_size: int = Field(description="Cells in the study grid.")
+    reused_steps: int
+    duration_s: float
+
+
+class RunsPublic(_Public):
+    """One page of scoring runs, newest first."""
+
+    data: list[RunPublic]
+    count: int
+
+
+class RunDetail(RunPublic):
+    """A scoring run with the start date of each of its steps."""
+
+    steps: list[dt.date]
+
+
+class TrendPublic(_Public):
+    """Mann-Kendall trend of a series: z, p, Sen's slope and its direction."""
+
+    z: float
+    p: float
+    slope: float
+    direction: Literal["increasing", "decreasing", "no trend"]
+
+
+class SourceScores(_Public):
+    """Current contributions of the independent sources."""
+
+    reports: float
+    incidents: float
+    places: float
+
+
+class SourceParts(SourceScores):
+    """Current contributions by source, patrol-discovered records apart."""
+
+    patrol: float
+
+
+class CellStep(_Public):
+    """One time step of a cell: its value, Gi* z and p, and significance after correction."""
+
+    start: dt.date
+    value: float
+    z: float
+    p: float
+    significant: bool
+
+
+class CellDetail(_Public):
+    """One cell of a scoring run."""
+
+    run_id: int
+    as_of: dt.date
+    h3_cell: str
+    ward_code: str | None = None
+    category: str
+    label: str
+    current: float
+    parts: SourceParts
+    patrol_share: float
+    trend: TrendPublic
+    steps: list[CellStep]
+
+
+class CategoryCount(_Public):
+    """Cells of one emerging hot spot category."""
+
+    category: str
+    cells: int
+    support_cells: int = Field(description="Cells with data or next to it.")
+    background_cells: int = Field(description="Empty cells far from data.")
+
+
+class CategoriesPublic(_Public):
+    """Cells per category in a run, in display order (hot spots first)."""
+
+    run_id: int
+    as_of: dt.date
+    data: list[CategoryCount]
+    count: int
+
+
+class WardRank(_Public):
+    """One ward of a run's ranking."""
+
+    ward_code: str
+    name: str | None = None
+    rank: int
+    current: float
+    trend: TrendPublic
+    patrol_share: float
+    change: float | None = Field(
+        default=None, description="Current score minus the score at the end of the step "
+                                  "holding `since`; null without `since`.")
+
+
+class WardRanking(_Public):
+    """A run's wards, highest current score first."""
+
+    run_id: int
+    as_of: dt.date
+    since: dt.date | None = None
+    since_step: dt.date | None = None
+    data: list[WardRank]
+    count: int
+
+
+class ConcentrationStep(_Public):
+    """How concentrated the weight of one step is over the study grid."""
+
+    start: dt.date
+    total: float
+    top_1pct: float
+    top_5pct: float
+    gini: float
+
+
+class ConcentrationPublic(_Public):
+    """Concentration per step of a run."""
+
+    run_id: int
+    as_of: dt.date
+    data: list[ConcentrationStep]
+    count: int
+
+
+class RecordContribution(_Public):
+    """What one record adds to a current score."""
+
+    kind: Literal["report", "incident", "place"]
+    record: str
+    source: str
+    date: dt.date
+    weight: float
+    decay: float
+    contribution: float
+    events: int
+
+
+class ExplanationPublic(_Public):
+    """A cell's or ward's current score taken apart by source and record."""
+
+    kind: Literal["cell", "ward"]
+    key: str
+    run_id: int = Field(description="The run whose parameters and cut-off were used.")
+    as_of: dt.date
+    known_by: dt.datetime
+    half_life_days: float
+    total: float = Field(description="Independent score: the sum of by_source.")
+    by_source: SourceScores
+    patrol: float = Field(description="Patrol-discovered records' part, not in total.")
+    patrol_share: float
+    include_patrol: bool
+    score: float = Field(description="The score as stored: total, plus patrol if included.")
+    records: int
+    top: list[RecordContribution]
 
 
 class Health(_Public):

@@ -49,6 +49,9 @@ from geo.crs import WGS84  # noqa: E402
 from geo.h3index import cells_to_str, latlng_to_cells  # noqa: E402
 from geo.wards import WardIndex  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from scoring import bench_scoring  # noqa: E402
+
 WARDS_FILE = ROOT.parent / "shared" / "data" / "boundaries" / "stockton_wards_2024.geojson"
 RESULTS = ROOT / "bench" / "results.json"
 RESOLUTION = 9
@@ -196,13 +199,17 @@ def _label(n: int) -> str:
 
 def print_table(rows: list[dict[str, Any]]) -> None:
     """Print the results as a fixed-width table."""
-    print(f"{'name':<22} {'n':>9} {'ours_s':>8} {'baseline_s':>10} {'ratio':>7}  identical")
+    print(f"{'name':<26} {'n':>9} {'ours_s':>8} {'baseline_s':>10} {'ratio':>7}  identical")
     for row in rows:
         print(
-            f"{row['name']:<22} {row['n']:>9,} {row['ours_s']:>8.3f} "
+            f"{row['name']:<26} {row['n']:>9,} {row['ours_s']:>8.3f} "
             f"{row['baseline_s']:>10.3f} {row['ratio']:>6.1f}x  {row['identical']}"
         )
     for row in rows:
+        if "ours_peak_rss_mb" in row:
+            print(f"  {row['name']}: {row['grid_cells']:,} grid cells, {row['steps']} steps, "
+                  f"esda permutations={row['esda_permutations']}, our peak memory "
+                  f"{row['ours_peak_rss_mb']:.0f} MB")
         if "ours_steps_s" in row:
             steps = ", ".join(f"{k} {v:.3f}" for k, v in row["ours_steps_s"].items())
             print(f"  {row['name']} ours by step (s): {steps}")
@@ -220,6 +227,8 @@ def main() -> int:
         bench_index_and_ward(wards, 100_000),
         bench_reassign(wards, 1_000_000),
     ]
+    print("scoring: 1M reports x 104 weeks; the esda default baseline takes about 90 s ...")
+    rows += bench_scoring()
     print_table(rows)
     RESULTS.write_text(json.dumps(rows, indent=2) + "\n")
     print(f"wrote {RESULTS.relative_to(ROOT)}")

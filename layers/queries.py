@@ -4,11 +4,17 @@ Every function takes an open ``sqlalchemy.Connection``, runs plain SQLAlchemy Co
 and writes nothing. List queries return a `Page`: one page of rows as a frame plus the
 total number of rows matching the filters, for ``{data, count}`` pagination. Free-text
 intelligence (a place's ``notes``) is left out unless asked for by name.
+
+The scoring-run queries (`runs`, `cell`, `categories`, `ward_ranking`, `concentration`,
+`explain_cell`, `explain_ward`) read the newest run unless given a ``run_id``; they raise
+`NotFoundError` for an unknown run, cell or ward and `ParameterError` for a bad argument.
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
+import datetime as dt
+import json
+from typing import Any, NamedTuple
 
 import geopandas as gpd
 import numpy as np
@@ -16,11 +22,19 @@ import pandas as pd
 import shapely
 import sqlalchemy as sa
 
+from geo import h3index
 from geo.crs import WGS84
 from layers import schema
+from layers.cube import PATROL, SOURCES, Steps, make_steps
+from layers.emerging import CATEGORIES
+from layers.explain import Explanation, explain, weights_from_dict
+from layers.hotspots import events_for
 from layers.places import LEVELS
+from layers.runs import read_run_wards, unpack
+from layers.score_inputs import load_inputs
 
 DEMO_VINTAGE = "demo"
+NO_RUN = "no scoring run yet: run `placerisk score`"
 
 PLACE_COLUMNS = (
     "id", "source_id", "name", "category", "address", "postcode", "lat", "lng", "h3_cell",
@@ -35,6 +49,14 @@ ACTIVITY_COLUMNS = (
 AREA_COLUMNS = ("code", "name", "authority_code", "authority_name", "vintage")
 CELL_COLUMNS = ("h3_cell", "score", "category", "label", "z_last", "trend_z", "ward_code",
                 "as_of", "run_id")
+
+
+class NotFoundError(LookupError):
+    """A scoring run, cell or ward that the store does not hold."""
+
+
+class ParameterError(ValueError):
+    """An argument of a query that cannot be used, such as an invalid H3 cell id."""
 
 
 class Page(NamedTuple):
@@ -205,3 +227,249 @@ def records(frame: pd.DataFrame) -> list[dict[str, object]]:
         {k: (v.item() if isinstance(v, np.generic) else v) for k, v in row.items()}
         for row in values.to_dict("records")
     ]
+
+
+# --- scoring runs ------------------------------------------------------------------------
+
+RUN_COLUMNS = ("id", "as_of", "known_by", "created_at", "step", "n_steps", "k", "fingerprint",
+               "resolution", "n_cells", "grid_size", "reused_steps", "duration_s")
+TREND_DIRECTIONS = {1: "increasing", -1: "decreasing", 0: "no trend"}
+
+
+def _run(conn: sa.Connection, run_id: int | None) -> dict[str, Any]:
+    """One run's row with its parsed ``params``: ``run_id``, or else the newest."""
+    r = schema.score_runs
+    query = sa.select(r).order_by(r.c.id.desc()).limit(1)
+    if run_id is not None:
+        query = sa.select(r).where(r.c.id == run_id)
+    row = conn.execute(query).mappings().one_or_none()
+    if row is None:
+        msg = NO_RUN if run_id is None else f"run {run_id} not found"
+        raise NotFoundError(msg)
+    out = dict(row)
+    out["params"] = json.loads(out.pop("params_json"))
+    return out
+
+
+def _run_steps(run: dict[str, Any]) -> Steps:
+    """The time steps of a run, as the engine made them."""
+    return make_steps(run["as_of"], kind=run["step"], count=run["n_steps"])
+
+
+def _meta(run: dict[str, Any]) -> dict[str, Any]:
+    return {"run_id": run["id"], "as_of": run["as_of"]}
+
+
+def trend_direction(z: np.ndarray, p: np.ndarray, *, alpha: float) -> np.ndarray:
+    """Name the Mann-Kendall trend: the sign of ``z`` where ``p < alpha``, else no trend.
+
+    Examples
+    --------
+    >>> trend_direction(np.array([2.5, -2.5, 2.5]), np.array([0.01, 0.01, 0.2]), alpha=0.05)
+    array(['increasing', 'decreasing', 'no trend'], dtype=object)
+    """
+    sign = np.where(np.asarray(p) < alpha, np.sign(z), 0).astype(int)
+    return np.array([TREND_DIRECTIONS[int(s)] for s in sign], dtype=object)
+
+
+def runs(conn: sa.Connection, *, limit: int | None = None, offset: int = 0) -> Page:
+    """Stored scoring runs, newest first, with their parameters (``params``, parsed)."""
+    r = schema.score_runs
+    columns = (*RUN_COLUMNS, "params_json")
+    page = _page(conn, sa.select(*(r.c[c] for c in columns)), [r.c.id.desc()], columns,
+                 limit=limit, offset=offset)
+    page.rows["params"] = [json.loads(text) for text in page.rows.pop("params_json")]
+    return page
+
+
+def run(conn: sa.Connection, run_id: int) -> dict[str, Any]:
+    """One run: the columns of `runs` and its step start dates (``steps``)."""
+    out = _run(conn, run_id)
+    out["steps"] = [d.astype(dt.date) for d in _run_steps(out).starts]
+    return out
+
+
+def _cell_id(h3_cell: str) -> str:
+    """The canonical (lower-case) form of a hex cell id; `ParameterError` if it is none."""
+    if not h3index.is_cell(h3_cell):
+        msg = f"{h3_cell!r} is not an H3 cell id (15 hex digits, like 89194655863ffff)"
+        raise ParameterError(msg)
+    return str(h3index.cells_to_str(h3index.str_to_cells([h3_cell]))[0])
+
+
+def cell(conn: sa.Connection, h3_cell: str, *, run_id: int | None = None) -> dict[str, Any]:
+    """One cell of a run: category, label, current score by source, trend and step series.
+
+    Raises
+    ------
+    ParameterError
+        If ``h3_cell`` is not an H3 cell id.
+    NotFoundError
+        If there is no such run, or the run has no row for the cell (no data near it).
+    """
+    name = _cell_id(h3_cell)
+    run = _run(conn, run_id)
+    c = schema.run_cells
+    row = conn.execute(sa.select(c).where(c.c.run_id == run["id"], c.c.h3_cell == name)
+                       ).mappings().one_or_none()
+    if row is None:
+        msg = f"cell {name} is not in run {run['id']}: no records in or near it"
+        raise NotFoundError(msg)
+    parts = {s: float(row[f"current_{s}"]) for s in (*SOURCES, PATROL)}
+    weight = sum(parts.values())
+    direction = trend_direction(np.array([row["trend_z"]]), np.array([row["trend_p"]]),
+                                alpha=run["params"]["trend_alpha"])[0]
+    starts = _run_steps(run).starts.astype(dt.date)
+    series = zip(starts, unpack(row["values_series"]), unpack(row["z_series"]),
+                 unpack(row["p_series"]), unpack(row["sig_series"], flags=True), strict=True)
+    return {
+        **_meta(run), "h3_cell": name, "ward_code": row["ward_code"],
+        "category": row["category"], "label": row["label"], "current": row["current"],
+        "parts": parts, "patrol_share": parts[PATROL] / weight if weight > 0 else 0.0,
+        "trend": {"z": row["trend_z"], "p": row["trend_p"], "slope": row["trend_slope"],
+                  "direction": direction},
+        "steps": [{"start": d, "value": float(v), "z": float(z), "p": float(p),
+                   "significant": bool(s)} for d, v, z, p, s in series],
+    }
+
+
+def categories(conn: sa.Connection, *, run_id: int | None = None
+               ) -> tuple[dict[str, Any], pd.DataFrame]:
+    """Cells per emerging hot spot category of a run, in `layers.emerging.CATEGORIES` order.
+
+    Returns
+    -------
+    (dict, pandas.DataFrame)
+        ``run_id`` and ``as_of``; and one row per category: ``category``, ``support_cells``
+        (cells near data), ``background_cells`` (empty cells far from data) and ``cells``.
+    """
+    run = _run(conn, run_id)
+    c, b = schema.run_cells, schema.run_background
+    support = {str(k): int(n) for k, n in conn.execute(
+        sa.select(c.c.category, sa.func.count()).where(c.c.run_id == run["id"])
+        .group_by(c.c.category)).all()}
+    background = {str(k): int(n or 0) for k, n in conn.execute(
+        sa.select(b.c.category, sa.func.sum(b.c.cells)).where(b.c.run_id == run["id"])
+        .group_by(b.c.category)).all()}
+    frame = pd.DataFrame({"category": CATEGORIES,
+                          "support_cells": [support.get(k, 0) for k in CATEGORIES],
+                          "background_cells": [background.get(k, 0) for k in CATEGORIES]})
+    frame["cells"] = frame["support_cells"] + frame["background_cells"]
+    return _meta(run), frame
+
+
+def _step_of(steps: Steps, day: dt.date, *, run_id: int) -> int:
+    """The index of the step holding ``day``; `ParameterError` naming the valid range."""
+    first, last = steps.starts[0], steps.ends[-1] - 1
+    when = np.datetime64(day, "D")
+    if not first <= when <= last:
+        msg = (f"since: {day} is outside the steps of run {run_id}; expected a date from "
+               f"{first} to {last}")
+        raise ParameterError(msg)
+    return int(np.searchsorted(steps.ends, when, side="right"))
+
+
+def ward_ranking(conn: sa.Connection, *, run_id: int | None = None,
+                 since: dt.date | None = None) -> tuple[dict[str, Any], pd.DataFrame]:
+    """A run's wards by rank, with trend and the change of score since a date.
+
+    ``change`` is the current score minus the ward's decayed score at the end of the step
+    holding ``since`` (the run's stored ``score_series``); ``None`` without ``since``.
+
+    Returns
+    -------
+    (dict, pandas.DataFrame)
+        ``run_id``, ``as_of``, ``since`` and ``since_step`` (the start of its step); and one
+        row per ward: ``ward_code``, ``name``, ``rank``, ``current``, ``trend_z``,
+        ``trend_p``, ``trend_slope``, ``direction``, ``patrol_share``, ``change``.
+    """
+    run = _run(conn, run_id)
+    steps = _run_steps(run)
+    t = None if since is None else _step_of(steps, since, run_id=run["id"])
+    wards = read_run_wards(conn, run["id"])
+    columns = ["ward_code", "name", "rank", "current", "trend_z", "trend_p", "trend_slope",
+               "direction", "patrol_share", "change"]
+    meta = {**_meta(run), "since": since,
+            "since_step": None if t is None else steps.starts[t].astype(dt.date)}
+    if wards.empty:
+        return meta, pd.DataFrame(columns=columns)
+    wards["direction"] = trend_direction(wards["trend_z"].to_numpy(float),
+                                         wards["trend_p"].to_numpy(float),
+                                         alpha=run["params"]["trend_alpha"])
+    wards["change"] = None if t is None else [
+        float(now - series[t]) for now, series in zip(wards["current"], wards["score_series"],
+                                                      strict=True)]
+    return meta, wards[columns]
+
+
+def concentration(conn: sa.Connection, *, run_id: int | None = None
+                  ) -> tuple[dict[str, Any], pd.DataFrame]:
+    """Per step of a run: ``start``, ``total``, ``top_1pct``, ``top_5pct`` and ``gini``."""
+    run = _run(conn, run_id)
+    st = schema.run_steps
+    columns = ("start", "total", "top_1pct", "top_5pct", "gini")
+    rows = conn.execute(sa.select(*(st.c[c] for c in columns)).where(st.c.run_id == run["id"])
+                        .order_by(st.c.step)).all()
+    return _meta(run), pd.DataFrame([tuple(r) for r in rows], columns=list(columns))
+
+
+def _explain(conn: sa.Connection, run: dict[str, Any], *, as_of: dt.date | None,
+             top: int, key: str, **only: Any) -> tuple[dict[str, Any], Explanation, int]:
+    """Explain the records selected by ``only`` with the run's weights, steps and cut-off."""
+    as_of = as_of or run["as_of"]
+    weights = weights_from_dict(run["params"]["weights"])
+    steps = make_steps(as_of, kind=run["step"], count=run["n_steps"])
+    inputs = load_inputs(conn, as_of=as_of, known_by=run["known_by"], **only)
+    events = events_for(inputs, steps, weights, key=key)
+    meta = {**_meta(run), "as_of": as_of, "known_by": run["known_by"]}
+    found = sum(len(f) for f in (inputs.reports, inputs.incidents, inputs.places))
+    return meta, explain(events, steps, as_of=as_of, weights=weights, top=top), found
+
+
+def explain_cell(conn: sa.Connection, h3_cell: str, *, run_id: int | None = None,
+                 as_of: dt.date | None = None, top: int = 10
+                 ) -> tuple[dict[str, Any], Explanation]:
+    """Explain a cell's current score with a run's parameters (`layers.explain.explain`).
+
+    The records are those known by the run's cut-off (``known_by``) and dated up to
+    ``as_of`` (default the run's as-of date), over steps made like the run's.
+
+    Raises
+    ------
+    ParameterError
+        If ``h3_cell`` is not an H3 cell id.
+    NotFoundError
+        If there is no such run, or the cell is neither in the run nor holds any record.
+    """
+    name = _cell_id(h3_cell)
+    run = _run(conn, run_id)
+    meta, explanation, found = _explain(conn, run, as_of=as_of, top=top, key="key",
+                                        cells=h3index.str_to_cells([name]))
+    c = schema.run_cells
+    if not found and conn.scalar(sa.select(c.c.h3_cell).where(
+            c.c.run_id == run["id"], c.c.h3_cell == name)) is None:
+        msg = f"cell {name} holds no records and is not in run {run['id']}"
+        raise NotFoundError(msg)
+    return {**meta, "kind": "cell", "key": name}, explanation
+
+
+def explain_ward(conn: sa.Connection, ward_code: str, *, run_id: int | None = None,
+                 as_of: dt.date | None = None, top: int = 10
+                 ) -> tuple[dict[str, Any], Explanation]:
+    """Explain a ward's current score with a run's parameters, like `explain_cell`.
+
+    Raises
+    ------
+    NotFoundError
+        If there is no such run, or the ward is neither a loaded area nor in the run.
+    """
+    run = _run(conn, run_id)
+    a, w = schema.areas, schema.run_wards
+    known = conn.scalar(sa.select(a.c.code).where(a.c.code == ward_code)) or conn.scalar(
+        sa.select(w.c.ward_code).where(w.c.run_id == run["id"], w.c.ward_code == ward_code))
+    if known is None:
+        msg = f"ward {ward_code} is not a loaded area"
+        raise NotFoundError(msg)
+    meta, explanation, _ = _explain(conn, run, as_of=as_of, top=top, key="ward_code",
+                                    ward_code=ward_code)
+    return {**meta, "kind": "ward", "key": ward_code}, explanation

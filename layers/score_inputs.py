@@ -9,6 +9,7 @@ values: the store keeps no versions of an edited row.)
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,29 +42,65 @@ def end_of_day(day: dt.date) -> dt.datetime:
 
 
 def load_inputs(conn: sa.Connection, *, as_of: dt.date,
-                known_by: dt.datetime | None = None) -> ScoreInputs:
-    """Load the located reports, incidents, places and level history known by the cut-off."""
+                known_by: dt.datetime | None = None, cells: np.ndarray | None = None,
+                ward_code: str | None = None) -> ScoreInputs:
+    """Load the located reports, incidents, places and level history known by the cut-off.
+
+    Parameters
+    ----------
+    conn
+        An open connection to the store.
+    as_of
+        Records dated after this day are left out.
+    known_by
+        Records stored after this instant are left out; default the end of ``as_of``.
+    cells, ward_code
+        Load only the records in these ``uint64`` cells / this ward, for explaining one cell
+        or ward (`layers.explain`). ``grid`` then holds only the cells of the records loaded,
+        not the study area, so filtered inputs are no input for Gi*.
+    """
     known_by = known_by or end_of_day(as_of)
     r, i, p, h = schema.reports, schema.incidents, schema.places, schema.place_levels
+    only = _only(cells, ward_code)
+    filtered = cells is not None or ward_code is not None
     reports = _read(conn, sa.select(r.c.source_id, r.c.h3_cell, r.c.ward_code, r.c.reported_on,
                                     r.c.mace_level, r.c.patrol_discovered)
                     .where(r.c.h3_cell.is_not(None), r.c.created_at <= known_by,
-                           r.c.reported_on <= as_of))
+                           r.c.reported_on <= as_of, *only(r)))
     incidents = _read(conn, sa.select(i.c.incident_key, i.c.h3_cell, i.c.ward_code, i.c.month,
                                       i.c.crime_type)
                       .where(i.c.h3_cell.is_not(None), i.c.created_at <= known_by,
-                             i.c.month <= as_of.strftime("%Y-%m")))
+                             i.c.month <= as_of.strftime("%Y-%m"), *only(i)))
+    place_filter = (p.c.h3_cell.is_not(None), p.c.created_at <= known_by, *only(p))
     places = _read(conn, sa.select(p.c.id, p.c.source_id, p.c.h3_cell, p.c.ward_code)
-                   .where(p.c.h3_cell.is_not(None), p.c.created_at <= known_by))
+                   .where(*place_filter))
+    of_places = [h.c.place_id.in_(sa.select(p.c.id).where(*place_filter))] if filtered else []
     history = _read(conn, sa.select(h.c.place_id, h.c.changed_on, h.c.to_level)
-                    .where(h.c.recorded_at <= known_by, h.c.changed_on <= as_of))
+                    .where(h.c.recorded_at <= known_by, h.c.changed_on <= as_of, *of_places))
     for frame in (reports, incidents, places):
         frame["key"] = h3index.str_to_cells(frame["h3_cell"].to_numpy())
     res = resolution(conn)
     data_cells = np.concatenate([f["key"].to_numpy(np.uint64)
                                  for f in (reports, incidents, places)])
-    grid = np.union1d(study_grid(conn, resolution=res), data_cells).astype(np.uint64)
+    area = study_grid(conn, resolution=res) if not filtered else np.array([], np.uint64)
+    grid = np.union1d(area, data_cells).astype(np.uint64)
     return ScoreInputs(reports, incidents, places, history, grid, res, known_by)
+
+
+def _only(cells: np.ndarray | None, ward_code: str | None
+          ) -> Callable[[sa.Table], list[sa.ColumnElement[bool]]]:
+    """The extra conditions of `load_inputs`'s filters, for one record table."""
+    names = None if cells is None else [str(c) for c in h3index.cells_to_str(
+        np.asarray(cells, dtype=np.uint64))]
+
+    def conditions(table: sa.Table) -> list[sa.ColumnElement[bool]]:
+        out: list[sa.ColumnElement[bool]] = []
+        if names is not None:
+            out.append(table.c.h3_cell.in_(names))
+        if ward_code is not None:
+            out.append(table.c.ward_code == ward_code)
+        return out
+    return conditions
 
 
 def stored_after(conn: sa.Connection, known_by: dt.datetime, *, as_of: dt.date) -> int:

@@ -1,4 +1,4 @@
-"""One builder per map layer: ward outlines, H3 cells shaded by score, places by MACE level.
+"""One builder per map layer: wards, H3 cells by score or by hot spot category, places.
 
 Each builder takes a frame and returns a `folium.FeatureGroup` (empty when the frame is),
 so the caller can add it to a map and list it in the layer control. Every layer is a single
@@ -25,6 +25,8 @@ WARD_STYLE = {"color": "#3f3f8f", "weight": 2, "fill": False, "dashArray": "4 3"
 CELL_STYLE = {"weight": 0.5, "fillOpacity": 0.55, "opacity": 0.8}
 PLACE_RADIUS = 5
 PLACE_OUTLINE = "#222222"
+CATEGORY_LAYER = "Hot spot categories"
+NO_LABEL = "none"  # the simple label of a cell never significantly hot
 
 
 def _escaped(values: Sequence | pd.Series) -> list[str]:
@@ -83,6 +85,29 @@ def ward_layer(areas: gpd.GeoDataFrame, *, name: str = "Wards") -> folium.Featur
     return group
 
 
+def _cell_properties(cells: pd.DataFrame) -> dict[str, list]:
+    """Tooltip properties of cells: id, score, category, simple label and ward, escaped."""
+    labels = cells["label"] if "label" in cells else [""] * len(cells)
+    return {
+        "cell": _escaped(cells["h3_cell"]),
+        "score": [f"{s:.1f}" for s in cells["score"].to_numpy(dtype=float)],
+        "category": _escaped(cells["category"]),
+        "label": _escaped([v if isinstance(v, str) and v else NO_LABEL for v in labels]),
+        "ward": _escaped(cells["ward_code"]),
+    }
+
+
+def _cell_geojson(cells: pd.DataFrame, colours: list[str]) -> folium.GeoJson:
+    """One GeoJson of hexagons, each filled with its ``colour`` property."""
+    ids = cells["h3_cell"].to_numpy(dtype=object)
+    polygons = h3index.cells_to_polygons(h3index.str_to_cells(ids))
+    props = {**_cell_properties(cells), "colour": colours}
+    tooltip = folium.GeoJsonTooltip(["cell", "score", "category", "label", "ward"],
+                                    aliases=["H3 cell", "Score", "Hot spot", "Pattern", "Ward"])
+    return folium.GeoJson(_collection(polygons, props), style_function=_fill_style,
+                          tooltip=tooltip)
+
+
 def cell_layer(cells: pd.DataFrame, *, vmax: float | None = None,
                name: str = "Cell scores") -> folium.FeatureGroup:
     """H3 cells shaded by score, drawn as one GeoJson layer.
@@ -90,7 +115,8 @@ def cell_layer(cells: pd.DataFrame, *, vmax: float | None = None,
     Parameters
     ----------
     cells
-        Columns ``h3_cell`` (hex id), ``score``, ``category``, ``ward_code``.
+        Columns ``h3_cell`` (hex id), ``score``, ``category``, ``ward_code`` and optionally
+        ``label`` (the simple label of `layers.emerging.simple_labels`).
     vmax
         The score given the darkest colour; defaults to the highest score.
     name
@@ -99,19 +125,30 @@ def cell_layer(cells: pd.DataFrame, *, vmax: float | None = None,
     group = folium.FeatureGroup(name=name)
     if cells.empty:
         return group
-    ids = cells["h3_cell"].to_numpy(dtype=object)
-    polygons = h3index.cells_to_polygons(h3index.str_to_cells(ids))
-    scores = cells["score"].to_numpy(dtype=float)
-    props = {
-        "cell": _escaped(ids), "score": [f"{s:.1f}" for s in scores],
-        "category": _escaped(cells["category"]),
-        "ward": _escaped(cells["ward_code"]),
-        "colour": style.score_colours(scores, vmax=vmax).tolist(),
-    }
-    tooltip = folium.GeoJsonTooltip(["cell", "score", "category", "ward"],
-                                    aliases=["H3 cell", "Score", "Hot spot", "Ward"])
-    folium.GeoJson(_collection(polygons, props), style_function=_fill_style,
-                   tooltip=tooltip).add_to(group)
+    colours = style.score_colours(cells["score"].to_numpy(dtype=float), vmax=vmax)
+    _cell_geojson(cells, colours.tolist()).add_to(group)
+    return group
+
+
+def category_layer(cells: pd.DataFrame, *, name: str = CATEGORY_LAYER,
+                   show: bool = False) -> folium.FeatureGroup:
+    """H3 cells coloured by emerging hot spot category; "no pattern" cells are not drawn.
+
+    Parameters
+    ----------
+    cells
+        Columns as for `cell_layer`; ``category`` holds names of `layers.emerging.CATEGORIES`.
+    name
+        The layer's name in the layer control.
+    show
+        Whether the layer is on when the map opens (the score layer is, by default).
+    """
+    group = folium.FeatureGroup(name=name, show=show)
+    colours = [style.category_colour(c) for c in cells["category"]]
+    drawn = [c is not None for c in colours]
+    if not any(drawn):
+        return group
+    _cell_geojson(cells[drawn], [c for c in colours if c is not None]).add_to(group)
     return group
 
 

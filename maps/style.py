@@ -1,8 +1,13 @@
-"""Colours of the map: MACE levels and the cell score ramp.
+"""Colours of the map: MACE levels, the cell score ramp and hot spot categories.
 
 Level 1 (no concern, often a protective place) is green; 2 yellow; 3 orange; 4 red. Scores
 use a five-step yellow-orange-red ramp (ColorBrewer YlOrRd) in equal steps from 0 to the
 highest score shown, so the darkest cells are the hottest of the current map.
+
+Emerging hot spot categories: hot spots in reds and oranges, darkest for the ones most
+pressing now (intensifying, persistent, consecutive, new), paler for the ones on and off or
+waning (diminishing, sporadic, oscillating, historical); cold spots mirror them in blues
+(ColorBrewer Reds/Oranges and Blues). "No pattern" cells are not drawn.
 """
 
 from __future__ import annotations
@@ -10,6 +15,8 @@ from __future__ import annotations
 import html
 
 import numpy as np
+
+from layers import emerging
 
 LEVEL_COLOURS = {
     1: "#1a9641",  # no concern: protective or neutral place
@@ -71,6 +78,43 @@ def score_colours(scores: np.ndarray, *, vmax: float | None = None) -> np.ndarra
     colours = np.asarray(SCORE_RAMP, dtype=object)[step]
     colours[~(scores > 0)] = ZERO_SCORE_COLOUR
     return colours
+
+
+CATEGORY_COLOURS = {
+    emerging.INTENSIFYING_HOT: "#67000d",
+    emerging.PERSISTENT_HOT: "#a50f15",
+    emerging.CONSECUTIVE_HOT: "#cb181d",
+    emerging.NEW_HOT: "#ef3b2c",
+    emerging.DIMINISHING_HOT: "#f16913",
+    emerging.SPORADIC_HOT: "#fd8d3c",
+    emerging.OSCILLATING_HOT: "#fdae6b",
+    emerging.HISTORICAL_HOT: "#fdd0a2",
+    emerging.INTENSIFYING_COLD: "#08306b",
+    emerging.PERSISTENT_COLD: "#08519c",
+    emerging.CONSECUTIVE_COLD: "#2171b5",
+    emerging.NEW_COLD: "#4292c6",
+    emerging.DIMINISHING_COLD: "#6baed6",
+    emerging.SPORADIC_COLD: "#9ecae1",
+    emerging.OSCILLATING_COLD: "#c6dbef",
+    emerging.HISTORICAL_COLD: "#deebf7",
+}
+
+
+def category_colour(category: str) -> str | None:
+    """Return the colour of an emerging hot spot category; ``None`` for "no pattern".
+
+    Examples
+    --------
+    >>> category_colour("persistent hot spot"), category_colour("no pattern")
+    ('#a50f15', None)
+    """
+    if category == emerging.NO_PATTERN:
+        return None
+    if category not in CATEGORY_COLOURS:
+        msg = (f"unknown hot spot category {category!r}; expected one of "
+               f"{', '.join(CATEGORY_COLOURS)} or 'no pattern'")
+        raise ValueError(msg)
+    return CATEGORY_COLOURS[category]
 
 
 _NOT_TEMPLATE = str.maketrans({"{": "&#123;", "}": "&#125;", "`": "&#96;"})

@@ -1,6 +1,12 @@
-"""The whole map: base tiles, the three layers, a layer control, a legend and a notice."""
+"""The whole map: base tiles, the layers, a layer control, a legend and a notice.
+
+Cells are drawn twice, in two layers the user switches between: shaded by score (shown when
+the map opens) and coloured by emerging hot spot category.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 import folium
 import geopandas as gpd
@@ -8,6 +14,7 @@ import numpy as np
 import pandas as pd
 from branca.element import MacroElement, Template
 
+from layers.emerging import CATEGORIES
 from layers.places import LEVELS
 from maps import assets, layers, style
 
@@ -35,8 +42,12 @@ def _swatch(colour: str, label: str) -> str:
             f"{style.escape(label)}</div>")
 
 
-def legend_html(vmax: float) -> str:
-    """The legend: MACE level colours, then the score steps up to ``vmax``."""
+def legend_html(vmax: float, *, categories: Iterable[str] = ()) -> str:
+    """The legend: MACE level colours, score steps up to ``vmax`` and hot spot categories.
+
+    Only the ``categories`` present (and drawn) are listed, in `layers.emerging.CATEGORIES`
+    order.
+    """
     rows = ["<b>Places: MACE level</b>"]
     rows += [_swatch(style.level_colour(lv), f"{lv} {LEVELS[lv]}") for lv in sorted(LEVELS,
                                                                                      reverse=True)]
@@ -46,6 +57,11 @@ def legend_html(vmax: float) -> str:
     steps = list(zip(style.SCORE_RAMP, lows, breaks, strict=True))
     rows += [_swatch(c, f"{lo:.1f} - {hi:.1f}") for c, lo, hi in reversed(steps)]
     rows.append(_swatch(style.ZERO_SCORE_COLOUR, "0 (reports, no weight)"))
+    shown = set(categories)
+    drawn = [c for c in CATEGORIES if c in shown and style.category_colour(c)]
+    if drawn:
+        rows.append(f"<b>{layers.CATEGORY_LAYER}</b>")
+        rows += [_swatch(str(style.category_colour(c)), c) for c in drawn]
     return (f'<div class="placerisk-legend" style="{_BOX} bottom: 24px; right: 10px;">'
             + "".join(rows) + "</div>")
 
@@ -83,7 +99,8 @@ def build_map(areas: gpd.GeoDataFrame, cells: pd.DataFrame, places: pd.DataFrame
     areas
         Wards: ``code``, ``name``, ``authority_name``, ``geometry`` (EPSG:4326).
     cells
-        Cell scores: ``h3_cell``, ``score``, ``category``, ``ward_code``.
+        Cell scores: ``h3_cell``, ``score``, ``category``, ``ward_code`` and optionally
+        ``label``; drawn by score and, in a second layer, by hot spot category.
     places
         Places: ``name``, ``category``, ``address``, ``mace_level``, ``lat``, ``lng``.
     tiles
@@ -96,7 +113,7 @@ def build_map(areas: gpd.GeoDataFrame, cells: pd.DataFrame, places: pd.DataFrame
     Returns
     -------
     folium.Map
-        With a layer control and a legend of levels and scores.
+        With a layer control and a legend of levels, scores and hot spot categories.
     """
     m = folium.Map(location=DEFAULT_CENTRE, zoom_start=DEFAULT_ZOOM, tiles=None,
                    control_scale=True)
@@ -105,9 +122,10 @@ def build_map(areas: gpd.GeoDataFrame, cells: pd.DataFrame, places: pd.DataFrame
     vmax = float(cells["score"].max()) if len(cells) else 1.0
     layers.ward_layer(areas).add_to(m)
     layers.cell_layer(cells, vmax=vmax).add_to(m)
+    layers.category_layer(cells).add_to(m)
     layers.place_layer(places).add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)
-    _Html(legend_html(vmax)).add_to(m)
+    _Html(legend_html(vmax, categories=cells["category"] if len(cells) else ())).add_to(m)
     if notice:
         _Html(notice_html(notice)).add_to(m)
     _fit(m, [areas, _place_points(places)])

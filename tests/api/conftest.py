@@ -1,4 +1,5 @@
-"""A tiny synthetic store (two box wards, five places, reports, activities) and app clients."""
+"""A tiny synthetic store (two box wards, five places, reports, activities), a richer variant
+and app clients."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.settings import Settings
 from layers.hotspots import ScoreParams
-from layers.loader import import_file
+from layers.loader import import_file, import_police_uk
 from layers.runs import run_scoring
 from layers.store import open_store, replace_areas
 
@@ -78,21 +79,59 @@ def _write(path: Path, rows: list[dict]) -> Path:
     return path
 
 
-def build_store(folder: Path, *, vintage: str = "2024") -> Path:
-    """Create, fill and score a store in ``folder``; return its path."""
+def build_store(folder: Path, *, vintage: str = "2024", areas: gpd.GeoDataFrame | None = None,
+                more: dict[str, list[dict]] | None = None, police_uk: list[dict] | None = None,
+                score: bool = True) -> Path:
+    """Create, fill and (unless ``score`` is false) score a store in ``folder``.
+
+    ``more`` adds rows per kind to the synthetic ones; ``police_uk`` rows are imported as a
+    police.uk street-level file.
+    """
     db = folder / "t.db"
     store = open_store(db)
+    more = more or {}
     try:
-        replace_areas(store, make_areas(vintage), source="test")
+        replace_areas(store, make_areas(vintage) if areas is None else areas, source="test")
         for kind, rows in (("places", PLACES), ("reports", REPORTS),
                            ("activities", ACTIVITIES)):
-            result = import_file(store, kind, _write(folder / f"{kind}.csv", rows))
+            path = _write(folder / f"{kind}.csv", rows + more.get(kind, []))
+            result = import_file(store, kind, path)
             assert result.rejected == 0, result.messages
-        # the records are stored today: count everything known now, events up to AS_OF
-        run_scoring(store, ScoreParams(as_of=AS_OF), known_by=dt.datetime.now(dt.UTC))
+        if police_uk:
+            result = import_police_uk(store, _write(folder / "street.csv", police_uk))
+            assert result.rejected == 0, result.messages
+        if score:
+            # the records are stored today: count everything known now, events up to AS_OF
+            run_scoring(store, ScoreParams(as_of=AS_OF), known_by=dt.datetime.now(dt.UTC))
     finally:
         store.close()
     return db
+
+
+# A richer store: a ward named with markup, patrol-only reports in a cell of their own, a
+# place with a level in force and police.uk crime (one type patrol-generated).
+PATROL_AT = (54.595, -1.345)
+MORE = {
+    "reports": [
+        {"report_id": f"PR{i}", "reported_on": day, "latitude": PATROL_AT[0],
+         "longitude": PATROL_AT[1], "mace_level": level, "patrol_discovered": "true"}
+        for i, (day, level) in enumerate([("2025-06-25", 4), ("2025-05-02", 3),
+                                          ("2025-01-09", 2)])
+    ] + [{"report_id": "R5", "reported_on": "2025-06-12", "place_id": "P2", "mace_level": 4,
+          "patrol_discovered": "true"}],
+    "places": [{"place_id": "P6", "name": "Old Garage", "category": "empty_property",
+                "latitude": 54.555, "longitude": -1.31, "mace_level": 4,
+                "assessed_on": "2025-01-15"}],
+}
+POLICE_UK = [
+    {"Crime ID": f"c{i}", "Month": month, "Reported by": "Cleveland Police",
+     "Falls within": "Cleveland Police", "Longitude": -1.31, "Latitude": 54.58,
+     "Location": "On or near High Street", "LSOA code": "E01012345",
+     "LSOA name": "Stockton-on-Tees 001A", "Crime type": crime,
+     "Last outcome category": "", "Context": ""}
+    for i, (month, crime) in enumerate([("2025-05", "Violence and sexual offences"),
+                                        ("2025-06", "Drugs"), ("2025-03", "Robbery")])
+]
 
 
 @pytest.fixture(scope="session")
@@ -100,7 +139,7 @@ def synthetic() -> SimpleNamespace:
     """The synthetic data's constants, for assertions."""
     return SimpleNamespace(
         AS_OF=AS_OF, LAT=LAT, LNG=LNG, BOXES=BOXES, SCRIPT=SCRIPT, IMG=IMG, TEMPLATE=TEMPLATE,
-        NOTE=NOTE, PLACES=PLACES, REPORTS=REPORTS, ACTIVITIES=ACTIVITIES,
+        NOTE=NOTE, PLACES=PLACES, REPORTS=REPORTS, ACTIVITIES=ACTIVITIES, PATROL_AT=PATROL_AT,
     )
 
 
@@ -129,3 +168,22 @@ def make_client(tmp_path: Path) -> Iterator[Callable[..., TestClient]]:
     yield make
     for c in opened:
         c.__exit__(None, None, None)
+
+
+@pytest.fixture(scope="module")
+def rich_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    """A client over the richer store: a ward named `SCRIPT`, patrol records, crime, a place."""
+    areas = make_areas()
+    areas.loc[0, "name"] = SCRIPT
+    db = build_store(tmp_path_factory.mktemp("rich"), areas=areas, more=MORE,
+                     police_uk=POLICE_UK)
+    with TestClient(create_app(Settings(db=str(db), tiles="none"))) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def unscored_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    """A client over the synthetic store before any scoring run."""
+    db = build_store(tmp_path_factory.mktemp("unscored"), score=False)
+    with TestClient(create_app(Settings(db=str(db), tiles="none"))) as c:
+        yield c

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+import re
 from types import SimpleNamespace
 
 import pytest
@@ -38,6 +40,24 @@ def test_map_escapes_imported_text(client: TestClient, synthetic: SimpleNamespac
     assert synthetic.TEMPLATE not in page
     assert "42zz" not in page  # no Jinja evaluated on the server
 
+
+def test_map_escapes_an_imported_ward_name(rich_client: TestClient,
+                                          synthetic: SimpleNamespace) -> None:
+    page = rich_client.get("/").text
+    assert synthetic.SCRIPT not in page
+    # the ward's tooltip text, HTML-escaped, in folium's JSON (which writes & as \u0026)
+    (name,) = re.findall(r'"code": "E05000001", "name": "([^"]*)"', page)
+    assert json.loads(f'"{name}"') == "&lt;script&gt;alert(1)&lt;/script&gt;"
+
+
+def test_map_has_a_hot_spot_category_layer(rich_client: TestClient) -> None:
+    page = rich_client.get("/").text
+    assert "Cell scores" in page and "Hot spot categories" in page
+    categories = {c["category"] for c in rich_client.get(
+        "/api/cells", params={"limit": 1000}).json()["data"]}
+    assert "sporadic hot spot" in categories
+    assert "sporadic hot spot" in page  # the legend entry and the tooltips
+    assert "Pattern" in page  # the simple label in the tooltips
 
 def test_map_without_tiles_has_no_base_map(client: TestClient) -> None:
     assert "tile.openstreetmap.org" not in client.get("/").text
