@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 import pandas as pd
 
@@ -51,15 +53,18 @@ def incident_events(incidents: pd.DataFrame, weights: Weights) -> pd.DataFrame:
 
 
 def place_events(places: pd.DataFrame, history: pd.DataFrame, steps: Steps,
-                 weights: Weights) -> pd.DataFrame:
+                 weights: Weights, *, as_of: dt.date | None = None) -> pd.DataFrame:
     """Events on the last day of each step, weighted by each place's level at that day.
 
     ``places`` has ``id``, ``key`` and ``source_id``; ``history`` has ``place_id``,
-    ``changed_on`` and ``to_level`` (every change of level, the first included).
+    ``changed_on`` and ``to_level`` (every change of level, the first included). The step
+    holding ``as_of`` is read at ``as_of``, not at its end, which lies in the future.
     """
     if places.empty or history.empty or len(steps) == 0:
         return _frame(*(np.array([]) for _ in range(6)))
     last_day = steps.ends - 1
+    if as_of is not None:
+        last_day = np.minimum(last_day, np.datetime64(as_of, "D"))
     h = history.sort_values(["place_id", "changed_on"], kind="stable")
     since = pd.to_datetime(h["changed_on"]).to_numpy().astype("datetime64[D]")
     pid = h["place_id"].to_numpy()

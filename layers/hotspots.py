@@ -77,8 +77,8 @@ class HotSpots:
     wards: pd.DataFrame
 
 
-def events_for(inputs: ScoreInputs, steps: Steps, weights: Weights, *, key: str = "key"
-               ) -> pd.DataFrame:
+def events_for(inputs: ScoreInputs, steps: Steps, weights: Weights, *, key: str = "key",
+               as_of: dt.date | None = None) -> pd.DataFrame:
     """Every weighted event of the inputs, keyed on ``key`` (``"key"`` cell or ``"ward_code"``)."""
     def keyed(frame: pd.DataFrame) -> pd.DataFrame:
         located = frame[frame[key].notna()] if key != "key" else frame
@@ -87,7 +87,7 @@ def events_for(inputs: ScoreInputs, steps: Steps, weights: Weights, *, key: str 
     places = keyed(inputs.places)
     parts = [report_events(keyed(inputs.reports), weights),
              incident_events(keyed(inputs.incidents), weights),
-             place_events(places, inputs.history, steps, weights)]
+             place_events(places, inputs.history, steps, weights, as_of=as_of)]
     parts = [p for p in parts if len(p)]
     if not parts:
         return pd.DataFrame(columns=["key", "start", "days", "weight", "source", "record"])
@@ -134,7 +134,7 @@ def score_hotspots(inputs: ScoreInputs, params: ScoreParams, *,
     result equals a full run.
     """
     steps = make_steps(params.as_of, kind=params.step, count=params.n_steps)
-    cube = build_cube(events_for(inputs, steps, params.weights), steps)
+    cube = build_cube(events_for(inputs, steps, params.weights, as_of=params.as_of), steps)
     include = params.weights.include_patrol
     gi, reused = _gi_star(inputs.grid, cube.keys, cube.values(include_patrol=include), steps,
                           params.k, previous)
@@ -221,7 +221,8 @@ def _background(gi: getis.GiStar, params: ScoreParams) -> pd.DataFrame:
 
 def ward_summary(inputs: ScoreInputs, params: ScoreParams, steps: Steps) -> pd.DataFrame:
     """Per ward: current score, rank, Mann-Kendall trend of its step values, step series."""
-    cube = build_cube(events_for(inputs, steps, params.weights, key="ward_code"), steps)
+    cube = build_cube(events_for(inputs, steps, params.weights, key="ward_code",
+                                 as_of=params.as_of), steps)
     if len(cube.keys) == 0:
         return pd.DataFrame(columns=["ward_code", "current", "rank", "trend_z", "trend_p",
                                      "trend_slope", "trend", "series", "patrol_share"])

@@ -420,7 +420,7 @@ def _explain(conn: sa.Connection, run: dict[str, Any], *, as_of: dt.date | None,
     weights = weights_from_dict(run["params"]["weights"])
     steps = make_steps(as_of, kind=run["step"], count=run["n_steps"])
     inputs = load_inputs(conn, as_of=as_of, known_by=run["known_by"], **only)
-    events = events_for(inputs, steps, weights, key=key)
+    events = events_for(inputs, steps, weights, key=key, as_of=as_of)
     meta = {**_meta(run), "as_of": as_of, "known_by": run["known_by"]}
     found = sum(len(f) for f in (inputs.reports, inputs.incidents, inputs.places))
     return meta, explain(events, steps, as_of=as_of, weights=weights, top=top), found

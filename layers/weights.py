@@ -4,7 +4,8 @@ Three sources add to a cell's value at a time step:
 
 * **concern reports**, weighted by the MACE level recorded with the report;
 * **places**, weighted by the MACE level in force at the end of the step (from the level
-  history), so a level-4 place keeps a cell warm between reports;
+  history), so a level-4 place keeps a cell warm between reports: each week it adds what a
+  quarter of a level-4 report adds, each month about one;
 * **police.uk incidents**, weighted by crime type as area-level context.
 
 MACE levels are ordinal and kept as their own weights (each level counts twice the one below;
@@ -39,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 REPORT_LEVELS = {4: 4.0, 3: 2.0, 2: 1.0, 1: 0.0}
-PLACE_LEVELS = {4: 2.0, 3: 1.0, 2: 0.25, 1: 0.0}
+PLACE_LEVELS = {4: 1.0, 3: 0.5, 2: 0.125, 1: 0.0}
 CRIME_TYPES = {
     "Violence and sexual offences": 1.0,
     "Robbery": 1.0,

@@ -56,7 +56,7 @@ def legend_html(vmax: float, *, categories: Iterable[str] = ()) -> str:
     lows = np.concatenate([[0.0], breaks[:-1]])
     steps = list(zip(style.SCORE_RAMP, lows, breaks, strict=True))
     rows += [_swatch(c, f"{lo:.1f} - {hi:.1f}") for c, lo, hi in reversed(steps)]
-    rows.append(_swatch(style.ZERO_SCORE_COLOUR, "0 (reports, no weight)"))
+    rows.append(_swatch(style.ZERO_SCORE_COLOUR, "0 (next to records)"))
     shown = set(categories)
     drawn = [c for c in CATEGORIES if c in shown and style.category_colour(c)]
     if drawn:

@@ -103,7 +103,8 @@ def test_place_levels_follow_the_history():
     ev = place_events(places, history, steps, Weights())
     cube = build_cube(ev, steps)
     # level 2 in force at the end of weeks 1-2 (5 and 12 Jan), level 4 from 19 Jan
-    assert cube.parts["places"][0].tolist() == [0.25, 0.25, 2.0, 2.0]
+    two, four = Weights().place_levels[2], Weights().place_levels[4]
+    assert cube.parts["places"][0].tolist() == [two, two, four, four]
 
 
 def test_weights_file_overrides_and_errors(tmp_path):
