@@ -6,6 +6,7 @@ environment variable ``PLACERISK_DB`` is used, then ``placerisk.db`` in the work
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 import json
@@ -256,6 +257,8 @@ def status(store: Any, as_json: bool) -> None:
               show_default=True, help="Multiple-testing correction per step.")
 @click.option("--weights", "weights_file", type=click.Path(dir_okay=False, path_type=Path),
               help="TOML file overriding the default weight table (see layers/weights.py).")
+@click.option("--half-life", type=click.FloatRange(1, 3650), metavar="DAYS",
+              help="Half-life of the current score [default: 90, or the weights file's].")
 @click.option("--known-by", type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M"]),
               help="Count records stored up to this time [default: the end of the as-of "
                    "day, which reproduces a past run exactly]. Give a later time to include "
@@ -265,7 +268,7 @@ def status(store: Any, as_json: bool) -> None:
 @with_store
 def score(store: Any, as_of: dt.datetime | None, step: str, n_steps: int | None, k: int,
           alpha: float, correction: str, weights_file: Path | None,
-          known_by: dt.datetime | None, full: bool) -> None:
+          half_life: float | None, known_by: dt.datetime | None, full: bool) -> None:
     """Score hot spots over time: Gi* per cell and step, trends and emerging categories.
 
     Reports, place levels and police.uk crime are weighted (default table in
@@ -279,10 +282,13 @@ def score(store: Any, as_of: dt.datetime | None, step: str, n_steps: int | None,
     from layers.runs import run_scoring
     from layers.weights import load_weights
 
+    weights = load_weights(weights_file)
+    if half_life:
+        weights = dataclasses.replace(weights, half_life_days=half_life)
     params = ScoreParams(as_of=as_of.date() if as_of else dt.date.today(), step=step,
                          n_steps=n_steps, k=k, alpha=alpha,
                          correction=cast(Method, correction),
-                         weights=load_weights(weights_file))
+                         weights=weights)
     cutoff = known_by.replace(tzinfo=dt.UTC) if known_by else None
     run = run_scoring(store, params, known_by=cutoff, incremental=not full)
     if run.later_records:

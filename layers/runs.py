@@ -27,6 +27,10 @@ from layers.score_inputs import load_inputs, stored_after
 from layers.store import Store, records, utcnow, ward_index
 
 
+class NothingToScoreError(ValueError):
+    """No study area and no record to score at the requested time."""
+
+
 def pack(values: np.ndarray) -> bytes:
     """One series as bytes (float64, or bool for significance)."""
     arr = np.asarray(values)
@@ -56,6 +60,12 @@ def run_scoring(store: Store, params: ScoreParams, *, known_by: dt.datetime | No
         inputs = load_inputs(conn, as_of=params.as_of, known_by=known_by)
         previous = latest_previous(conn, params) if incremental else None
         later = stored_after(conn, inputs.known_by, as_of=params.as_of)
+    if len(inputs.grid) == 0:
+        hint = (f"{later} records dated up to then were stored later: pass --known-by to count "
+                "them" if later else "load ward boundaries and import records first")
+        msg = (f"nothing to score as of {params.as_of}: no boundaries and no located records "
+               f"known by {inputs.known_by:%Y-%m-%d %H:%M} UTC; {hint}")
+        raise NothingToScoreError(msg)
     result = score_hotspots(inputs, params, previous=previous)
     duration = time.perf_counter() - started
     with store.begin() as conn:

@@ -104,11 +104,12 @@ def _only(cells: np.ndarray | None, ward_code: str | None
 
 
 def stored_after(conn: sa.Connection, known_by: dt.datetime, *, as_of: dt.date) -> int:
-    """How many records dated up to ``as_of`` were stored after ``known_by`` (left out)."""
-    r, i = schema.reports, schema.incidents
+    """How many records dated up to ``as_of`` (and places) were stored after ``known_by``."""
+    r, i, p = schema.reports, schema.incidents, schema.places
     late = 0
     for table, when in ((r, r.c.reported_on <= as_of),
-                        (i, i.c.month <= as_of.strftime("%Y-%m"))):
+                        (i, i.c.month <= as_of.strftime("%Y-%m")),
+                        (p, sa.true())):
         late += conn.scalar(sa.select(sa.func.count()).select_from(table)
                             .where(table.c.created_at > known_by, when)) or 0
     return int(late)

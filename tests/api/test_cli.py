@@ -97,6 +97,22 @@ def test_bng_geopackage_loads_like_the_geojson(tmp_path, shared_data):
     assert status["boundaries"][0]["wards"] == 26
 
 
+def test_score_prints_a_summary_and_stores_the_run(tmp_path):
+    db = tmp_path / "s.db"
+    places = tmp_path / "p.csv"
+    places.write_text(PLACES_HEADER + "\nP1,Synthetic shop,shop,,,54.57,-1.31,4,,,2025-01-01,,\n")
+    assert run(db, "import", "places", str(places)).exit_code == 0
+    result = run(db, "score", "--as-of", "2025-06-29", "--known-by", "2099-01-01",
+                 "--half-life", "30", "--k", "2")
+    assert result.exit_code == 0, result.output
+    assert "run 1: 104 weeks to 2025-06-29" in result.output
+    assert "Gini" in result.output
+    early = run(db, "score", "--as-of", "2025-06-29")  # the place was stored today
+    assert early.exit_code == 1
+    assert "nothing to score as of 2025-06-29" in early.output
+    assert "1 records dated up to then were stored later" in early.output
+
+
 @pytest.mark.parametrize("args", [["score", "--as-of", "yesterday"],
                                   ["score", "--k", "0"], ["score", "--step", "day"]])
 def test_bad_options_are_usage_errors(tmp_path, args):
