@@ -23,7 +23,8 @@ PATROL = "patrol"  # the source of records discovered by patrols, kept apart
 STEP_KINDS = ("week", "month")
 DEFAULT_STEPS = {"week": 104, "month": 24}
 
-EVENT_COLUMNS = ("key", "start", "days", "weight", "source", "record")
+EVENT_SOURCES = (*SOURCES, PATROL)
+EVENT_COLUMNS = ("key", "start", "days", "weight", "source", "kind", "record")
 
 
 @dataclass(frozen=True)
@@ -110,25 +111,29 @@ def build_cube(events: pd.DataFrame, steps: Steps) -> Cube:
     events
         Columns `EVENT_COLUMNS`: ``key`` (cell or ward), ``start`` (first day), ``days``
         (span length >= 1, weight spread evenly over it), ``weight``, ``source`` (one of
-        `SOURCES` or `PATROL`), ``record`` (an id for explanations).
+        `SOURCES` or `PATROL`, ideally categorical), ``kind`` (``report``, ``incident`` or
+        ``place``) and ``record`` (its id), for explanations.
     steps
         The time steps; events outside them are ignored.
     """
     if not len(events):
         empty = np.zeros((0, len(steps)))
-        return Cube(steps, np.array([], np.uint64), {s: empty for s in (*SOURCES, PATROL)})
+        return Cube(steps, np.array([], np.uint64), {s: empty for s in EVENT_SOURCES})
     codes, distinct = pd.factorize(events["key"].to_numpy())  # hashing: faster than a sort
     order = np.argsort(distinct)
     keys = np.asarray(distinct)[order]
     rank = np.empty(len(order), dtype=np.int64)
     rank[order] = np.arange(len(order))
     key_index = rank[codes]
-    source_index = pd.Categorical(events["source"], categories=(*SOURCES, PATROL)).codes
+    source = events["source"]
+    source_index = (source.cat.codes.to_numpy() if isinstance(source.dtype, pd.CategoricalDtype)
+                    and tuple(source.cat.categories) == EVENT_SOURCES
+                    else pd.Categorical(source, categories=EVENT_SOURCES).codes)
     row, col, share = spread(events, steps)
     size = len(keys) * len(steps)
     flat = key_index[row] * len(steps) + col
     parts = {}
-    for code, name in enumerate((*SOURCES, PATROL)):
+    for code, name in enumerate(EVENT_SOURCES):
         mine = source_index[row] == code
         parts[name] = np.bincount(flat[mine], weights=share[mine], minlength=size).reshape(
             len(keys), len(steps))

@@ -7,15 +7,21 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from layers.cube import PATROL, Steps
+from layers.cube import EVENT_SOURCES, PATROL, Steps
 from layers.weights import Weights
 
 
 def _frame(key: np.ndarray, start: np.ndarray, days: np.ndarray, weight: np.ndarray,
-           source: np.ndarray, record: np.ndarray) -> pd.DataFrame:
-    return pd.DataFrame({"key": key, "start": start.astype("datetime64[s]"),
-                         "days": days.astype(np.int64), "weight": weight.astype(float),
-                         "source": source, "record": record})
+           patrol: np.ndarray, source: str, kind: str, record: np.ndarray) -> pd.DataFrame:
+    """Events of one kind; ``source`` for all but the ``patrol`` ones, which get `PATROL`."""
+    codes = np.where(patrol, EVENT_SOURCES.index(PATROL), EVENT_SOURCES.index(source))
+    n = len(key)
+    return pd.DataFrame({
+        "key": key, "start": start.astype("datetime64[s]"), "days": days.astype(np.int64),
+        "weight": weight.astype(float),
+        "source": pd.Categorical.from_codes(codes.astype(np.int8), categories=EVENT_SOURCES),
+        "kind": pd.Categorical.from_codes(np.zeros(n, np.int8), categories=[kind]),
+        "record": record})
 
 
 def report_events(reports: pd.DataFrame, weights: Weights) -> pd.DataFrame:
@@ -31,8 +37,8 @@ def report_events(reports: pd.DataFrame, weights: Weights) -> pd.DataFrame:
     patrol = reports["patrol_discovered"].to_numpy(bool)
     return _frame(
         reports["key"].to_numpy(), pd.to_datetime(reports["reported_on"]).to_numpy(),
-        np.ones(len(reports)), table[level], np.where(patrol, PATROL, "reports"),
-        ("report:" + reports["source_id"].astype(str)).to_numpy())
+        np.ones(len(reports)), table[level], patrol, "reports", "report",
+        reports["source_id"].to_numpy())
 
 
 def incident_events(incidents: pd.DataFrame, weights: Weights) -> pd.DataFrame:
@@ -48,8 +54,7 @@ def incident_events(incidents: pd.DataFrame, weights: Weights) -> pd.DataFrame:
     weight = crime.map(weights.crime_types).fillna(weights.other_crime_type).to_numpy(float)
     patrol = crime.isin(weights.patrol_generated).to_numpy()
     return _frame(incidents["key"].to_numpy(), month.astype("datetime64[D]"), days, weight,
-                  np.where(patrol, PATROL, "incidents"),
-                  ("incident:" + incidents["incident_key"].astype(str)).to_numpy())
+                  patrol, "incidents", "incident", incidents["incident_key"].to_numpy())
 
 
 def place_events(places: pd.DataFrame, history: pd.DataFrame, steps: Steps,
@@ -61,7 +66,8 @@ def place_events(places: pd.DataFrame, history: pd.DataFrame, steps: Steps,
     holding ``as_of`` is read at ``as_of``, not at its end, which lies in the future.
     """
     if places.empty or history.empty or len(steps) == 0:
-        return _frame(*(np.array([]) for _ in range(6)))
+        none = np.array([])
+        return _frame(none, none, none, none, none.astype(bool), "places", "place", none)
     last_day = steps.ends - 1
     if as_of is not None:
         last_day = np.minimum(last_day, np.datetime64(as_of, "D"))
@@ -83,5 +89,5 @@ def place_events(places: pd.DataFrame, history: pd.DataFrame, steps: Steps,
     info = places.set_index("id").loc[pid[row]]
     keep = (weight > 0) & info["key"].notna().to_numpy()
     return _frame(info["key"].to_numpy()[keep], last_day[col][keep], np.ones(keep.sum()),
-                  weight[keep], np.full(keep.sum(), "places", dtype=object),
-                  ("place:" + info["source_id"].astype(str)).to_numpy()[keep])
+                  weight[keep], np.zeros(keep.sum(), bool), "places", "place",
+                  info["source_id"].to_numpy()[keep])

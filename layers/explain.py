@@ -30,8 +30,7 @@ class Contribution:
     Attributes
     ----------
     kind
-        ``"report"``, ``"incident"`` or ``"place"``: the prefix of the event's record id
-        (``layers.events`` writes ``report:R1``, ``incident:...``, ``place:P1``).
+        ``"report"``, ``"incident"`` or ``"place"``: the event's ``kind``.
     record
         The record's id within its kind (a report's or place's ``source_id``, an incident's
         key).
@@ -143,7 +142,8 @@ def explain(events: pd.DataFrame, steps: Steps, *, as_of: dt.date, weights: Weig
     >>> steps = make_steps(dt.date(2025, 3, 9), kind="week", count=3)
     >>> events = pd.DataFrame({"key": [1, 1], "start": pd.to_datetime(["2025-03-05"] * 2),
     ...                        "days": [1, 1], "weight": [4.0, 2.0],
-    ...                        "source": ["reports", "patrol"], "record": ["r:1", "r:2"]})
+    ...                        "source": ["reports", "patrol"], "kind": ["report"] * 2,
+    ...                        "record": ["R1", "R2"]})
     >>> e = explain(events, steps, as_of=dt.date(2025, 3, 9), weights=Weights(half_life_days=7))
     >>> round(e.total, 3), round(e.patrol, 3), round(e.patrol_share, 3)
     (2.972, 1.486, 0.333)
@@ -189,11 +189,9 @@ def _by_record(events: pd.DataFrame, row: np.ndarray, share: np.ndarray, now: np
         return pd.DataFrame(columns=["kind", "record", "source", "date", "weight",
                                      "contribution", "events"])
     source = events["source"].astype(str).to_numpy()
-    record = events["record"].astype(str)  # "report:R1", "incident:...", "place:P1"
-    kind, sep, tail = (record.str.partition(":")[i].to_numpy(object) for i in range(3))
     frame = pd.DataFrame({
-        "kind": np.where(sep == ":", kind, ""),
-        "record": np.where(sep == ":", tail, record.to_numpy(object)),
+        "kind": events["kind"].astype(str).to_numpy(),
+        "record": events["record"].astype(str).to_numpy(),
         "source": source,
         "start": pd.to_datetime(events["start"]).to_numpy(),
         "weight": np.bincount(row, weights=share, minlength=n),

@@ -20,7 +20,15 @@ import pandas as pd
 
 from layers import emerging, getis, trend
 from layers.concentration import concentration
-from layers.cube import PATROL, Cube, Steps, build_cube, decay_factors, make_steps
+from layers.cube import (
+    EVENT_COLUMNS,
+    PATROL,
+    Cube,
+    Steps,
+    build_cube,
+    decay_factors,
+    make_steps,
+)
 from layers.events import incident_events, place_events, report_events
 from layers.score_inputs import ScoreInputs
 from layers.weights import Weights
@@ -90,7 +98,7 @@ def events_for(inputs: ScoreInputs, steps: Steps, weights: Weights, *, key: str 
              place_events(places, inputs.history, steps, weights, as_of=as_of)]
     parts = [p for p in parts if len(p)]
     if not parts:
-        return pd.DataFrame(columns=["key", "start", "days", "weight", "source", "record"])
+        return pd.DataFrame(columns=list(EVENT_COLUMNS))
     return pd.concat(parts, ignore_index=True)
 
 

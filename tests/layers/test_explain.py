@@ -14,7 +14,7 @@ import shapely
 from hypothesis import given, settings
 
 from geo import h3index
-from layers.cube import PATROL, SOURCES, build_cube, decay_factors, make_steps
+from layers.cube import EVENT_COLUMNS, PATROL, SOURCES, build_cube, decay_factors, make_steps
 from layers.explain import explain, weights_from_dict
 from layers.hotspots import HotSpots, ScoreParams, events_for, score_hotspots
 from layers.score_inputs import ScoreInputs
@@ -169,7 +169,7 @@ def test_a_place_adds_one_event_per_step_at_its_level(inputs):
 
 def test_nothing_to_explain():
     steps = make_steps(AS_OF, count=10)
-    empty = pd.DataFrame(columns=["key", "start", "days", "weight", "source", "record"])
+    empty = pd.DataFrame(columns=list(EVENT_COLUMNS))
     e = explain(empty, steps, as_of=AS_OF, weights=Weights())
     assert (e.total, e.patrol, e.patrol_share, e.records, e.top) == (0.0, 0.0, 0.0, 0, [])
 
@@ -216,7 +216,8 @@ def test_parts_equal_the_cube_for_any_events(rows, kind, half_life):
         "start": np.array([np.datetime64(AS_OF) + d for d, *_ in rows],
                           dtype="datetime64[D]").astype("datetime64[s]"),
         "days": [r[1] for r in rows], "weight": [r[2] for r in rows],
-        "source": [r[3] for r in rows], "record": [f"r{i}" for i in range(len(rows))]})
+        "source": [r[3] for r in rows], "kind": "report",
+        "record": [f"r{i}" for i in range(len(rows))]})
     cube = build_cube(events, steps)
     e = explain(events, steps, as_of=AS_OF, weights=Weights(half_life_days=half_life),
                 top=100)
@@ -228,15 +229,15 @@ def test_parts_equal_the_cube_for_any_events(rows, kind, half_life):
 
 
 def test_equal_ids_of_different_kinds_stay_apart():
-    """Records are told apart by the kind prefix of their ids, patrol records included."""
-    records = ["report:7", "incident:7", "place:7", "report:8"]
+    """Records are told apart by their kind, patrol records included."""
     steps = make_steps(AS_OF, count=10)
     events = pd.DataFrame({
         "key": np.ones(4, dtype=np.uint64),
         "start": pd.to_datetime(["2025-06-20", "2025-05-01", "2025-06-22", "2025-06-10"]
                                 ).astype("datetime64[s]"),
         "days": [1, 31, 1, 1], "weight": [1.0, 2.0, 0.5, 3.0],
-        "source": [PATROL, PATROL, "places", "reports"], "record": records})
+        "source": [PATROL, PATROL, "places", "reports"],
+        "kind": ["report", "incident", "place", "report"], "record": ["7", "7", "7", "8"]})
     e = explain(events, steps, as_of=AS_OF, weights=Weights())
     assert {(r.kind, r.record, r.source) for r in e.top} == {
         ("report", "7", PATROL), ("incident", "7", PATROL), ("place", "7", "places"),
