@@ -129,10 +129,12 @@ def peak_memory_mb() -> tuple[float, float]:
     included), the memory the engine itself needs; the second is the whole process's peak
     resident size, synthetic data and libraries included.
     """
-    code = ("import sys, tracemalloc, resource; sys.path.insert(0, 'bench'); import scoring as s; "
+    # VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the parent across exec
+    code = ("import sys, re, tracemalloc; sys.path.insert(0, 'bench'); import scoring as s; "
             "g = s.study_grid(); r = s.synthetic_reports(g); tracemalloc.start(); "
             "s.ours(g, r); peak = tracemalloc.get_traced_memory()[1]; tracemalloc.stop(); "
-            "print(peak, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
+            "hwm = re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read())[1]; "
+            "print(peak, hwm)")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
                          text=True, check=True).stdout.split()
     return int(out[0]) / 2**20, int(out[1]) / 1024
