@@ -117,6 +117,12 @@ router = APIRouter()
 
 # --- routes ------------------------------------------------------------------------------
 
+@router.get("/favicon.ico", include_in_schema=False)
+def favicon() -> Response:
+    """No icon: answer at once rather than 404 (browsers always ask)."""
+    return Response(status_code=204)
+
+
 @router.get("/", response_class=HTMLResponse, tags=["map"])
 def map_page(request: Request) -> HTMLResponse:
     """The map: ward outlines, cells by score or hot spot category, places by MACE level."""
