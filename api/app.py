@@ -21,6 +21,7 @@ from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
+from api import routes_wards
 from api.schemas import (
     ActivitiesPublic,
     AreasPublic,
@@ -336,5 +337,6 @@ def create_app(settings: Settings) -> FastAPI:
     for error, status in ERROR_STATUS.items():
         app.add_exception_handler(error, _error_handler(status))
     app.include_router(router)
+    app.include_router(routes_wards.router)
     app.mount(assets.ROUTE, StaticFiles(directory=assets.leaflet_dir()), name="leaflet")
     return app

@@ -45,7 +45,7 @@ def with_store(func: Callable[..., Any]) -> Callable[..., Any]:
             _fail(f"{exc}. Check --db or PLACERISK_DB")
         try:
             return func(store, **kwargs)
-        except (BoundaryError, StoreError, loader.ImportFileError, ValueError) as exc:
+        except (BoundaryError, StoreError, loader.ImportFileError, ValueError, LookupError) as exc:
             _fail(str(exc))
         finally:
             store.close()
@@ -349,16 +349,29 @@ def demo_data(store: Any, seed: int, boundary_file: Path | None, csv_dir: Path |
                 f"{len(data.activities)} activities in {store.url}", fg="cyan")
 
 
+VIEWS = ("jag", "ward")
+
+
 @main.command("map")
+@click.option("--view", type=click.Choice(VIEWS), default="jag", show_default=True,
+              help="jag: the analysts' map; ward: one ward's profile page (needs --ward).")
+@click.option("--ward", "ward_code", metavar="CODE", help="Ward code for --view ward.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="The HTML file to write.")
 @with_store
-def map_(store: Any, out: Path) -> None:
-    """Write the map that `serve` shows at / as a standalone HTML file (Leaflet inside)."""
+def map_(store: Any, view: str, ward_code: str | None, out: Path) -> None:
+    """Write a view as a standalone HTML file (Leaflet inside; no server, no CDN)."""
     from api.app import render_map_html
+    from api.routes_wards import render_ward_html
     from api.settings import Settings
 
-    html = render_map_html(store, Settings.from_env(), standalone=True)
+    settings = Settings.from_env()
+    if view == "jag":
+        html = render_map_html(store, settings, standalone=True)
+    else:
+        if not ward_code:
+            _fail("--view ward needs --ward CODE (see `placerisk status` for the codes)", 2)
+        html = render_ward_html(store, settings, str(ward_code), standalone=True)
     out.write_text(html, encoding="utf-8")
     click.echo(f"wrote {out} ({len(html.encode()) / 1e6:.1f} MB)")
 

@@ -118,3 +118,19 @@ def test_score_prints_a_summary_and_stores_the_run(tmp_path):
 def test_bad_options_are_usage_errors(tmp_path, args):
     result = run(tmp_path / "x.db", *args)
     assert result.exit_code == 2 and "Invalid value" in result.output
+
+
+def test_map_views_as_standalone_files(tmp_path):
+    db = tmp_path / "m.db"
+    assert run(db, "demo-data", "--seed", "3").exit_code == 0
+    assert run(db, "score").exit_code == 0
+    jag = tmp_path / "jag.html"
+    assert run(db, "map", "--out", str(jag)).exit_code == 0
+    assert "leaflet" in jag.read_text().lower()
+    ward = tmp_path / "ward.html"
+    result = run(db, "map", "--view", "ward", "--ward", "DEMO0001", "--out", str(ward))
+    assert result.exit_code == 0, result.output
+    assert "Stockton Town Centre" in ward.read_text()
+    assert run(db, "map", "--view", "ward", "--out", str(ward)).exit_code == 2
+    missing = run(db, "map", "--view", "ward", "--ward", "NOPE", "--out", str(ward))
+    assert missing.exit_code == 1 and "no ward 'NOPE'" in missing.output

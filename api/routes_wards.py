@@ -1,0 +1,122 @@
+"""Ward pages: an index of wards and one profile page per ward (HTML)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import pandas as pd
+from fastapi import APIRouter, Path, Request
+from fastapi.responses import HTMLResponse
+
+from api.settings import Settings
+from layers import queries
+from layers.runs import latest_run_id, read_run, read_run_wards
+from layers.store import Store
+from maps.style import escape
+from maps.view import build_map, render_html
+from maps.ward import ward_page_html
+
+router = APIRouter()
+WardCode = Annotated[str, Path(max_length=16, description="ONS ward code, such as E05014882.")]
+DEMO_NOTICE = "Synthetic demo data - areas are approximate, not ONS wards"
+
+
+def _ward_area(conn: Any, ward_code: str) -> pd.DataFrame:
+    areas, _ = queries.areas(conn)
+    ward = areas[areas["code"] == ward_code]
+    if ward.empty:
+        msg = f"no ward {ward_code!r} is loaded; see /wards for the codes"
+        raise queries.NotFoundError(msg)
+    return ward
+
+
+def render_ward_map_html(store: Store, settings: Settings, ward_code: str, *,
+                         standalone: bool = False) -> str:
+    """The map of one ward: its outline, its cells of the newest run and its places."""
+    with store.connect() as conn:
+        ward = _ward_area(conn, ward_code)
+        cells = queries.cells(conn, ward_code=ward_code).rows
+        places = queries.places(conn, ward_code=ward_code).rows
+        demo = queries.has_demo_areas(conn)
+    m = build_map(ward, cells, places, tiles=settings.tiles if settings.tiles_enabled else None,
+                  attribution=settings.attribution, notice=DEMO_NOTICE if demo else None)
+    return render_html(m, standalone=standalone)
+
+
+def _profile(conn: Any, ward: pd.DataFrame) -> tuple[dict[str, Any], list[float], list[str]]:
+    row = ward.iloc[0]
+    profile: dict[str, Any] = {"code": row["code"], "name": row["name"],
+                               "authority_name": row["authority_name"]}
+    run_id = latest_run_id(conn)
+    if run_id is None:
+        return profile, [], []
+    run = read_run(conn, run_id)
+    meta, ranking = queries.ward_ranking(conn, run_id=run_id)
+    wards = read_run_wards(conn, run_id)
+    mine = ranking[ranking["ward_code"] == row["code"]]
+    series = wards.loc[wards["ward_code"] == row["code"], "score_series"]
+    profile |= {"wards": len(ranking), "as_of": str(meta["as_of"])}
+    if not mine.empty:
+        first = mine.iloc[0]
+        profile |= {"rank": int(first["rank"]), "current": float(first["current"]),
+                    "direction": first["direction"],
+                    "patrol_share": float(first["patrol_share"])}
+    labels = [str(d) for d in run["steps"]["start"]]
+    return profile, (list(series.iloc[0]) if len(series) else []), labels
+
+
+def render_ward_html(store: Store, settings: Settings, ward_code: str, *,
+                     standalone: bool = False) -> str:
+    """The ward profile page; ``standalone`` embeds the map instead of linking to it."""
+    with store.connect() as conn:
+        ward = _ward_area(conn, ward_code)
+        profile, series, labels = _profile(conn, ward)
+        places = queries.places(conn, ward_code=ward_code).rows
+        cells = queries.cells(conn, ward_code=ward_code).rows
+        activities = queries.activities(conn, ward_code=ward_code, limit=50).rows
+        demo = queries.has_demo_areas(conn)
+    embedded = render_ward_map_html(store, settings, ward_code, standalone=True) \
+        if standalone else None
+    return ward_page_html(profile, series=series, step_labels=labels, places=places,
+                          cells=cells, activities=activities,
+                          map_src=None if standalone else f"/wards/{ward_code}/map",
+                          map_html=embedded, notice=DEMO_NOTICE if demo else None)
+
+
+@router.get("/wards", response_class=HTMLResponse, tags=["wards"])
+def ward_index(request: Request) -> HTMLResponse:
+    """Every loaded ward, ranked by the newest run where there is one."""
+    store: Store = request.app.state.store
+    with store.connect() as conn:
+        areas, _ = queries.areas(conn, geometry=False)
+        rank: dict[str, int] = {}
+        if latest_run_id(conn) is not None:
+            _, ranking = queries.ward_ranking(conn)
+            rank = dict(zip(ranking["ward_code"], ranking["rank"], strict=True))
+    areas = areas.assign(rank=areas["code"].map(rank)).sort_values(["rank", "name"])
+    rows = "".join(
+        f'<tr><td>{escape(r.rank if pd.notna(r.rank) else "-")}</td>'
+        f'<td><a href="/wards/{escape(r.code)}">{escape(r.name)}</a></td>'
+        f"<td>{escape(r.code)}</td><td>{escape(r.authority_name)}</td></tr>"
+        for r in areas.itertuples())
+    return HTMLResponse(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Wards</title>"
+        "</head><body><h1>Wards</h1><table><tr><th>Rank</th><th>Ward</th><th>Code</th>"
+        f"<th>Authority</th></tr>{rows}</table></body></html>")
+
+
+@router.get("/wards/{ward_code}", response_class=HTMLResponse, tags=["wards"])
+def ward_page(request: Request, ward_code: WardCode) -> HTMLResponse:
+    """A ward's profile: map, trend, places, hot cells, activities and rank."""
+    return HTMLResponse(render_ward_html(request.app.state.store, request.app.state.settings,
+                                         ward_code))
+
+
+@router.get("/wards/{ward_code}/map", response_class=HTMLResponse, tags=["wards"])
+def ward_map(request: Request, ward_code: WardCode) -> HTMLResponse:
+    """The map of one ward, shown inside its profile page."""
+    return HTMLResponse(render_ward_map_html(request.app.state.store,
+                                             request.app.state.settings, ward_code))
+
+
+__all__ = ["render_ward_html", "render_ward_map_html", "router"]

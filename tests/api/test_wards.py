@@ -1,0 +1,54 @@
+"""Ward index and profile pages."""
+
+from __future__ import annotations
+
+import html
+from types import SimpleNamespace
+
+from fastapi.testclient import TestClient
+
+from api.routes_wards import render_ward_html
+from api.settings import Settings
+from layers.store import open_store
+
+
+def test_index_lists_every_ward_with_a_link(client: TestClient, synthetic: SimpleNamespace
+                                            ) -> None:
+    page = client.get("/wards").text
+    for code, (name, _) in synthetic.BOXES.items():
+        assert f'href="/wards/{code}"' in page and name in page
+
+
+def test_profile_page_has_map_trend_places_and_rank(client: TestClient,
+                                                    synthetic: SimpleNamespace) -> None:
+    response = client.get("/wards/E05000002")
+    assert response.status_code == 200
+    page = response.text
+    assert "South Box" in page and 'iframe src="/wards/E05000002/map"' in page
+    assert "<svg" in page and "Ward score over time" in page
+    assert "Rank</b> " in page and " of 2" in page
+    assert "Places of concern" in page and "Recent activities and outcomes" in page
+    assert synthetic.SCRIPT not in page and synthetic.IMG not in page
+    assert html.escape(synthetic.SCRIPT) in page
+    assert synthetic.NOTE not in page
+
+
+def test_ward_map_is_a_leaflet_page(client: TestClient) -> None:
+    response = client.get("/wards/E05000001/map")
+    assert response.status_code == 200 and "leaflet" in response.text.lower()
+
+
+def test_unknown_ward_is_404(client: TestClient) -> None:
+    for route in ("/wards/E05999999", "/wards/E05999999/map"):
+        response = client.get(route)
+        assert response.status_code == 404 and "/wards" in response.text
+
+
+def test_standalone_profile_embeds_its_map(client: TestClient) -> None:
+    store = open_store(client.app.state.settings.db)
+    try:
+        page = render_ward_html(store, Settings(tiles="none"), "E05000002", standalone=True)
+    finally:
+        store.close()
+    assert 'iframe srcdoc="' in page and "/static/vendor" not in page
+    assert "data:text/javascript;base64," in page
