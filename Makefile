@@ -9,6 +9,9 @@ DEMO_DB ?= demo.db
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
+H3JS_VERSION ?= 4.5.0
+H3JS := vendor/h3-js/h3-js.umd.js
+
 .PHONY: install demo test bench lint clean
 
 $(VENV)/.installed: pyproject.toml
@@ -17,7 +20,18 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $@
 
-install: $(VENV)/.installed
+# h3-js draws the map's hexagons in the browser; it comes from the npm registry. Without
+# npm the maps fall back to (larger) GeoJSON hexagons.
+$(H3JS):
+	@if command -v npm >/dev/null 2>&1; then \
+		mkdir -p vendor/h3-js && tmp=$$(mktemp -d) && \
+		(cd $$tmp && npm pack --silent h3-js@$(H3JS_VERSION) >/dev/null && \
+		 tar -xzf h3-js-$(H3JS_VERSION).tgz package/dist/h3-js.umd.js package/LICENSE) && \
+		cp $$tmp/package/dist/h3-js.umd.js $$tmp/package/LICENSE vendor/h3-js/ && \
+		rm -rf $$tmp; \
+	else echo "npm not found: maps will draw hexagons as GeoJSON (bigger pages)"; fi
+
+install: $(VENV)/.installed $(H3JS)
 
 demo: install
 	rm -f $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm
@@ -37,4 +51,4 @@ lint: install
 	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm .pytest_cache
+	rm -rf $(VENV) vendor $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm .pytest_cache

@@ -339,4 +339,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(router)
     app.include_router(routes_wards.router)
     app.mount(assets.ROUTE, StaticFiles(directory=assets.leaflet_dir()), name="leaflet")
+    h3js = assets.h3js_file()
+    if h3js is not None:
+        app.mount(assets.H3JS_ROUTE, StaticFiles(directory=h3js.parent), name="h3js")
     return app

@@ -10,6 +10,7 @@ serves them under `ROUTE`; standalone files carry them inline.
 from __future__ import annotations
 
 import base64
+import os
 import re
 from importlib.resources import files
 from pathlib import Path
@@ -17,7 +18,18 @@ from pathlib import Path
 import folium
 
 ROUTE = "/static/vendor/leaflet"
+H3JS_ROUTE = "/static/vendor/h3-js"
 LEAFLET_VERSION = "1.9.4"
+# h3-js comes from the npm registry through `make install` (see the Makefile's vendor step);
+# PLACERISK_VENDOR points elsewhere for other installs.
+VENDOR_DIR = Path(os.environ.get("PLACERISK_VENDOR", Path(__file__).resolve().parents[1]
+                                 / "vendor"))
+
+
+def h3js_file() -> Path | None:
+    """The vendored h3-js bundle, or ``None`` when it has not been installed."""
+    path = VENDOR_DIR / "h3-js" / "h3-js.umd.js"
+    return path if path.is_file() else None
 
 
 def leaflet_dir() -> Path:
@@ -25,9 +37,15 @@ def leaflet_dir() -> Path:
     return Path(str(files("js_lib_leaflet") / "static" / "js_lib_leaflet"))
 
 
+def _needs_h3js(m: folium.Map) -> bool:
+    return bool(getattr(m, "needs_h3js", False))
+
+
 def use_served_assets(m: folium.Map, *, route: str = ROUTE) -> folium.Map:
-    """Point the page at Leaflet served by the app under ``route``; drop every CDN asset."""
+    """Point the page at Leaflet (and h3-js) served by the app; drop every CDN asset."""
     m.default_js = [("leaflet", f"{route}/leaflet.js")]
+    if _needs_h3js(m):
+        m.default_js.append(("h3js", f"{H3JS_ROUTE}/h3-js.umd.js"))
     m.default_css = [("leaflet_css", f"{route}/leaflet.css")]
     return m
 
@@ -38,6 +56,9 @@ def use_inline_assets(m: folium.Map) -> folium.Map:
     js = (folder / "leaflet.js").read_bytes()
     css = _inline_images((folder / "leaflet.css").read_text(encoding="utf-8"), folder)
     m.default_js = [("leaflet", _data_url("text/javascript", js))]
+    h3js = h3js_file()
+    if _needs_h3js(m) and h3js is not None:
+        m.default_js.append(("h3js", _data_url("text/javascript", h3js.read_bytes())))
     m.default_css = [("leaflet_css", _data_url("text/css", css.encode()))]
     return m
 

@@ -16,7 +16,7 @@ from branca.element import MacroElement, Template
 
 from layers.emerging import CATEGORIES
 from layers.places import LEVELS
-from maps import assets, layers, style
+from maps import assets, hexes, layers, style
 
 DEFAULT_CENTRE = (54.5705, -1.3183)  # Stockton-on-Tees
 DEFAULT_ZOOM = 12
@@ -89,9 +89,25 @@ def _place_points(places: pd.DataFrame) -> gpd.GeoDataFrame:
                             crs="EPSG:4326")
 
 
+def _cells(m: folium.Map, cells: pd.DataFrame, *, vmax: float, client: bool | None) -> None:
+    """Both cell layers: drawn in the browser by h3-js when it is installed, else GeoJSON."""
+    if client is None:
+        client = assets.h3js_file() is not None
+    if client:
+        scores, categories, filler = hexes.hex_layers(cells, vmax=vmax)
+        scores.add_to(m)
+        categories.add_to(m)
+        if filler is not None:
+            filler.add_to(m)
+            m.needs_h3js = True  # type: ignore[attr-defined]
+        return
+    layers.cell_layer(cells, vmax=vmax).add_to(m)
+    layers.category_layer(cells).add_to(m)
+
+
 def build_map(areas: gpd.GeoDataFrame, cells: pd.DataFrame, places: pd.DataFrame, *,
               tiles: str | None, attribution: str | None = None,
-              notice: str | None = None) -> folium.Map:
+              notice: str | None = None, client: bool | None = None) -> folium.Map:
     """Compose the placerisk map from frames; no database access.
 
     Parameters
@@ -109,6 +125,9 @@ def build_map(areas: gpd.GeoDataFrame, cells: pd.DataFrame, places: pd.DataFrame
         Attribution HTML for the tiles (configuration, not imported text: not escaped).
     notice
         Text shown in a banner on the map, such as a synthetic-data warning.
+    client
+        Draw the cells in the browser with h3-js (small pages); ``None``: when h3-js is
+        installed, else as GeoJSON polygons.
 
     Returns
     -------
@@ -121,8 +140,7 @@ def build_map(areas: gpd.GeoDataFrame, cells: pd.DataFrame, places: pd.DataFrame
         folium.TileLayer(tiles, attr=attribution, name="Base map").add_to(m)
     vmax = float(cells["score"].max()) if len(cells) else 1.0
     layers.ward_layer(areas).add_to(m)
-    layers.cell_layer(cells, vmax=vmax).add_to(m)
-    layers.category_layer(cells).add_to(m)
+    _cells(m, cells, vmax=vmax, client=client)
     layers.place_layer(places).add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)
     _Html(legend_html(vmax, categories=cells["category"] if len(cells) else ())).add_to(m)

@@ -131,7 +131,7 @@ def test_map_has_both_cell_layers_and_their_legends() -> None:
                              geometry=[shapely.box(-1.35, 54.55, -1.325, 54.60)],
                              crs="EPSG:4326")
     places = pd.DataFrame(columns=["name", "category", "address", "mace_level", "lat", "lng"])
-    page = render_html(build_map(areas, make_cells(), places, tiles=None))
+    page = render_html(build_map(areas, make_cells(), places, tiles=None, client=False))
     for text in ("Cell scores", "Hot spot categories", *CATEGORIES[:-1]):
         assert text in page, text
     assert SCRIPT not in page
@@ -139,3 +139,23 @@ def test_map_has_both_cell_layers_and_their_legends() -> None:
     assert json.loads(f'"{name}"') == "&lt;script&gt;alert(1)&lt;/script&gt;"
     # one GeoJson per layer: wards, scores, categories
     assert len(re.findall(r"L\.geoJson\(", page)) == 3
+
+
+def test_cells_drawn_in_the_browser_send_ids_not_polygons() -> None:
+    from maps import hexes
+
+    areas = gpd.GeoDataFrame({"code": ["{{ 6*7 }}</script>"], "name": ["x"],
+                              "authority_name": ["y"]},
+                             geometry=[shapely.box(-1.35, 54.55, -1.325, 54.60)],
+                             crs="EPSG:4326")
+    cells = make_cells().assign(ward_code="{{ 6*7 }}</script>")
+    places = pd.DataFrame(columns=["name", "category", "address", "mace_level", "lat", "lng"])
+    m = build_map(areas, cells, places, tiles=None, client=True)
+    page = render_html(m)
+    assert m.needs_h3js and "/static/vendor/h3-js/h3-js.umd.js" in page
+    assert "h3.cellToBoundary" in page and "textContent" in page
+    assert len(re.findall(r"L\.geoJson\(", page)) == 1  # the wards only
+    payload = json.loads(hexes.payload_json(cells))
+    assert payload["cells"] == cells["h3_cell"].tolist()
+    assert "</script>" not in hexes.payload_json(cells)
+    assert payload["wards"] == ["{{ 6*7 }}</script>"]  # text, not markup or template
