@@ -21,7 +21,7 @@ from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from api import routes_wards
+from api import routes_guardian, routes_patrol, routes_wards
 from api.schemas import (
     ActivitiesPublic,
     AreasPublic,
@@ -36,15 +36,15 @@ from api.schemas import (
     RunsPublic,
     WardRanking,
 )
-from api.settings import Settings
+from api.settings import DEMO_AREAS_NOTICE, Settings
 from geo import h3index
 from geo.crs import WGS84
 from layers import queries
+from layers.disclosure import check_k
 from layers.store import Store, StoreError, open_store
 from maps import assets
 from maps.view import build_map, render_html
 
-DEMO_AREAS_NOTICE = "Synthetic demo data - areas are approximate, not ONS wards"
 DEFAULT_LIMIT = 100
 MAX_OFFSET = 2**31 - 1
 GEOJSON = "application/geo+json"
@@ -320,6 +320,7 @@ def create_app(settings: Settings) -> FastAPI:
     fastapi.FastAPI
         The store is on ``app.state.store`` and closed when the app shuts down.
     """
+    check_k(settings.guardian_k)  # refuse a misconfigured guardian threshold at start-up
     store = open_store(settings.db)
 
     @asynccontextmanager
@@ -338,6 +339,11 @@ def create_app(settings: Settings) -> FastAPI:
         app.add_exception_handler(error, _error_handler(status))
     app.include_router(router)
     app.include_router(routes_wards.router)
+    app.include_router(routes_patrol.router)
+    app.include_router(routes_guardian.router)
+    from api.routes_exports import router as exports_router  # it imports this module
+
+    app.include_router(exports_router)
     app.mount(assets.ROUTE, StaticFiles(directory=assets.leaflet_dir()), name="leaflet")
     h3js = assets.h3js_file()
     if h3js is not None:

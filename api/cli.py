@@ -59,14 +59,14 @@ def with_store(func: Callable[..., Any]) -> Callable[..., Any]:
 @click.version_option(package_name="placerisk")
 @click.pass_context
 def main(ctx: click.Context, db: str | None) -> None:
-    r"""Map places where children are at risk of exploitation, for contextual safeguarding.
+    """Map places where children are at risk of exploitation, for contextual safeguarding.
 
     \b
     Typical first run with your own data:
       placerisk boundaries load wards.geojson      # ONS ward boundaries, any CRS
       placerisk postcodes load codepoint_ts.csv    # OS Code-Point Open, for postcode-only rows
       placerisk import places places.csv           # then reports, activities, police-uk
-      placerisk score                              # compute the cell scores
+      placerisk score                              # hot spots over time
       placerisk serve                              # map on http://127.0.0.1:8000
     """
     ctx.obj = {"db": db}
@@ -154,7 +154,7 @@ def postcodes_load(store: Any, file: Path, rejects: Path | None) -> None:
 
 @main.group("import")
 def import_() -> None:
-    r"""Import places, reports, activities or police.uk crime.
+    """Import places, reports, activities or police.uk crime.
 
     \b
     Own CSV formats (column names case-insensitive, unknown columns ignored with a warning):
@@ -349,31 +349,46 @@ def demo_data(store: Any, seed: int, boundary_file: Path | None, csv_dir: Path |
                 f"{len(data.activities)} activities in {store.url}", fg="cyan")
 
 
-VIEWS = ("jag", "ward")
+VIEWS = ("jag", "ward", "patrol", "guardian")
 
 
 @main.command("map")
 @click.option("--view", type=click.Choice(VIEWS), default="jag", show_default=True,
-              help="jag: the analysts' map; ward: one ward's profile page (needs --ward).")
-@click.option("--ward", "ward_code", metavar="CODE", help="Ward code for --view ward.")
+              help="jag: the analysts' map; ward: one ward's profile page; patrol: the cells "
+                   "a police team should visit in a ward; guardian: the coarse, suppressed "
+                   "view for community guardian volunteers.")
+@click.option("--ward", "ward_code", metavar="CODE", help="Ward code, for --view ward|patrol.")
+@click.option("--top", type=click.IntRange(1, 20), default=8, show_default=True,
+              help="Cells to visit, for --view patrol.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="The HTML file to write.")
 @with_store
-def map_(store: Any, view: str, ward_code: str | None, out: Path) -> None:
+def map_(store: Any, view: str, ward_code: str | None, top: int, out: Path) -> None:
     """Write a view as a standalone HTML file (Leaflet inside; no server, no CDN)."""
-    from api.app import render_map_html
-    from api.routes_wards import render_ward_html
     from api.settings import Settings
 
     settings = Settings.from_env()
-    if view == "jag":
-        html = render_map_html(store, settings, standalone=True)
-    else:
-        if not ward_code:
-            _fail("--view ward needs --ward CODE (see `placerisk status` for the codes)", 2)
-        html = render_ward_html(store, settings, str(ward_code), standalone=True)
+    if view in ("ward", "patrol") and not ward_code:
+        _fail(f"--view {view} needs --ward CODE (see `placerisk status` for the codes)", 2)
+    html = _render_view(store, settings, view, str(ward_code), top)
     out.write_text(html, encoding="utf-8")
     click.echo(f"wrote {out} ({len(html.encode()) / 1e6:.1f} MB)")
+
+
+def _render_view(store: Any, settings: Any, view: str, ward_code: str, top: int) -> str:
+    from api.app import render_map_html
+    from api.routes_guardian import render_guardian_html
+    from api.routes_patrol import render_patrol_html
+    from api.routes_wards import render_ward_html
+
+    if view == "ward":
+        return render_ward_html(store, settings, ward_code, standalone=True)
+    if view == "patrol":
+        return render_patrol_html(store, settings, ward_code=ward_code, top=top,
+                                  standalone=True)
+    if view == "guardian":
+        return render_guardian_html(store, settings, standalone=True)
+    return render_map_html(store, settings, standalone=True)
 
 
 @main.command()
@@ -397,3 +412,8 @@ def serve(ctx: click.Context, host: str, port: int, db: str | None) -> None:
         _fail(f"{exc}. Check --db or PLACERISK_DB")
     click.secho(f"placerisk: serving on http://{host}:{port}/  (API docs: /docs)", fg="green")
     uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+from api.cli_exports import export  # noqa: E402  (the command uses `with_store` above)
+
+main.add_command(export)

@@ -8,7 +8,7 @@ import pandas as pd
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse
 
-from api.settings import Settings
+from api.settings import DEMO_AREAS_NOTICE, Settings
 from layers import queries
 from layers.runs import latest_run_id, read_run, read_run_wards
 from layers.store import Store
@@ -18,7 +18,6 @@ from maps.ward import ward_page_html
 
 router = APIRouter()
 WardCode = Annotated[str, Path(max_length=16, description="ONS ward code, such as E05014882.")]
-DEMO_NOTICE = "Synthetic demo data - areas are approximate, not ONS wards"
 
 
 def _ward_area(conn: Any, ward_code: str) -> pd.DataFrame:
@@ -39,7 +38,7 @@ def render_ward_map_html(store: Store, settings: Settings, ward_code: str, *,
         places = queries.places(conn, ward_code=ward_code).rows
         demo = queries.has_demo_areas(conn)
     m = build_map(ward, cells, places, tiles=settings.tiles if settings.tiles_enabled else None,
-                  attribution=settings.attribution, notice=DEMO_NOTICE if demo else None)
+                  attribution=settings.attribution, notice=DEMO_AREAS_NOTICE if demo else None)
     return render_html(m, standalone=standalone)
 
 
@@ -80,7 +79,7 @@ def render_ward_html(store: Store, settings: Settings, ward_code: str, *,
     return ward_page_html(profile, series=series, step_labels=labels, places=places,
                           cells=cells, activities=activities,
                           map_src=None if standalone else f"/wards/{ward_code}/map",
-                          map_html=embedded, notice=DEMO_NOTICE if demo else None)
+                          map_html=embedded, notice=DEMO_AREAS_NOTICE if demo else None)
 
 
 @router.get("/wards", response_class=HTMLResponse, tags=["wards"])

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 DEFAULT_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
 DEFAULT_ATTRIBUTION = "&copy; OpenStreetMap contributors"
+DEMO_AREAS_NOTICE = "Synthetic demo data - areas are approximate, not ONS wards"
 
 
 @dataclass(frozen=True)
@@ -23,12 +24,16 @@ class Settings:
         Attribution shown for the tiles (``PLACERISK_TILES_ATTRIBUTION``).
     page_size_max
         Largest page a list endpoint returns.
+    guardian_k
+        The guardian view suppresses cells with fewer distinct places of concern than this
+        (``PLACERISK_GUARDIAN_K``; at least 3).
     """
 
     db: str | None = None
     tiles: str = DEFAULT_TILES
     attribution: str = DEFAULT_ATTRIBUTION
     page_size_max: int = 1000
+    guardian_k: int = 5
 
     @classmethod
     def from_env(cls, db: str | None = None) -> Settings:
@@ -37,6 +42,7 @@ class Settings:
             db=db or os.environ.get("PLACERISK_DB"),
             tiles=os.environ.get("PLACERISK_TILES", DEFAULT_TILES),
             attribution=os.environ.get("PLACERISK_TILES_ATTRIBUTION", DEFAULT_ATTRIBUTION),
+            guardian_k=int(os.environ.get("PLACERISK_GUARDIAN_K", "5")),
         )
 
     @property

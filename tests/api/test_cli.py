@@ -134,3 +134,11 @@ def test_map_views_as_standalone_files(tmp_path):
     assert run(db, "map", "--view", "ward", "--out", str(ward)).exit_code == 2
     missing = run(db, "map", "--view", "ward", "--ward", "NOPE", "--out", str(ward))
     assert missing.exit_code == 1 and "no ward 'NOPE'" in missing.output
+    patrol = tmp_path / "patrol.html"
+    result = run(db, "map", "--view", "patrol", "--ward", "DEMO0001", "--out", str(patrol))
+    assert result.exit_code == 0, result.output
+    assert "placerisk-patrol-table" in patrol.read_text()
+    guardian = tmp_path / "guardian.html"
+    result = run(db, "map", "--view", "guardian", "--out", str(guardian))
+    assert result.exit_code == 0, result.output
+    assert "DEMO-P" not in guardian.read_text()  # no place id, name or level

@@ -1,0 +1,101 @@
+"""The ``placerisk export`` command: cells, places, activities or wards as a GIS file.
+
+`api.cli` adds the command to its group at the end of its module, and the command needs
+`api.cli.with_store`. To let either module be imported first, ``export`` is built on first
+access (a module ``__getattr__``), once `api.cli` has defined ``with_store``:
+``from api.cli_exports import export`` works whatever was imported before.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from layers import export_io, exports, queries
+from layers.store import Store
+
+SUFFIXES = {".geojson": "geojson", ".json": "geojson", ".csv": "csv", ".gpkg": "gpkg"}
+
+
+def _run_export(store: Store, what: str, fmt: str | None, out: Path, run_id: int | None
+                ) -> None:
+    """Write one export to ``out`` and print a one-line summary."""
+    fmt = fmt or SUFFIXES.get(out.suffix.lower())
+    if fmt is None:
+        _fail(f"--out {out}: cannot tell the format from the extension {out.suffix!r}; "
+              f"pass --format {'|'.join(export_io.FORMATS)}")
+    if not out.parent.is_dir():
+        _fail(f"--out {out}: the folder {out.parent} does not exist")
+    try:
+        with store.connect() as conn:
+            frame = export_io.load_export(conn, what, run_id=run_id)
+    except queries.NotFoundError as exc:
+        _fail(str(exc))
+    export_io.write_export(frame, out, fmt)
+    run = f" of run {frame['run_id'].iloc[0]}" if "run_id" in frame and len(frame) else ""
+    click.echo(f"{what}{run}: {len(frame)} rows written to {out} as {fmt} "
+               f"({_size(out.stat().st_size)})")
+
+
+def _fail(message: str) -> NoReturn:
+    click.secho(f"error: {message}", fg="red", err=True)
+    sys.exit(1)
+
+
+def _size(n: int) -> str:
+    """A file size for people.
+
+    Examples
+    --------
+    >>> _size(512), _size(98_304), _size(3_500_000)
+    ('512 B', '98.3 kB', '3.5 MB')
+    """
+    if n < 1000:
+        return f"{n} B"
+    return f"{n / 1e3:.1f} kB" if n < 1e6 else f"{n / 1e6:.1f} MB"
+
+
+def build_command(with_store: Callable[..., Any]) -> click.Command:
+    """The ``export`` command, its store given by ``with_store`` (`api.cli.with_store`)."""
+
+    @click.command("export")
+    @click.argument("what", type=click.Choice(exports.EXPORTS))
+    @click.option("--format", "fmt", type=click.Choice(list(export_io.FORMATS)),
+                  help="File format [default: from the extension of FILE: .geojson, .csv, "
+                       ".gpkg].")
+    @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+                  metavar="FILE", help="The file to write. A GeoPackage keeps its other "
+                                       "layers, so every export can go into one file.")
+    @click.option("--run-id", type=click.IntRange(min=1),
+                  help="The scoring run of cells and wards [default: the newest].")
+    @with_store
+    def export(store: Store, what: str, fmt: str | None, out: Path, run_id: int | None
+               ) -> None:
+        """Export WHAT (cells, places, activities or wards) for QGIS, ArcGIS or Excel.
+
+        Cells and wards come from the newest scoring run (or --run-id); places never
+        include their notes. GeoJSON follows RFC 7946 (WGS84 longitude, latitude). A
+        GeoPackage holds one layer named WHAT. CSV is UTF-8 for spreadsheets: the geometry
+        as WKT, lat and lng for points, and text starting with = + - @ prefixed with ' so
+        that it cannot run as a formula.
+        """
+        _run_export(store, what, fmt, out, run_id)
+
+    return export
+
+
+def __getattr__(name: str) -> click.Command:
+    """Build ``export`` on first access, with `api.cli.with_store`."""
+    if name != "export":
+        msg = f"module {__name__!r} has no attribute {name!r}"
+        raise AttributeError(msg)
+    from api.cli import with_store  # defined before api.cli imports this module
+
+    if "export" not in globals():  # importing api.cli may have built it meanwhile
+        globals()["export"] = build_command(with_store)
+    command: click.Command = globals()["export"]
+    return command

@@ -1,0 +1,41 @@
+"""Downloads for GIS users: ``/api/export/{what}.{fmt}`` as GeoJSON, CSV or GeoPackage.
+
+Include ``router`` in the app (``app.include_router(router)``) after `api.app` has been
+imported: the route reads through `api.app`'s dependencies, and unknown runs become 404 and
+bad arguments 422 through its ``ERROR_STATUS`` table.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Path
+from fastapi.responses import Response
+
+from api.app import Conn, RunId
+from layers import export_io, exports
+
+router = APIRouter()
+
+_MEDIA_TYPES: dict[str, Any] = {f.media_type: {} for f in export_io.FORMATS.values()}
+What = Annotated[str, Path(description="cells, places, activities or wards.")]
+Fmt = Annotated[str, Path(description="geojson, csv or gpkg.")]
+
+
+@router.get(
+    "/api/export/{what}.{fmt}", tags=["exports"], response_class=Response,
+    responses={200: {"content": _MEDIA_TYPES, "description": "The file, as an attachment."},
+               404: {"description": "Unknown export or format, or no scoring run yet."}},
+)
+def export_file(conn: Conn, what: What, fmt: Fmt, run_id: RunId = None) -> Response:
+    """Download cells, places (without notes), activities or wards as GeoJSON, CSV or GPKG."""
+    try:
+        exports.check_export(what)
+        export_io.check_format(fmt)
+    except exports.UnknownExportError as exc:
+        raise HTTPException(status_code=404, detail=str(exc)) from exc
+    frame = export_io.load_export(conn, what, run_id=run_id)
+    content, media_type, filename = export_io.export_bytes(frame, fmt, what)
+    headers = {"Content-Disposition": f'attachment; filename="{filename}"',
+               "Cache-Control": "no-store"}
+    return Response(content, media_type=media_type, headers=headers)

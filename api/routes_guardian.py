@@ -1,0 +1,145 @@
+"""The guardian view for community guardian coordinators (volunteers).
+
+``GET /guardian`` is the map and ``GET /api/guardian/cells`` its cells as JSON. Both take no
+query parameter at all: the grid (H3 resolution 7), the period (the newest complete fixed
+period of the newest scoring run) and the suppression threshold k (``settings.guardian_k``,
+default 5) are fixed by the server, so no two views can be differenced against each other.
+FastAPI ignores undeclared parameters, so ``?k=1`` or ``?resolution=9`` change nothing. The
+rules themselves are in `layers.disclosure`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+from pydantic import BaseModel, ConfigDict
+
+from api.settings import Settings
+from layers import disclosure, queries, runs
+from layers.cube import make_steps
+from layers.score_inputs import study_grid
+from layers.store import Store
+from maps.guardian import build_guardian_map
+from maps.view import render_html
+
+PLACE_FIELDS = ["id", "h3_cell", "mace_level", "status", "category", "lat", "lng"]
+
+
+# --- JSON models (the integrator may move them to api/schemas.py) ------------------------
+
+class GuardianCell(BaseModel):
+    """A resolution-7 cell of the guardian grid: bands, or "not shown"."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    h3_cell: str
+    places_band: str
+    concern_band: str | None
+    shown: bool
+
+
+class GuardianCellsPublic(BaseModel):
+    """The guardian grid with its fixed settings."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    resolution: int
+    k: int
+    bands: list[str]
+    period_start: dt.date | None
+    period_end: dt.date | None
+    data: list[GuardianCell]
+    count: int
+
+
+# --- the view ----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class GuardianView:
+    """Everything a guardian sees, already disclosure-controlled."""
+
+    cells: pd.DataFrame
+    protective: pd.DataFrame
+    k: int
+    period: tuple[dt.date, dt.date] | None
+
+
+def guardian_k(settings: Settings) -> int:
+    """The suppression threshold: ``settings.guardian_k`` if set, else 5; refuses k < 3."""
+    return disclosure.check_k(getattr(settings, "guardian_k", disclosure.DEFAULT_K))
+
+
+def _period_values(conn: sa.Connection
+                   ) -> tuple[pd.DataFrame | None, tuple[dt.date, dt.date] | None]:
+    """The newest run's cell values summed over its newest complete fixed period."""
+    run_id = runs.latest_run_id(conn)
+    if run_id is None:
+        return None, None
+    run = runs.read_run(conn, run_id)
+    steps = make_steps(run["as_of"], kind=run["step"], count=run["n_steps"])
+    period = disclosure.fixed_period(steps, as_of=run["as_of"])
+    if period is None:
+        return None, None
+    cells = runs.read_run_cells(conn, run_id, series=True)
+    series = np.array(cells["values_series"].tolist(), dtype=float).reshape(len(cells),
+                                                                           len(steps))
+    values = disclosure.period_values(cells["h3_cell"].to_numpy(dtype=object), series, period)
+    first = steps.starts[period][0].astype(dt.date)
+    last = (steps.ends[period][-1] - 1).astype(dt.date)
+    return values, (first, last)
+
+
+def guardian_view(store: Store, settings: Settings) -> GuardianView:
+    """Read the store and apply `layers.disclosure`: the only way guardian data is made."""
+    k = guardian_k(settings)
+    with store.connect() as conn:
+        places = queries.places(conn).rows[PLACE_FIELDS]
+        grid = study_grid(conn, resolution=disclosure.GUARDIAN_RESOLUTION)
+        values, period = _period_values(conn)
+    cells = disclosure.guardian_cells(places, values, k=k, grid=grid if len(grid) else None)
+    return GuardianView(cells, disclosure.protective_places(places), k, period)
+
+
+def render_guardian_html(store: Store, settings: Settings, *, standalone: bool = False) -> str:
+    """The guardian map page (``placerisk map --view guardian``); ``standalone`` embeds Leaflet."""
+    view = guardian_view(store, settings)
+    period = None if view.period is None else f"{view.period[0]} to {view.period[1]}"
+    m = build_guardian_map(view.cells, view.protective,
+                           tiles=settings.tiles if settings.tiles_enabled else None,
+                           attribution=settings.attribution, k=view.k, period=period)
+    return render_html(m, standalone=standalone)
+
+
+def guardian_payload(store: Store, settings: Settings) -> GuardianCellsPublic:
+    """The guardian grid as the JSON model."""
+    view = guardian_view(store, settings)
+    data = [GuardianCell.model_validate(row) for row in queries.records(view.cells)]
+    start, end = view.period if view.period is not None else (None, None)
+    return GuardianCellsPublic(resolution=disclosure.GUARDIAN_RESOLUTION, k=view.k,
+                               bands=disclosure.band_labels(view.k), period_start=start,
+                               period_end=end, data=data, count=len(data))
+
+
+# --- routes: no query parameters, on purpose ---------------------------------------------
+
+router = APIRouter()
+
+
+@router.get("/guardian", response_class=HTMLResponse, tags=["guardian"])
+def guardian_page(request: Request) -> HTMLResponse:
+    """The guardian map: banded areas, suppressed areas and protective places."""
+    state = request.app.state
+    return HTMLResponse(render_guardian_html(state.store, state.settings))
+
+
+@router.get("/api/guardian/cells", response_model=GuardianCellsPublic, tags=["guardian"])
+def guardian_cells(request: Request) -> GuardianCellsPublic:
+    """The guardian grid: resolution-7 cells with banded counts or "not shown"."""
+    state = request.app.state
+    return guardian_payload(state.store, state.settings)

@@ -1,0 +1,191 @@
+"""The patrol view for neighbourhood teams: ``/patrol`` (HTML) and ``/api/patrol`` (JSON).
+
+Both read the newest scoring run's cells of one ward and pass them to
+`layers.patrol.patrol_cells`. The view holds cells, radio labels, scores and categories only:
+no place names, notes, summaries or grades. This module imports nothing from `api.app`, so
+the app can include `router` without an import cycle; the app's error table turns
+`layers.queries.NotFoundError` into a 404 and `ParameterError` into a 422 on the JSON route.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import pandas as pd
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse
+from pydantic import BaseModel
+from shapely.geometry.base import BaseGeometry
+
+from api.settings import DEMO_AREAS_NOTICE, Settings
+from layers import queries
+from layers.patrol import DEFAULT_TOP, MAX_TOP, patrol_cells, tour_length_m
+from layers.store import Store
+from maps import style
+from maps.patrol import build_patrol_map
+from maps.view import render_html
+
+PATROL_NOTICE = ("This run counts patrol-discovered records in its scores: patrols may be "
+                 "sent back where patrols already looked")
+NO_RUN_HINT = "no scoring run yet: run `placerisk score` first"
+SHOWN_CODES = 10
+
+router = APIRouter()
+
+
+@dataclass(frozen=True)
+class PatrolView:
+    """Everything the patrol view of one ward shows, read from the store."""
+
+    ward_code: str
+    plan: pd.DataFrame
+    geometry: BaseGeometry | None
+    run_id: int
+    as_of: dt.date
+    includes_patrol: bool
+    demo: bool
+
+
+def _ward_geometry(conn: sa.Connection, ward_code: str) -> BaseGeometry | None:
+    """The ward's boundary; `NotFoundError` saying how to find codes if it is not loaded."""
+    areas, _ = queries.areas(conn)
+    found = areas[areas["code"] == ward_code]
+    if found.empty:
+        codes = areas["code"].astype(str).tolist()
+        known = (f"; loaded wards include {', '.join(codes[:SHOWN_CODES])}" if codes
+                 else "; no ward boundaries are loaded yet (`placerisk boundaries load`)")
+        msg = (f"ward {ward_code!r} is not a loaded area{known}. GET /api/areas lists every "
+               "ward code and GET /api/wards/ranking the scored ones")
+        raise queries.NotFoundError(msg)
+    return found.geometry.iloc[0]
+
+
+def load_patrol(conn: sa.Connection, *, ward_code: str, top: int = DEFAULT_TOP,
+                seed: int | None = None) -> PatrolView:
+    """Read the newest run's cells of a ward and plan the patrol view.
+
+    Raises
+    ------
+    layers.queries.NotFoundError
+        If the ward is not a loaded area or nothing has been scored yet.
+    layers.queries.ParameterError
+        If ``top`` is out of range.
+    """
+    geometry = _ward_geometry(conn, ward_code)
+    newest = queries.runs(conn, limit=1).rows
+    if newest.empty:
+        raise queries.NotFoundError(NO_RUN_HINT)
+    run = newest.iloc[0]
+    cells = queries.cells(conn, ward_code=ward_code, run_id=int(run["id"])).rows
+    try:
+        plan = patrol_cells(cells, ward_code=ward_code, top=top, seed=seed)
+    except ValueError as exc:
+        raise queries.ParameterError(str(exc)) from exc
+    return PatrolView(
+        ward_code=ward_code, plan=plan, geometry=geometry, run_id=int(run["id"]),
+        as_of=run["as_of"], demo=queries.has_demo_areas(conn),
+        includes_patrol=bool(run["params"].get("weights", {}).get("include_patrol", False)))
+
+
+def _notice(view: PatrolView) -> str | None:
+    notices = [DEMO_AREAS_NOTICE] * view.demo + [PATROL_NOTICE] * view.includes_patrol
+    return "; ".join(notices) or None
+
+
+def render_patrol_html(store: Store, settings: Settings, *, ward_code: str,
+                       top: int = DEFAULT_TOP, seed: int | None = None,
+                       standalone: bool = False) -> str:
+    """Render the patrol view of a ward as a page; ``standalone`` embeds Leaflet (for a file).
+
+    Raises
+    ------
+    layers.queries.NotFoundError
+        If the ward is not a loaded area or nothing has been scored yet.
+    layers.queries.ParameterError
+        If ``top`` is out of range (1 to `layers.patrol.MAX_TOP`).
+    """
+    with store.connect() as conn:
+        view = load_patrol(conn, ward_code=ward_code, top=top, seed=seed)
+    m = build_patrol_map(view.plan, view.geometry,
+                         tiles=settings.tiles if settings.tiles_enabled else None,
+                         attribution=settings.attribution, ward_code=view.ward_code,
+                         notice=_notice(view), independent=not view.includes_patrol)
+    return render_html(m, standalone=standalone)
+
+
+# --- schemas -----------------------------------------------------------------------------
+
+class PatrolCell(BaseModel):
+    """One cell to visit."""
+
+    order: int
+    label: str
+    h3_cell: str
+    lat: float
+    lng: float
+    score: float
+    category: str
+    dwell_minutes: int
+    share_of_ward_score: float
+
+
+class PatrolPublic(BaseModel):
+    """The patrol view of a ward: cells in visiting order."""
+
+    ward_code: str
+    run_id: int
+    as_of: dt.date
+    score_includes_patrol_records: bool
+    covered_share: float
+    tour_metres: float
+    data: list[PatrolCell]
+    count: int
+
+
+# --- routes ------------------------------------------------------------------------------
+
+def _conn(request: Request) -> Iterator[sa.Connection]:
+    with request.app.state.store.connect() as conn:
+        yield conn
+
+
+Ward = Annotated[str, Query(min_length=1, max_length=16,
+                            description="The ward code (GET /api/areas lists them).")]
+TopCells = Annotated[int, Query(ge=1, le=MAX_TOP, description="How many cells to visit.")]
+Seed = Annotated[int | None, Query(ge=0, le=2**31 - 1, description=(
+    "Varies the suggested dwell times (10-15 min); use the shift's date, e.g. 20250630."))]
+
+
+def _error_page(message: str) -> str:
+    return ("<!DOCTYPE html><html><head><meta charset='utf-8'><title>placerisk patrol view"
+            f"</title></head><body><h1>Not found</h1><p>{style.escape(message)}</p>"
+            "</body></html>")
+
+
+@router.get("/patrol", response_class=HTMLResponse, tags=["patrol"])
+def patrol_page(request: Request, ward: Ward, top: TopCells = DEFAULT_TOP,
+                seed: Seed = None) -> HTMLResponse:
+    """The patrol view of a ward: target cells, radio labels, visiting order and dwell."""
+    try:
+        page = render_patrol_html(request.app.state.store, request.app.state.settings,
+                                  ward_code=ward, top=top, seed=seed)
+    except queries.NotFoundError as exc:
+        return HTMLResponse(_error_page(str(exc)), status_code=404)
+    return HTMLResponse(page)
+
+
+@router.get("/api/patrol", response_model=PatrolPublic, tags=["patrol"])
+def patrol_json(conn: Annotated[sa.Connection, Depends(_conn)], ward: Ward,
+                top: TopCells = DEFAULT_TOP, seed: Seed = None) -> PatrolPublic:
+    """The patrol view of a ward as JSON: cells in visiting order with label and dwell."""
+    view = load_patrol(conn, ward_code=ward, top=top, seed=seed)
+    data: list[dict[str, Any]] = queries.records(view.plan)
+    return PatrolPublic.model_validate({
+        "ward_code": view.ward_code, "run_id": view.run_id, "as_of": view.as_of,
+        "score_includes_patrol_records": view.includes_patrol,
+        "covered_share": float(view.plan["share_of_ward_score"].sum()),
+        "tour_metres": tour_length_m(view.plan), "data": data, "count": len(data)})
