@@ -55,8 +55,12 @@ ERROR_STATUS: dict[type[Exception], int] = {
 }
 
 
-def render_map_html(store: Store, settings: Settings, *, standalone: bool = False) -> str:
-    """Render the map (wards, stored cell scores, places); ``standalone`` embeds Leaflet."""
+def render_map_html(store: Store, settings: Settings, *, standalone: bool = False,
+                    client: bool | None = None) -> str:
+    """Render the map (wards, stored cell scores, places); ``standalone`` embeds Leaflet.
+
+    ``client`` chooses how cells are drawn (see `maps.view.build_map`).
+    """
     with store.connect() as conn:
         areas, _ = queries.areas(conn)
         cells = queries.cells(conn).rows
@@ -65,7 +69,7 @@ def render_map_html(store: Store, settings: Settings, *, standalone: bool = Fals
     m = build_map(areas, cells, places,
                   tiles=settings.tiles if settings.tiles_enabled else None,
                   attribution=settings.attribution,
-                  notice=DEMO_AREAS_NOTICE if demo else None)
+                  notice=DEMO_AREAS_NOTICE if demo else None, client=client)
     return render_html(m, standalone=standalone)
 
 

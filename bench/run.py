@@ -50,6 +50,7 @@ from geo.h3index import cells_to_str, latlng_to_cells  # noqa: E402
 from geo.wards import WardIndex  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from map_sizes import bench_maps  # noqa: E402
 from scoring import bench_scoring  # noqa: E402
 
 WARDS_FILE = ROOT.parent / "shared" / "data" / "boundaries" / "stockton_wards_2024.geojson"
@@ -206,6 +207,11 @@ def print_table(rows: list[dict[str, Any]]) -> None:
             f"{row['baseline_s']:>10.3f} {row['ratio']:>6.1f}x  {row['identical']}"
         )
     for row in rows:
+        if "html_mb" in row:
+            budget = f", budget {row['budget_mb']} MB" + (
+                f" and {row['budget_s'] * 1000:.0f} ms" if "budget_s" in row else "")
+            print(f"  {row['name']}: {row['n']:,} cells' map is {row['html_mb']:.2f} MB of "
+                  f"HTML (baseline {row['baseline_html_mb']:.2f} MB){budget}")
         if "ours_peak_traced_mb" in row:
             print(f"  {row['name']}: {row['grid_cells']:,} grid cells, {row['steps']} steps, "
                   f"esda permutations={row['esda_permutations']}; memory: scoring allocates "
@@ -230,6 +236,7 @@ def main() -> int:
     ]
     print("scoring: 1M reports x 104 weeks; the esda default baseline takes about 90 s ...")
     rows += bench_scoring()
+    rows += bench_maps()
     print_table(rows)
     RESULTS.write_text(json.dumps(rows, indent=2) + "\n")
     print(f"wrote {RESULTS.relative_to(ROOT)}")

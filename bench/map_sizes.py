@@ -1,0 +1,132 @@
+"""Benchmark the size and speed of the maps, against a plain folium GeoJson layer.
+
+What is measured
+----------------
+* ``map_demo_html``: the JAG map of the synthetic demo data (``placerisk demo-data`` then
+  ``placerisk score``), served by the app: its HTML size and the warm time to serve ``/``
+  (best of 5 after one warm-up request). Budget: at most 1.5 MB and 300 ms.
+* ``map_50k_cells_html``: a map of 50,000 H3 cells at resolution 9 around Stockton-on-Tees.
+  Ours sends cell ids and values and draws the hexagons in the browser with h3-js; the
+  baseline is the same cells as a plain ``folium.GeoJson`` layer of polygons (what
+  ``GeoDataFrame.explore`` and most folium code do). Budget: at most 3 MB.
+
+Sizes are the rendered HTML in bytes (the served page loads Leaflet and h3-js from the app,
+as a browser does; they are not counted). Times use ``time.perf_counter`` in this process.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import folium  # noqa: E402
+
+from geo import h3index  # noqa: E402
+from maps import assets  # noqa: E402
+from maps.view import build_map, render_html  # noqa: E402
+
+MB = 1_000_000
+
+
+def _demo_client(folder: Path) -> Any:
+    from click.testing import CliRunner
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from api.cli import main
+    from api.settings import Settings
+
+    db = folder / "demo.db"
+    for args in (["demo-data"], ["score"]):
+        result = CliRunner().invoke(main, ["--db", str(db), *args])
+        assert result.exit_code == 0, result.output
+    return TestClient(create_app(Settings(db=str(db))))
+
+
+def bench_demo_map() -> dict[str, Any]:
+    """Size and warm serving time of the demo JAG map; baseline: its GeoJSON-hexagon twin."""
+    from api.app import render_map_html
+    from api.settings import Settings
+
+    with tempfile.TemporaryDirectory() as tmp:
+        client = _demo_client(Path(tmp))
+        with client:
+            client.get("/")
+            times = []
+            for _ in range(5):
+                started = time.perf_counter()
+                page = client.get("/").content
+                times.append(time.perf_counter() - started)
+            cells = client.get("/api/cells", params={"limit": 1}).json()["count"]
+            store = client.app.state.store
+            started = time.perf_counter()
+            base = render_map_html(store, Settings(), client=False).encode()
+            base_s = time.perf_counter() - started
+    return {"name": "map_demo_html", "n": cells, "ours_s": min(times), "baseline_s": base_s,
+            "ratio": base_s / min(times), "identical": None,
+            "html_mb": round(len(page) / MB, 3), "baseline_html_mb": round(len(base) / MB, 3),
+            "budget_mb": 1.5, "budget_s": 0.3, "h3js": assets.h3js_file() is not None,
+            "notes": "ours: GET / served warm (best of 5); baseline: the same map rendered "
+                     "with GeoJSON hexagons (no h3-js)"}
+
+
+def _cells(n: int) -> pd.DataFrame:
+    import shapely
+
+    box = shapely.box(-2.2, 54.1, -0.6, 55.1)  # a wide box around Teesside
+    cells = h3index.polygon_to_cells(box, resolution=9, contain="centroid")[:n]
+    scores = np.random.default_rng(11).gamma(1.5, 3.0, len(cells))
+    return pd.DataFrame({"h3_cell": h3index.cells_to_str(cells), "score": scores,
+                         "category": "no pattern", "label": "", "ward_code": "E05014882"})
+
+
+def _baseline_geojson(cells: pd.DataFrame) -> str:
+    """The same cells as one plain folium GeoJson layer of polygons."""
+    import geopandas as gpd
+
+    polygons = h3index.cells_to_polygons(h3index.str_to_cells(cells["h3_cell"].to_numpy()))
+    frame = gpd.GeoDataFrame(cells[["h3_cell", "score"]], geometry=polygons, crs="EPSG:4326")
+    m = folium.Map(location=[54.6, -1.3], zoom_start=11, tiles=None)
+    folium.GeoJson(frame, style_function=lambda f: {"fillColor": "#bd0026", "weight": 0.5},
+                   tooltip=folium.GeoJsonTooltip(["h3_cell", "score"])).add_to(m)
+    return m.get_root().render()
+
+
+def bench_50k_cells(n: int = 50_000) -> dict[str, Any]:
+    """HTML size of a 50,000-cell map, ours (h3-js) against a folium GeoJson layer."""
+    import geopandas as gpd
+
+    cells = _cells(n)
+    empty_areas = gpd.GeoDataFrame({"code": [], "name": [], "authority_name": []},
+                                   geometry=[], crs="EPSG:4326")
+    places = pd.DataFrame(columns=["name", "category", "address", "mace_level", "lat", "lng"])
+    started = time.perf_counter()
+    ours = render_html(build_map(empty_areas, cells, places, tiles=None, client=True))
+    ours_s = time.perf_counter() - started
+    started = time.perf_counter()
+    base = _baseline_geojson(cells)
+    base_s = time.perf_counter() - started
+    return {"name": "map_50k_cells_html", "n": len(cells), "ours_s": ours_s,
+            "baseline_s": base_s, "ratio": base_s / ours_s, "identical": None,
+            "html_mb": round(len(ours.encode()) / MB, 3),
+            "baseline_html_mb": round(len(base.encode()) / MB, 3), "budget_mb": 3.0}
+
+
+def bench_maps() -> list[dict[str, Any]]:
+    """Both map entries."""
+    return [bench_demo_map(), bench_50k_cells()]
+
+
+if __name__ == "__main__":
+    for row in bench_maps():
+        print(row, dt.datetime.now().isoformat())
