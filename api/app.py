@@ -57,16 +57,24 @@ ERROR_STATUS: dict[type[Exception], int] = {
 
 def render_map_html(store: Store, settings: Settings, *, standalone: bool = False,
                     client: bool | None = None) -> str:
-    """Render the map (wards, stored cell scores, places); ``standalone`` embeds Leaflet.
+    """Render the map (wards by rank, cell scores, places, activities, police.uk crime).
 
-    ``client`` chooses how cells are drawn (see `maps.view.build_map`).
+    ``standalone`` embeds Leaflet; ``client`` chooses how cells are drawn (see
+    `maps.view.build_map`).
     """
     with store.connect() as conn:
         areas, _ = queries.areas(conn)
         cells = queries.cells(conn).rows
         places = queries.places(conn).rows
+        activities = queries.activities(conn).rows
+        incidents = queries.incident_cells(conn)
+        try:
+            ranking: pd.DataFrame | None = queries.ward_ranking(conn)[1]
+        except queries.NotFoundError:  # no scoring run yet: ward outlines only
+            ranking = None
         demo = queries.has_demo_areas(conn)
-    m = build_map(areas, cells, places,
+    m = build_map(areas, cells, places, ranking=ranking, activities=activities,
+                  incidents=incidents,
                   tiles=settings.tiles if settings.tiles_enabled else None,
                   attribution=settings.attribution,
                   notice=DEMO_AREAS_NOTICE if demo else None, client=client)

@@ -473,3 +473,54 @@ def explain_ward(conn: sa.Connection, ward_code: str, *, run_id: int | None = No
     meta, explanation, _ = _explain(conn, run, as_of=as_of, top=top, key="ward_code",
                                     ward_code=ward_code)
     return {**meta, "kind": "ward", "key": ward_code}, explanation
+
+
+# --- police.uk context ---------------------------------------------------------------------
+
+INCIDENT_CELL_COLUMNS = ("h3_cell", "count", "top_types")
+
+
+def incident_cells(conn: sa.Connection, *, months: int = 3, top: int = 3) -> pd.DataFrame:
+    """police.uk crimes per H3 cell (the store's resolution) over the newest months held.
+
+    The points of police.uk are anonymised snap points, so crime is only ever shown by
+    area: this returns counts, never coordinates.
+
+    Parameters
+    ----------
+    conn
+        An open connection to the store.
+    months
+        How many of the newest months present in the data to count (at least 1).
+    top
+        How many crime types to list per cell.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns `INCIDENT_CELL_COLUMNS`, most crimes first: ``count`` is an int and
+        ``top_types`` a list of ``(crime_type, count)``, commonest first. Incidents
+        without a cell are left out; empty when there are none.
+    """
+    if months < 1:
+        msg = f"months must be at least 1, got {months}"
+        raise ParameterError(msg)
+    t = schema.incidents
+    newest = sa.select(t.c.month).distinct().order_by(t.c.month.desc()).limit(months)
+    rows = conn.execute(
+        sa.select(t.c.h3_cell, t.c.crime_type, sa.func.count().label("n"))
+        .where(t.c.h3_cell.is_not(None), t.c.month.in_(newest))
+        .group_by(t.c.h3_cell, t.c.crime_type)).all()
+    if not rows:
+        return pd.DataFrame(columns=list(INCIDENT_CELL_COLUMNS))
+    frame = pd.DataFrame([tuple(r) for r in rows], columns=["h3_cell", "crime_type", "n"])
+    frame = frame.sort_values(["h3_cell", "n", "crime_type"], ascending=[True, False, True])
+    out = frame.groupby("h3_cell", sort=False).agg(
+        count=("n", "sum"),
+        top_types=("crime_type", lambda s: list(s[:top])),
+        top_counts=("n", lambda s: [int(n) for n in s[:top]]))
+    out["top_types"] = [list(zip(k, n, strict=True))
+                        for k, n in zip(out["top_types"], out.pop("top_counts"), strict=True)]
+    out["count"] = out["count"].astype(int)
+    out = out.reset_index().sort_values(["count", "h3_cell"], ascending=[False, True])
+    return out[list(INCIDENT_CELL_COLUMNS)].reset_index(drop=True)

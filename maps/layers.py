@@ -1,4 +1,7 @@
-"""One builder per map layer: wards, H3 cells by score or by hot spot category, places.
+"""One builder per map layer: wards, cells, places, activities and police.uk crime.
+
+Wards are filled by rank; H3 cells are shaded by score or coloured by hot spot category;
+police.uk crime is counted per cell, never drawn as points.
 
 Each builder takes a frame and returns a `folium.FeatureGroup` (empty when the frame is),
 so the caller can add it to a map and list it in the layer control. Every layer is a single
@@ -8,6 +11,7 @@ All imported text is escaped with `maps.style.escape` before it enters the GeoJS
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Mapping, Sequence
 
@@ -25,7 +29,13 @@ WARD_STYLE = {"color": "#3f3f8f", "weight": 2, "fill": False, "dashArray": "4 3"
 CELL_STYLE = {"weight": 0.5, "fillOpacity": 0.55, "opacity": 0.8}
 PLACE_RADIUS = 5
 PLACE_OUTLINE = "#222222"
+WARD_FILL = {"color": "#3f3f8f", "weight": 2, "fill": True, "fillOpacity": 0.35,
+             "dashArray": "4 3"}
+INCIDENT_STYLE = {"weight": 0.5, "color": "#6b6b6b", "fillOpacity": 0.5, "opacity": 0.6}
+ACTIVITY_RADIUS = 4
 CATEGORY_LAYER = "Hot spot categories"
+ACTIVITY_LAYER = "Disruption activities"
+INCIDENT_LAYER = "police.uk crime (context)"
 NO_LABEL = "none"  # the simple label of a cell never significantly hot
 
 
@@ -49,8 +59,9 @@ def _collection(geoms: np.ndarray | Sequence, properties: Mapping[str, Sequence]
     return {"type": "FeatureCollection", "features": features}
 
 
-def _ward_style(_feature: dict) -> dict:
-    return WARD_STYLE
+def _ward_style(feature: dict) -> dict:
+    shade = feature["properties"].get("shade")
+    return {**WARD_FILL, "fillColor": shade} if shade else WARD_STYLE
 
 
 def _fill_style(feature: dict) -> dict:
@@ -62,13 +73,37 @@ def _place_style(feature: dict) -> dict:
     return {"fillColor": feature["properties"]["colour"]}
 
 
-def ward_layer(areas: gpd.GeoDataFrame, *, name: str = "Wards") -> folium.FeatureGroup:
-    """Ward outlines with a tooltip naming the ward, its code and authority.
+def _ranked(areas: gpd.GeoDataFrame, ranking: pd.DataFrame) -> dict[str, list]:
+    """Rank, score, trend and fill colour of each area; blanks for areas not ranked."""
+    by_code = ranking.set_index("ward_code")
+    of = len(ranking)
+    found = [code in by_code.index for code in areas["code"]]
+    rows = by_code.reindex(areas["code"])
+    shades = style.rank_colours(rows["rank"].fillna(of).to_numpy(float), of=of)
+    return {
+        "rank": [f"{int(r)} of {of}" if ok else "not ranked"
+                 for r, ok in zip(rows["rank"], found, strict=True)],
+        "score": [f"{float(v):.1f}" if ok else "" for v, ok in zip(rows["current"], found,
+                                                                   strict=True)],
+        "trend": _escaped([d if ok else "" for d, ok in zip(rows["direction"], found,
+                                                              strict=True)]),
+        "shade": [str(c) if ok else None for c, ok in zip(shades, found, strict=True)],
+    }
+
+
+def ward_layer(areas: gpd.GeoDataFrame, *, ranking: pd.DataFrame | None = None,
+               name: str = "Wards") -> folium.FeatureGroup:
+    """Wards with a tooltip naming the ward, its code and authority; filled by rank if ranked.
 
     Parameters
     ----------
     areas
         Columns ``code``, ``name``, ``authority_name`` and polygon ``geometry`` in EPSG:4326.
+    ranking
+        The newest run's ward ranking (`layers.queries.ward_ranking`): ``ward_code``,
+        ``rank``, ``current`` and ``direction``. Ranked wards are filled on
+        `maps.style.RANK_RAMP` (darker = higher) and their tooltip adds the rank ("3 of
+        27"), the current score and the trend; without it (no run yet), outlines only.
     name
         The layer's name in the layer control.
     """
@@ -78,8 +113,12 @@ def ward_layer(areas: gpd.GeoDataFrame, *, name: str = "Wards") -> folium.Featur
         return group
     props = {"name": _escaped(areas["name"]), "code": _escaped(areas["code"]),
              "authority": _escaped(areas["authority_name"])}
-    tooltip = folium.GeoJsonTooltip(["name", "code", "authority"],
-                                    aliases=["Ward", "Code", "Authority"])
+    fields, aliases = ["name", "code", "authority"], ["Ward", "Code", "Authority"]
+    if ranking is not None and len(ranking):
+        props |= _ranked(areas, ranking)
+        fields += ["rank", "score", "trend"]
+        aliases += ["Rank", "Current score", "Trend"]
+    tooltip = folium.GeoJsonTooltip(fields, aliases=aliases)
     folium.GeoJson(_collection(areas.geometry.to_numpy(), props), style_function=_ward_style,
                    tooltip=tooltip).add_to(group)
     return group
@@ -188,4 +227,101 @@ def place_layer(places: pd.DataFrame, *, name: str = "Places (MACE level)"
                                               fill_opacity=0.9),
                    tooltip=folium.GeoJsonTooltip(["name"], labels=False),
                    popup=popup).add_to(group)
+    return group
+
+
+def _day(value: object) -> str:
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()[:10]
+    return style.escape(value)[:10]
+
+
+def activity_layer(activities: pd.DataFrame, *, name: str = ACTIVITY_LAYER,
+                   show: bool = False) -> folium.FeatureGroup:
+    """Disruption activities as small circle markers coloured by type, with a popup.
+
+    Activities without coordinates cannot be drawn and are left out.
+
+    Parameters
+    ----------
+    activities
+        Columns ``activity_type``, ``started_at``, ``agency``, ``outcome``, ``jag_ref``,
+        ``lat``, ``lng`` (as `layers.queries.activities` returns them).
+    name
+        The layer's name in the layer control.
+    show
+        Whether the layer is on when the map opens.
+    """
+    group = folium.FeatureGroup(name=name, show=show)
+    located = activities[activities["lat"].notna() & activities["lng"].notna()]
+    if located.empty:
+        return group
+    types = [str(t) for t in located["activity_type"]]
+    points = shapely.points(located["lng"].to_numpy(float), located["lat"].to_numpy(float))
+    props: dict[str, Sequence] = {
+        "type": _escaped([t.replace("_", " ") for t in types]),
+        "started": [_day(v) for v in located["started_at"]],
+        "agency": _escaped(located["agency"]),
+        "outcome": _escaped(located["outcome"]),
+        "jag_ref": _escaped(located["jag_ref"]),
+        "colour": [style.activity_colour(t) for t in types],
+    }
+    popup = folium.GeoJsonPopup(["type", "started", "agency", "outcome", "jag_ref"],
+                                aliases=["Activity", "Started", "Agency", "Outcome",
+                                         "JAG ref"])
+    folium.GeoJson(_collection(points, props), style_function=_place_style,
+                   marker=folium.CircleMarker(radius=ACTIVITY_RADIUS, weight=1,
+                                              color=PLACE_OUTLINE, fill=True,
+                                              fill_opacity=0.9),
+                   tooltip=folium.GeoJsonTooltip(["type"], labels=False),
+                   popup=popup).add_to(group)
+    return group
+
+
+def _incident_style(feature: dict) -> dict:
+    return {**INCIDENT_STYLE, "fillColor": feature["properties"]["colour"]}
+
+
+def incident_summary(count: int, top_types: Sequence[tuple[str, int]]) -> str:
+    """The tooltip of a cell's crime, escaped.
+
+    Examples
+    --------
+    >>> incident_summary(17, [("Violence", 12), ("<b>ASB</b>", 5)])
+    '17 crimes (police.uk, area-level): Violence 12, &lt;b&gt;ASB&lt;/b&gt; 5'
+    """
+    noun = "crime" if count == 1 else "crimes"
+    parts = ", ".join(f"{style.escape(t)} {int(n)}" for t, n in top_types)
+    return f"{int(count)} {noun} (police.uk, area-level): {parts}"
+
+
+def incident_layer(incidents: pd.DataFrame, *, name: str = INCIDENT_LAYER,
+                   show: bool = False) -> folium.FeatureGroup:
+    """police.uk crime counted per H3 cell, drawn as one GeoJson of hexagons.
+
+    Never points: police.uk locations are anonymised snap points, so they are shown by area.
+
+    Parameters
+    ----------
+    incidents
+        Columns ``h3_cell``, ``count`` and ``top_types`` (as
+        `layers.queries.incident_cells` returns them).
+    name
+        The layer's name in the layer control.
+    show
+        Whether the layer is on when the map opens.
+    """
+    group = folium.FeatureGroup(name=name, show=show)
+    if incidents.empty:
+        return group
+    ids = incidents["h3_cell"].to_numpy(dtype=object)
+    polygons = h3index.cells_to_polygons(h3index.str_to_cells(ids))
+    counts = incidents["count"].to_numpy(dtype=float)
+    props = {
+        "summary": [incident_summary(int(n), top) for n, top in zip(
+            counts, incidents["top_types"], strict=True)],
+        "colour": style.incident_colours(counts).tolist(),
+    }
+    folium.GeoJson(_collection(polygons, props), style_function=_incident_style,
+                   tooltip=folium.GeoJsonTooltip(["summary"], labels=False)).add_to(group)
     return group

@@ -28,6 +28,18 @@ SCORE_RAMP = ("#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026")
 ZERO_SCORE_COLOUR = "#bdbdbd"  # reports in the cell, none of them weighted
 
 
+RANK_RAMP = ("#dadaeb", "#b4b4d6", "#8c8cc0", "#6464a6", "#3f3f8f")  # lowest to top rank
+ACTIVITY_COLOURS = {
+    "licensing_visit": "#1b9e77",
+    "premises_closure": "#d95f02",
+    "empty_property_secured": "#7570b3",
+    "street_patrol": "#e7298a",
+    "housing_provider_visit": "#66a61e",
+    "other": "#666666",
+}
+INCIDENT_RAMP = ("#e6e3ea", "#c9c1d3", "#a89bbb", "#8574a0", "#5f4d7e")
+
+
 def level_colour(level: int) -> str:
     """Return the colour of a MACE level (1-4).
 
@@ -139,3 +151,46 @@ def escape(value: object) -> str:
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return ""
     return html.escape(str(value), quote=True).translate(_NOT_TEMPLATE)
+
+
+def rank_colours(ranks: np.ndarray, *, of: int) -> np.ndarray:
+    """Colour ward ranks (1 = highest score) on `RANK_RAMP`, darkest for the top ranks.
+
+    Examples
+    --------
+    >>> rank_colours(np.array([1, 3, 5]), of=5).tolist()
+    ['#3f3f8f', '#8c8cc0', '#dadaeb']
+    """
+    ranks = np.asarray(ranks, dtype=float)
+    steps = len(RANK_RAMP)
+    # share of wards ranked at or below this one: 1 for the top rank
+    share = (max(of, 1) - ranks + 1) / max(of, 1)
+    step = np.ceil(share * steps).astype(int).clip(1, steps) - 1
+    return np.asarray(RANK_RAMP, dtype=object)[step]
+
+
+def activity_colour(activity_type: str) -> str:
+    """Return the colour of an activity type; types not in `ACTIVITY_COLOURS` are "other".
+
+    Examples
+    --------
+    >>> activity_colour("street_patrol"), activity_colour("unheard_of")
+    ('#e7298a', '#666666')
+    """
+    return ACTIVITY_COLOURS.get(activity_type, ACTIVITY_COLOURS["other"])
+
+
+def incident_colours(counts: np.ndarray, *, vmax: float | None = None) -> np.ndarray:
+    """Colour crime counts on `INCIDENT_RAMP` in equal steps from 0 to ``vmax``.
+
+    Examples
+    --------
+    >>> incident_colours(np.array([1, 5, 10])).tolist()
+    ['#e6e3ea', '#a89bbb', '#5f4d7e']
+    """
+    counts = np.asarray(counts, dtype=float)
+    if vmax is None:
+        vmax = float(np.nanmax(counts)) if len(counts) else 1.0
+    breaks = score_breaks(vmax, steps=len(INCIDENT_RAMP))
+    step = np.searchsorted(breaks, counts, side="left").clip(0, len(INCIDENT_RAMP) - 1)
+    return np.asarray(INCIDENT_RAMP, dtype=object)[step]

@@ -1,7 +1,9 @@
 """The whole map: base tiles, the layers, a layer control, a legend and a notice.
 
 Cells are drawn twice, in two layers the user switches between: shaded by score (shown when
-the map opens) and coloured by emerging hot spot category.
+the map opens) and coloured by emerging hot spot category. Wards are filled by their rank in
+the newest scoring run; disruption activities and police.uk crime per cell (context) are
+optional layers, off when the map opens.
 """
 
 from __future__ import annotations
@@ -42,26 +44,54 @@ def _swatch(colour: str, label: str) -> str:
             f"{style.escape(label)}</div>")
 
 
-def legend_html(vmax: float, *, categories: Iterable[str] = ()) -> str:
+def _steps(ramp: tuple[str, ...], vmax: float, *, fmt: str) -> list[str]:
+    breaks = style.score_breaks(vmax, steps=len(ramp))
+    lows = np.concatenate([[0.0], breaks[:-1]])
+    return [_swatch(c, f"{lo:{fmt}} - {hi:{fmt}}")
+            for c, lo, hi in reversed(list(zip(ramp, lows, breaks, strict=True)))]
+
+
+def _context_rows(*, ranked: bool, activity_types: Iterable[str],
+                  incident_max: float | None) -> list[str]:
+    """Legend rows of the ward ranks, activity types and crime counts, when drawn."""
+    rows = []
+    if ranked:
+        rows.append("<b>Ward rank</b>")
+        rows += [_swatch(style.RANK_RAMP[-1], "top ranks (highest score)"),
+                 _swatch(style.RANK_RAMP[0], "lowest ranks")]
+    shown = set(activity_types)
+    types = [t for t in style.ACTIVITY_COLOURS if t in shown]
+    if types:
+        rows.append(f"<b>{layers.ACTIVITY_LAYER}</b>")
+        rows += [_swatch(style.ACTIVITY_COLOURS[t], t.replace("_", " ")) for t in types]
+    if incident_max:
+        rows.append(f"<b>{style.escape(layers.INCIDENT_LAYER)}: crimes per cell</b>")
+        rows += _steps(style.INCIDENT_RAMP, incident_max, fmt=".0f")
+    return rows
+
+
+def legend_html(vmax: float, *, categories: Iterable[str] = (), ranked: bool = False,
+                activity_types: Iterable[str] = (), incident_max: float | None = None
+                ) -> str:
     """The legend: MACE level colours, score steps up to ``vmax`` and hot spot categories.
 
     Only the ``categories`` present (and drawn) are listed, in `layers.emerging.CATEGORIES`
-    order.
+    order. ``ranked`` adds the ward rank shades, ``activity_types`` the colours of the
+    activity types drawn and ``incident_max`` (the most crimes in a cell) the crime steps.
     """
     rows = ["<b>Places: MACE level</b>"]
     rows += [_swatch(style.level_colour(lv), f"{lv} {LEVELS[lv]}") for lv in sorted(LEVELS,
                                                                                      reverse=True)]
     rows.append("<b>Cell score</b>")
-    breaks = style.score_breaks(vmax)
-    lows = np.concatenate([[0.0], breaks[:-1]])
-    steps = list(zip(style.SCORE_RAMP, lows, breaks, strict=True))
-    rows += [_swatch(c, f"{lo:.1f} - {hi:.1f}") for c, lo, hi in reversed(steps)]
+    rows += _steps(style.SCORE_RAMP, vmax, fmt=".1f")
     rows.append(_swatch(style.ZERO_SCORE_COLOUR, "0 (next to records)"))
     shown = set(categories)
     drawn = [c for c in CATEGORIES if c in shown and style.category_colour(c)]
     if drawn:
         rows.append(f"<b>{layers.CATEGORY_LAYER}</b>")
         rows += [_swatch(str(style.category_colour(c)), c) for c in drawn]
+    rows += _context_rows(ranked=ranked, activity_types=activity_types,
+                          incident_max=incident_max)
     return (f'<div class="placerisk-legend" style="{_BOX} bottom: 24px; right: 10px;">'
             + "".join(rows) + "</div>")
 
@@ -105,9 +135,25 @@ def _cells(m: folium.Map, cells: pd.DataFrame, *, vmax: float, client: bool | No
     layers.category_layer(cells).add_to(m)
 
 
+def _context_legend(ranking: pd.DataFrame | None, activities: pd.DataFrame | None,
+                    incidents: pd.DataFrame | None) -> dict:
+    """The keyword arguments of `legend_html` for the optional layers drawn."""
+    types: Iterable[str] = ()
+    if activities is not None:
+        located = activities["lat"].notna() & activities["lng"].notna()
+        types = activities.loc[located, "activity_type"]
+    most = None
+    if incidents is not None and len(incidents):
+        most = float(incidents["count"].max())
+    return {"ranked": ranking is not None and len(ranking) > 0, "activity_types": types,
+            "incident_max": most}
+
+
 def build_map(areas: gpd.GeoDataFrame, cells: pd.DataFrame, places: pd.DataFrame, *,
               tiles: str | None, attribution: str | None = None,
-              notice: str | None = None, client: bool | None = None) -> folium.Map:
+              notice: str | None = None, client: bool | None = None,
+              ranking: pd.DataFrame | None = None, activities: pd.DataFrame | None = None,
+              incidents: pd.DataFrame | None = None) -> folium.Map:
     """Compose the placerisk map from frames; no database access.
 
     Parameters
@@ -128,22 +174,37 @@ def build_map(areas: gpd.GeoDataFrame, cells: pd.DataFrame, places: pd.DataFrame
     client
         Draw the cells in the browser with h3-js (small pages); ``None``: when h3-js is
         installed, else as GeoJSON polygons.
+    ranking
+        The newest run's ward ranking (`layers.queries.ward_ranking`); wards are filled by
+        rank. ``None`` (no run): outlines only.
+    activities
+        Disruption activities (`layers.queries.activities`), drawn by type in a layer that
+        is off when the map opens; ``None``: no such layer.
+    incidents
+        police.uk crime per cell (`layers.queries.incident_cells`), a context layer off
+        when the map opens; ``None``: no such layer.
 
     Returns
     -------
     folium.Map
-        With a layer control and a legend of levels, scores and hot spot categories.
+        With a layer control and a legend of levels, scores, hot spot categories and, when
+        given, ward ranks, activity types and crime counts.
     """
     m = folium.Map(location=DEFAULT_CENTRE, zoom_start=DEFAULT_ZOOM, tiles=None,
                    control_scale=True)
     if tiles:
         folium.TileLayer(tiles, attr=attribution, name="Base map").add_to(m)
     vmax = float(cells["score"].max()) if len(cells) else 1.0
-    layers.ward_layer(areas).add_to(m)
+    layers.ward_layer(areas, ranking=ranking).add_to(m)
+    if incidents is not None:
+        layers.incident_layer(incidents).add_to(m)
     _cells(m, cells, vmax=vmax, client=client)
+    if activities is not None:
+        layers.activity_layer(activities).add_to(m)
     layers.place_layer(places).add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)
-    _Html(legend_html(vmax, categories=cells["category"] if len(cells) else ())).add_to(m)
+    _Html(legend_html(vmax, categories=cells["category"] if len(cells) else (),
+                      **_context_legend(ranking, activities, incidents))).add_to(m)
     if notice:
         _Html(notice_html(notice)).add_to(m)
     _fit(m, [areas, _place_points(places)])

@@ -7,8 +7,11 @@ from types import SimpleNamespace
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import DEMO_AREAS_NOTICE
+from api.app import DEMO_AREAS_NOTICE, create_app
+from api.settings import Settings
+from layers import queries
 from layers.emerging import CATEGORIES
+from tests.api.conftest import IMG, POLICE_UK, build_store
 
 LIST_ROUTES = ["/api/places", "/api/activities", "/api/cells", "/api/areas"]
 PAGED_ROUTES = [*LIST_ROUTES, "/api/places.geojson", "/api/cells.geojson"]
@@ -58,6 +61,74 @@ def test_map_has_a_hot_spot_category_layer(rich_client: TestClient) -> None:
     assert "sporadic hot spot" in categories
     assert "sporadic hot spot" in page  # the legend entry and the tooltips
     assert "Pattern" in page or "pattern " in page  # the simple label in the tooltips
+
+def test_map_has_rank_activity_and_crime_layers(rich_client: TestClient) -> None:
+    page = rich_client.get("/").text
+    for text in ("Disruption activities", "police.uk crime (context)", "Ward rank",
+                 "Current score", "1 of 2", "2 of 2", "crimes per cell",
+                 "licensing visit", "street patrol", "advice given",
+                 "crimes (police.uk, area-level): Drugs 1, Robbery 1, Violence and sexual "
+                 "offences 1"):
+        assert text in page, text
+    store = rich_client.app.state.store  # type: ignore[attr-defined]
+    with store.connect() as conn:
+        _, ranking = queries.ward_ranking(conn)
+    for score in ranking["current"]:
+        assert f'"score": "{score:.1f}"' in page
+
+
+def test_incident_cells_count_the_newest_months(rich_client: TestClient) -> None:
+    store = rich_client.app.state.store  # type: ignore[attr-defined]
+    with store.connect() as conn:
+        three = queries.incident_cells(conn)
+        two = queries.incident_cells(conn, months=2)
+        one = queries.incident_cells(conn, months=1)
+        with pytest.raises(queries.ParameterError, match="months must be at least 1"):
+            queries.incident_cells(conn, months=0)
+    assert list(three.columns) == ["h3_cell", "count", "top_types"]
+    assert three["count"].tolist() == [3]  # 2025-03, -05 and -06: the newest three held
+    assert three["top_types"][0] == [("Drugs", 1), ("Robbery", 1),
+                                     ("Violence and sexual offences", 1)]
+    assert two["count"].tolist() == [2]
+    assert one["top_types"][0] == [("Drugs", 1)]
+
+
+# police.uk crime at coordinates used nowhere else, and an activity with markup in its outcome
+CRIME_AT = (54.5777, -1.3111)
+
+
+@pytest.fixture(scope="module")
+def context_client(tmp_path_factory: pytest.TempPathFactory):
+    crime = [{**row, "Latitude": CRIME_AT[0], "Longitude": CRIME_AT[1]} for row in POLICE_UK]
+    more = {"activities": [
+        {"activity_id": "A9", "activity_type": "premises_closure",
+         "started_at": "2025-06-22T09:00", "latitude": 54.59, "longitude": -1.34,
+         "agency": "Council", "outcome": IMG, "jag_ref": "JAG-{{ 6*7 }}"}]}
+    db = build_store(tmp_path_factory.mktemp("context"), more=more, police_uk=crime)
+    with TestClient(create_app(Settings(db=str(db), tiles="none"))) as c:
+        yield c
+
+
+def test_map_escapes_activity_popups(context_client: TestClient) -> None:
+    page = context_client.get("/").text
+    assert IMG not in page and "<img src=x" not in page
+    assert "JAG-42" not in page
+    assert "onerror=alert(1)" in page  # as escaped text in the popup
+    assert "premises closure" in page
+
+
+def test_map_shows_police_uk_crime_by_cell_not_by_point(context_client: TestClient) -> None:
+    page = context_client.get("/").text
+    assert "3 crimes (police.uk, area-level)" in page
+    for coordinate in CRIME_AT:
+        assert str(coordinate) not in page
+
+
+def test_map_without_a_run_has_ward_outlines_only(unscored_client: TestClient) -> None:
+    page = unscored_client.get("/").text
+    assert "North Box" in page and "Ward rank" not in page and "1 of 2" not in page
+    assert "Disruption activities" in page
+
 
 def test_map_without_tiles_has_no_base_map(client: TestClient) -> None:
     assert "tile.openstreetmap.org" not in client.get("/").text

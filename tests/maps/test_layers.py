@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 
@@ -159,3 +160,141 @@ def test_cells_drawn_in_the_browser_send_ids_not_polygons() -> None:
     assert payload["cells"] == cells["h3_cell"].tolist()
     assert "</script>" not in hexes.payload_json(cells)
     assert payload["wards"] == ["{{ 6*7 }}</script>"]  # text, not markup or template
+
+
+# --- wards by rank, activities, police.uk crime ------------------------------------------
+
+IMG = "<img src=x onerror=alert(1)>"
+IMG_ESCAPED = "&lt;img src=x onerror=alert(1)&gt;"
+
+
+def make_areas(name: str = SCRIPT) -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame({"code": ["E05000001", "E05000002", "E05000003"],
+                             "name": [name, "South", "East"], "authority_name": "Stockton"},
+                            geometry=[shapely.box(-1.35, 54.55, -1.325, 54.60),
+                                      shapely.box(-1.325, 54.55, -1.30, 54.60),
+                                      shapely.box(-1.30, 54.55, -1.275, 54.60)],
+                            crs="EPSG:4326")
+
+
+def make_ranking() -> pd.DataFrame:
+    """Two of the three areas ranked; the third is not in the run."""
+    return pd.DataFrame({"ward_code": ["E05000002", "E05000001"], "name": ["South", SCRIPT],
+                         "rank": [1, 2], "current": [7.25, 1.0],
+                         "direction": ["increasing", "no trend"]})
+
+
+def make_activities() -> pd.DataFrame:
+    return pd.DataFrame({
+        "activity_type": ["street_patrol", "premises_closure", "licensing_visit"],
+        "started_at": [dt.datetime(2025, 6, 20, 21), dt.datetime(2025, 6, 1, 9),
+                       dt.datetime(2025, 5, 2)],
+        "agency": ["Police", SCRIPT, "Council"],
+        "outcome": [IMG, "closed {{ 6*7 }}", None],
+        "jag_ref": ["JAG-1", "JAG-2", "JAG-3"],
+        "lat": [54.56, 54.58, None], "lng": [-1.33, -1.31, None],
+    }, dtype=object)
+
+
+def make_incidents() -> pd.DataFrame:
+    ids = make_cells()["h3_cell"][:2].tolist()
+    return pd.DataFrame({"h3_cell": ids, "count": [17, 1],
+                         "top_types": [[("Violence", 12), (SCRIPT, 5)], [("Drugs", 1)]]})
+
+
+def test_ward_layer_fills_ranked_wards_darker_for_higher_ranks() -> None:
+    geojson = geojson_of(layers.ward_layer(make_areas(), ranking=make_ranking()))
+    props = [f["properties"] for f in geojson.data["features"]]
+    assert [p["rank"] for p in props] == ["2 of 2", "1 of 2", "not ranked"]
+    assert [p["score"] for p in props] == ["1.0", "7.2", ""]
+    assert [p["trend"] for p in props] == ["no trend", "increasing", ""]
+    assert props[0]["name"] == "&lt;script&gt;alert(1)&lt;/script&gt;"
+    assert props[1]["shade"] == style.RANK_RAMP[-1] and props[2]["shade"] is None
+    assert props[0]["shade"] != props[1]["shade"]
+    styles = [geojson.style_function(f) for f in geojson.data["features"]]
+    assert styles[1]["fillColor"] == style.RANK_RAMP[-1] and styles[1]["fill"] is True
+    assert styles[2] == layers.WARD_STYLE
+    assert tooltip_of(geojson).fields == ["name", "code", "authority", "rank", "score",
+                                          "trend"]
+
+
+def test_ward_layer_without_a_run_is_outlines_only() -> None:
+    for ranking in (None, make_ranking().iloc[:0]):
+        geojson = geojson_of(layers.ward_layer(make_areas(), ranking=ranking))
+        assert "rank" not in geojson.data["features"][0]["properties"]
+        assert geojson.style_function(geojson.data["features"][0]) == layers.WARD_STYLE
+    assert not layers.ward_layer(make_areas().iloc[:0], ranking=make_ranking())._children
+
+
+def test_rank_colours_darker_for_higher_ranks() -> None:
+    colours = style.rank_colours(np.arange(1, 28), of=27).tolist()
+    assert colours[0] == style.RANK_RAMP[-1] and colours[-1] == style.RANK_RAMP[0]
+    order = [style.RANK_RAMP.index(c) for c in colours]
+    assert order == sorted(order, reverse=True)
+
+
+def test_activity_layer_draws_located_activities_by_type_with_escaped_popups() -> None:
+    group = layers.activity_layer(make_activities())
+    assert group.layer_name == layers.ACTIVITY_LAYER and group.show is False
+    geojson = geojson_of(group)
+    props = [f["properties"] for f in geojson.data["features"]]
+    assert len(props) == 2  # the one without coordinates is skipped
+    assert [p["type"] for p in props] == ["street patrol", "premises closure"]
+    assert [p["started"] for p in props] == ["2025-06-20", "2025-06-01"]
+    assert props[0]["outcome"] == IMG_ESCAPED
+    assert props[1]["outcome"] == "closed &#123;&#123; 6*7 &#125;&#125;"
+    assert props[1]["agency"] == "&lt;script&gt;alert(1)&lt;/script&gt;"
+    assert [p["colour"] for p in props] == [style.ACTIVITY_COLOURS["street_patrol"],
+                                            style.ACTIVITY_COLOURS["premises_closure"]]
+    (popup,) = [c for c in geojson._children.values() if isinstance(c, folium.GeoJsonPopup)]
+    assert popup.fields == ["type", "started", "agency", "outcome", "jag_ref"]
+
+
+def test_activity_layer_without_located_activities_is_empty() -> None:
+    assert not layers.activity_layer(make_activities().iloc[2:])._children
+    assert not layers.activity_layer(make_activities().iloc[:0])._children
+
+
+def test_activity_palette_covers_every_type() -> None:
+    from layers.activities import ACTIVITY_TYPES
+
+    assert set(style.ACTIVITY_COLOURS) == set(ACTIVITY_TYPES)
+    assert len(set(style.ACTIVITY_COLOURS.values())) == len(ACTIVITY_TYPES)
+    assert style.activity_colour("unknown") == style.ACTIVITY_COLOURS["other"]
+
+
+def test_incident_layer_is_one_geojson_of_hexagons_with_escaped_summaries() -> None:
+    group = layers.incident_layer(make_incidents())
+    assert group.layer_name == "police.uk crime (context)" and group.show is False
+    geojson = geojson_of(group)
+    features = geojson.data["features"]
+    assert {f["geometry"]["type"] for f in features} == {"Polygon"}
+    assert features[0]["properties"]["summary"] == (
+        "17 crimes (police.uk, area-level): Violence 12, "
+        "&lt;script&gt;alert(1)&lt;/script&gt; 5")
+    assert features[1]["properties"]["summary"] == "1 crime (police.uk, area-level): Drugs 1"
+    assert features[0]["properties"]["colour"] == style.INCIDENT_RAMP[-1]
+    assert geojson.style_function(features[1])["fillColor"] == style.INCIDENT_RAMP[0]
+    assert not layers.incident_layer(make_incidents().iloc[:0])._children
+
+
+def test_map_with_rank_activities_and_crime_layers_and_legend() -> None:
+    places = pd.DataFrame(columns=["name", "category", "address", "mace_level", "lat", "lng"])
+    page = render_html(build_map(make_areas(), make_cells(), places, tiles=None,
+                                 client=False, ranking=make_ranking(),
+                                 activities=make_activities(), incidents=make_incidents()))
+    for text in ("Disruption activities", "police.uk crime (context)", "Ward rank",
+                 "street patrol", "premises closure", "crimes per cell", "1 of 2"):
+        assert text in page, text
+    assert "licensing visit" not in page  # not located, not drawn, not in the legend
+    assert SCRIPT not in page and IMG not in page and "closed 42" not in page
+    # one GeoJson per layer: wards, crime, scores, categories, activities
+    assert len(re.findall(r"L\.geoJson\(", page)) == 5
+
+
+def test_legend_lists_activity_types_and_crime_steps_only_when_drawn() -> None:
+    legend = legend_html(4.0, activity_types=["other", "street_patrol"], incident_max=10)
+    assert legend.index("street patrol") < legend.index(">other<")
+    assert style.INCIDENT_RAMP[-1] in legend and "8 - 10" in legend
+    assert "Disruption activities" not in legend_html(4.0)
+    assert "crimes per cell" not in legend_html(4.0)
