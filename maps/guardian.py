@@ -16,11 +16,11 @@ import folium
 import numpy as np
 import pandas as pd
 import shapely
-from branca.element import MacroElement, Template
 
 from geo import h3index
 from layers import disclosure
 from maps import style
+from maps._overlay import BOX, FixedHtml
 from maps.view import DEFAULT_CENTRE, DEFAULT_ZOOM, notice_html
 
 BAND_RAMP = ("#bcbddc", "#9e9ac8", "#807dba", "#6a51a3", "#4a1486")
@@ -34,19 +34,6 @@ PROTECTIVE_LAYER = "Protective places"
 NOTICE = ("Aggregated view for community guardians: areas of about 5 km2, counts in bands, "
           "areas with fewer than {k} places of concern not shown")
 
-_BOX = ("position: fixed; z-index: 1000; background: white; padding: 6px 10px; "
-        "border: 1px solid #888; border-radius: 4px; font: 12px/1.4 sans-serif;")
-
-
-class _Html(MacroElement):
-    """Fixed-position HTML on the map; ``body`` must already be escaped."""
-
-    _template = Template("{% macro html(this, kwargs) %}{{ this.body }}{% endmacro %}")
-
-    def __init__(self, body: str) -> None:
-        super().__init__()
-        self._name = "PlaceriskGuardianHtml"
-        self.body = body
 
 
 def band_colours(k: int = disclosure.DEFAULT_K) -> dict[str, str]:
@@ -162,7 +149,7 @@ def legend_html(*, k: int, period: str | None = None) -> str:
         rows.append(f"<div>{style.escape(f'Period: {period}')}</div>")
     rows.append(_swatch(PROTECTIVE_LAYER + " (youth clubs, parks, sports grounds)",
                         f"background:{PROTECTIVE_COLOUR}; border-radius:6px;"))
-    return (f'<div class="placerisk-legend" style="{_BOX} bottom: 24px; right: 10px;">'
+    return (f'<div class="placerisk-legend" style="{BOX} bottom: 24px; right: 10px;">'
             + "".join(rows) + "</div>")
 
 
@@ -226,7 +213,7 @@ def build_guardian_map(cells: pd.DataFrame, protective: pd.DataFrame, *, tiles: 
     cell_layer(cells, k=k).add_to(m)
     protective_layer(protective).add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)
-    _Html(legend_html(k=k, period=period)).add_to(m)
-    _Html(notice_html(NOTICE.format(k=k))).add_to(m)
+    FixedHtml(legend_html(k=k, period=period)).add_to(m)
+    FixedHtml(notice_html(NOTICE.format(k=k))).add_to(m)
     _fit(m, cells)
     return m

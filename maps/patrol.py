@@ -14,33 +14,20 @@ import folium
 import numpy as np
 import pandas as pd
 import shapely
-from branca.element import MacroElement, Template
 from shapely.geometry.base import BaseGeometry
 
 from geo import h3index
 from layers.patrol import DWELL_MINUTES, tour_length_m
 from maps import style
+from maps._overlay import BOX, FixedHtml
 from maps.layers import WARD_STYLE
 from maps.view import DEFAULT_CENTRE, DEFAULT_ZOOM, notice_html
 
 ROUTE_STYLE = {"color": "#1f3a93", "weight": 3, "opacity": 0.85, "dash_array": "6 6"}
 HEX_STYLE = {"weight": 1.5, "fillOpacity": 0.6, "opacity": 0.9}
-_BOX = ("position: fixed; z-index: 1000; background: white; padding: 6px 10px; "
-        "border: 1px solid #888; border-radius: 4px; font: 12px/1.4 sans-serif;")
 _LABEL = ("white-space: nowrap; font: bold 12px/1.2 sans-serif; color: #111; "
           "background: rgba(255,255,255,0.85); border: 1px solid #333; border-radius: 3px; "
           "padding: 1px 4px; display: inline-block; transform: translate(10px, -50%);")
-
-
-class _Panel(MacroElement):
-    """Fixed-position HTML on the map; ``body`` must already be escaped."""
-
-    _template = Template("{% macro html(this, kwargs) %}{{ this.body }}{% endmacro %}")
-
-    def __init__(self, body: str) -> None:
-        super().__init__()
-        self._name = "PlaceriskPatrolPanel"
-        self.body = body
 
 
 def _hex_style(feature: dict) -> dict:
@@ -96,7 +83,7 @@ def table_html(plan: pd.DataFrame, *, ward_code: str, independent: bool = True) 
             f"<div>Short visits of {low}-{high} min at unpredictable times, repeated every "
             f"couple of hours. {source}</div>")
     if plan.empty:
-        return (f'<div class="placerisk-patrol-table" style="{_BOX} top: 10px; right: 10px; '
+        return (f'<div class="placerisk-patrol-table" style="{BOX} top: 10px; right: 10px; '
                 'max-width: 320px;">'
                 f"{head}<p>No cell of this ward scores above 0: nothing to patrol.</p></div>")
     rows = "".join(
@@ -108,7 +95,7 @@ def table_html(plan: pd.DataFrame, *, ward_code: str, independent: bool = True) 
     foot = (f"<tr><th colspan='2'>{cells}, {tour_length_m(plan) / 1000:.1f} km"
             f"</th><th>{int(plan['dwell_minutes'].sum())} min</th><th>{100 * covered:.1f}%"
             "</th></tr>")
-    return (f'<div class="placerisk-patrol-table" style="{_BOX} top: 10px; right: 10px; '
+    return (f'<div class="placerisk-patrol-table" style="{BOX} top: 10px; right: 10px; '
             f'max-width: 320px; max-height: 80vh; overflow-y: auto;">{head}'
             '<table style="border-collapse: collapse; margin-top: 4px;">'
             "<thead><tr><th>#</th><th>Call sign</th><th>Dwell</th><th>Share of ward score</th>"
@@ -175,8 +162,8 @@ def build_patrol_map(plan: pd.DataFrame, ward_geometry: BaseGeometry | None, *,
             icon = folium.DivIcon(html=label_html(row.order, row.label), icon_size=(0, 0),
                                   icon_anchor=(0, 0), class_name="placerisk-patrol-icon")
             folium.Marker(point, icon=icon).add_to(m)
-    _Panel(table_html(plan, ward_code=ward_code, independent=independent)).add_to(m)
+    FixedHtml(table_html(plan, ward_code=ward_code, independent=independent)).add_to(m)
     if notice:
-        _Panel(notice_html(notice)).add_to(m)
+        FixedHtml(notice_html(notice)).add_to(m)
     _fit(m, ward_geometry, plan)
     return m

@@ -14,28 +14,15 @@ import folium
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-from branca.element import MacroElement, Template
 
 from layers.emerging import CATEGORIES
 from layers.places import LEVELS
 from maps import assets, hexes, layers, style
+from maps._overlay import BOX, FixedHtml
 
 DEFAULT_CENTRE = (54.5705, -1.3183)  # Stockton-on-Tees
 DEFAULT_ZOOM = 12
 
-_BOX = ("position: fixed; z-index: 1000; background: white; padding: 6px 10px; "
-        "border: 1px solid #888; border-radius: 4px; font: 12px/1.4 sans-serif;")
-
-
-class _Html(MacroElement):
-    """Fixed-position HTML on the map; ``body`` must already be escaped."""
-
-    _template = Template("{% macro html(this, kwargs) %}{{ this.body }}{% endmacro %}")
-
-    def __init__(self, body: str) -> None:
-        super().__init__()
-        self._name = "PlaceriskHtml"
-        self.body = body
 
 
 def _swatch(colour: str, label: str) -> str:
@@ -92,13 +79,13 @@ def legend_html(vmax: float, *, categories: Iterable[str] = (), ranked: bool = F
         rows += [_swatch(str(style.category_colour(c)), c) for c in drawn]
     rows += _context_rows(ranked=ranked, activity_types=activity_types,
                           incident_max=incident_max)
-    return (f'<div class="placerisk-legend" style="{_BOX} bottom: 24px; right: 10px;">'
+    return (f'<div class="placerisk-legend" style="{BOX} bottom: 24px; right: 10px;">'
             + "".join(rows) + "</div>")
 
 
 def notice_html(notice: str) -> str:
     """A banner across the top of the map, with ``notice`` escaped."""
-    return (f'<div class="placerisk-notice" role="note" style="{_BOX} top: 10px; left: 50%; '
+    return (f'<div class="placerisk-notice" role="note" style="{BOX} top: 10px; left: 50%; '
             f'transform: translateX(-50%); background: #fff3cd; font-weight: bold;">'
             f"{style.escape(notice)}</div>")
 
@@ -203,10 +190,10 @@ def build_map(areas: gpd.GeoDataFrame, cells: pd.DataFrame, places: pd.DataFrame
         layers.activity_layer(activities).add_to(m)
     layers.place_layer(places).add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)
-    _Html(legend_html(vmax, categories=cells["category"] if len(cells) else (),
+    FixedHtml(legend_html(vmax, categories=cells["category"] if len(cells) else (),
                       **_context_legend(ranking, activities, incidents))).add_to(m)
     if notice:
-        _Html(notice_html(notice)).add_to(m)
+        FixedHtml(notice_html(notice)).add_to(m)
     _fit(m, [areas, _place_points(places)])
     return m
 
