@@ -136,6 +136,14 @@ def favicon() -> Response:
     return Response(status_code=204)
 
 
+@router.get("/api/search", tags=["map"])
+def search(conn: Conn, q: Annotated[str, Query(min_length=2, max_length=40,
+                                                description="Start of a postcode.")]
+           ) -> dict[str, list[dict]]:
+    """Find loaded postcodes by their start, for the map's search box."""
+    return {"data": queries.search_postcodes(conn, q)}
+
+
 @router.get("/", response_class=HTMLResponse, tags=["map"])
 def map_page(request: Request) -> HTMLResponse:
     """The map: ward outlines, cells by score or hot spot category, places by MACE level."""

@@ -524,3 +524,20 @@ def incident_cells(conn: sa.Connection, *, months: int = 3, top: int = 3) -> pd.
     out["count"] = out["count"].astype(int)
     out = out.reset_index().sort_values(["count", "h3_cell"], ascending=[False, True])
     return out[list(INCIDENT_CELL_COLUMNS)].reset_index(drop=True)
+
+
+def search_postcodes(conn: sa.Connection, query: str, *, limit: int = 8) -> list[dict[str, Any]]:
+    """Loaded postcodes starting with ``query`` (spaces and case ignored), with their points.
+
+    Examples of ``query``: ``"ts18"``, ``"TS18 1A"``.
+    """
+    key = "".join(query.split()).upper()
+    if not key or len(key) > 8 or not key.isalnum():
+        return []
+    t = schema.postcodes
+    compact = sa.func.replace(t.c.postcode, " ", "")
+    rows = conn.execute(sa.select(t.c.postcode, t.c.lat, t.c.lng)
+                        .where(compact.like(f"{key}%")).order_by(t.c.postcode)
+                        .limit(limit)).all()
+    return [{"t": code, "k": "postcode", "c": [round(lat, 6), round(lng, 6)]}
+            for code, lat, lng in rows]

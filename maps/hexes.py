@@ -21,6 +21,7 @@ import pandas as pd
 from branca.element import MacroElement, Template
 
 from maps import style
+from maps._overlay import script_json
 from maps.layers import CATEGORY_LAYER, CELL_STYLE, NO_LABEL
 
 
@@ -85,7 +86,7 @@ def payload_json(cells: pd.DataFrame, *, vmax: float | None = None) -> str:
         "palettes": [score_palette, category_palette],
         "colour": [score_colour, category_colour],
     }
-    return json.dumps(payload, separators=(",", ":")).replace("<", "\\u003c")
+    return script_json(payload)
 
 
 def hex_layers(cells: pd.DataFrame, *, vmax: float | None = None

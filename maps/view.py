@@ -17,7 +17,7 @@ import pandas as pd
 
 from layers.emerging import CATEGORIES
 from layers.places import LEVELS
-from maps import assets, hexes, layers, style
+from maps import assets, hexes, layers, search, style
 from maps._overlay import BOX, FixedHtml
 
 DEFAULT_CENTRE = (54.5705, -1.3183)  # Stockton-on-Tees
@@ -174,8 +174,9 @@ def build_map(areas: gpd.GeoDataFrame, cells: pd.DataFrame, places: pd.DataFrame
     Returns
     -------
     folium.Map
-        With a layer control and a legend of levels, scores, hot spot categories and, when
-        given, ward ranks, activity types and crime counts.
+        With a layer control, a search box (places, wards, postcodes) and a legend of
+        levels, scores, hot spot categories and, when given, ward ranks, activity types and
+        crime counts.
     """
     m = folium.Map(location=DEFAULT_CENTRE, zoom_start=DEFAULT_ZOOM, tiles=None,
                    control_scale=True)
@@ -194,6 +195,7 @@ def build_map(areas: gpd.GeoDataFrame, cells: pd.DataFrame, places: pd.DataFrame
                       **_context_legend(ranking, activities, incidents))).add_to(m)
     if notice:
         FixedHtml(notice_html(notice)).add_to(m)
+    search.add_search(m, places, areas)
     _fit(m, [areas, _place_points(places)])
     return m
 

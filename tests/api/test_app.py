@@ -301,3 +301,24 @@ def test_leaflet_is_served_by_the_app_not_a_cdn(client: TestClient) -> None:
     js = client.get("/static/vendor/leaflet/leaflet.js")
     assert js.status_code == 200 and "Leaflet" in js.text[:500]
     assert client.get("/static/vendor/leaflet/images/layers.png").status_code == 200
+
+
+def test_postcode_search(tmp_path) -> None:
+    from api.app import create_app
+    from api.settings import Settings
+    from layers.loader import import_postcodes
+    from layers.store import open_store
+
+    db = tmp_path / "pc.db"
+    store = open_store(db)
+    (tmp_path / "cp.csv").write_text(
+        '"TS18 1AA",10,444300,518900,"E92000001","","","","E06000004","E05014882"\n'
+        '"TS18 1AB",10,444310,518910,"E92000001","","","","E06000004","E05014882"\n')
+    import_postcodes(store, tmp_path / "cp.csv")
+    store.close()
+    with TestClient(create_app(Settings(db=str(db), tiles="none"))) as c:
+        found = c.get("/api/search", params={"q": "ts18 1a"}).json()["data"]
+        assert [f["t"] for f in found] == ["TS18 1AA", "TS18 1AB"]
+        assert found[0]["k"] == "postcode" and 54 < found[0]["c"][0] < 55
+        assert c.get("/api/search", params={"q": "x"}).status_code == 422
+        assert c.get("/api/search", params={"q": "'; drop"}).json()["data"] == []

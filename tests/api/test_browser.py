@@ -106,6 +106,10 @@ OPEN_EVERYTHING = """() => {
 }"""
 
 
+CENTRE = """() => {
+  const name = Object.keys(window).find(k => k.startsWith('map_') && window[k] && window[k].eachLayer);
+  const c = window[name].getCenter(); return [c.lat.toFixed(5), c.lng.toFixed(5), window[name].getZoom()];
+}"""
 COUNT_POLYGONS = """() => {
   const name = Object.keys(window).find(k => k.startsWith('map_') && window[k] && window[k].eachLayer);
   let hexes = 0, places = 0;
@@ -141,6 +145,14 @@ def test_view_renders_safely_in_chromium(server: str, browser, view: str) -> Non
         assert drawn["hexes"] > 0 and drawn["places"] > 0
     else:
         assert page.locator("path.leaflet-interactive").count() > 0  # hexes drawn
+    if view == "jag":  # search finds a ward and takes the map there
+        before = page.evaluate(CENTRE)
+        page.fill(".placerisk-search input", "south")
+        result = page.locator(".placerisk-search-results li").first
+        assert "South Box" in result.inner_text()
+        result.click()
+        page.wait_for_timeout(400)
+        assert page.evaluate(CENTRE) != before
     texts = page.evaluate(OPEN_EVERYTHING)
     shown = "\n".join(texts)
     for name in SHOWN[view]:

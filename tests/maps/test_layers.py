@@ -160,6 +160,24 @@ def test_cells_drawn_in_the_browser_send_ids_not_polygons() -> None:
     assert payload["cells"] == cells["h3_cell"].tolist()
     assert "</script>" not in hexes.payload_json(cells)
     assert payload["wards"] == ["{{ 6*7 }}</script>"]  # text, not markup or template
+    assert "\\u007b\\u007b 6*7 }}\\u003c/script>" in page and "42</script>" not in page
+
+
+def test_search_index_is_text_in_the_page() -> None:
+    from maps.search import search_index
+
+    areas = gpd.GeoDataFrame({"code": ["E05000001"], "name": ["{{ 6*7 }}zz"],
+                              "authority_name": ["y"]},
+                             geometry=[shapely.box(-1.35, 54.55, -1.325, 54.60)],
+                             crs="EPSG:4326")
+    places = pd.DataFrame({"name": ["<img src=x onerror=alert(1)>"], "category": ["shop"],
+                           "address": [""], "mace_level": [3], "lat": [54.57], "lng": [-1.34]})
+    entries = search_index(places, areas)
+    assert [e["k"] for e in entries] == ["place", "ward"]
+    assert entries[1]["b"] == [[54.55, -1.35], [54.6, -1.325]]
+    page = render_html(build_map(areas, make_cells(), places, tiles=None))
+    assert "placerisk-search" in page and "textContent = item.t" in page
+    assert "42zz" not in page and "<img src=x" not in page
 
 
 # --- wards by rank, activities, police.uk crime ------------------------------------------
