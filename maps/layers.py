@@ -218,16 +218,22 @@ def place_layer(places: pd.DataFrame, *, name: str = "Places (MACE level)"
         "meaning": [LEVELS[v] for v in levels],
         "colour": [style.level_colour(v) for v in levels],
     }
-    popup = folium.GeoJsonPopup(["name", "category", "address", "level", "meaning"],
-                                aliases=["Place", "Category", "Address", "MACE level",
-                                         "Meaning"])
-    folium.GeoJson(_collection(points, props), style_function=_place_style,
-                   marker=folium.CircleMarker(radius=PLACE_RADIUS, weight=1,
-                                              color=PLACE_OUTLINE, fill=True,
-                                              fill_opacity=0.9),
-                   tooltip=folium.GeoJsonTooltip(["name"], labels=False),
-                   popup=popup).add_to(group)
+    _points(points, props, popup={"name": "Place", "category": "Category",
+                                  "address": "Address", "level": "MACE level",
+                                  "meaning": "Meaning"},
+            tooltip="name", radius=PLACE_RADIUS).add_to(group)
     return group
+
+
+def _points(points: np.ndarray, props: Mapping[str, Sequence], *, popup: Mapping[str, str],
+            tooltip: str, radius: float) -> folium.GeoJson:
+    """One GeoJson of circle markers filled with their ``colour`` property."""
+    return folium.GeoJson(
+        _collection(points, props), style_function=_place_style,
+        marker=folium.CircleMarker(radius=radius, weight=1, color=PLACE_OUTLINE, fill=True,
+                                   fill_opacity=0.9),
+        tooltip=folium.GeoJsonTooltip([tooltip], labels=False),
+        popup=folium.GeoJsonPopup(list(popup), aliases=list(popup.values())))
 
 
 def _day(value: object) -> str:
@@ -266,15 +272,10 @@ def activity_layer(activities: pd.DataFrame, *, name: str = ACTIVITY_LAYER,
         "jag_ref": _escaped(located["jag_ref"]),
         "colour": [style.activity_colour(t) for t in types],
     }
-    popup = folium.GeoJsonPopup(["type", "started", "agency", "outcome", "jag_ref"],
-                                aliases=["Activity", "Started", "Agency", "Outcome",
-                                         "JAG ref"])
-    folium.GeoJson(_collection(points, props), style_function=_place_style,
-                   marker=folium.CircleMarker(radius=ACTIVITY_RADIUS, weight=1,
-                                              color=PLACE_OUTLINE, fill=True,
-                                              fill_opacity=0.9),
-                   tooltip=folium.GeoJsonTooltip(["type"], labels=False),
-                   popup=popup).add_to(group)
+    _points(points, props, popup={"type": "Activity", "started": "Started",
+                                  "agency": "Agency", "outcome": "Outcome",
+                                  "jag_ref": "JAG ref"},
+            tooltip="type", radius=ACTIVITY_RADIUS).add_to(group)
     return group
 
 
