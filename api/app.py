@@ -68,13 +68,14 @@ def render_map_html(store: Store, settings: Settings, *, standalone: bool = Fals
         places = queries.places(conn).rows
         activities = queries.activities(conn).rows
         incidents = queries.incident_cells(conn)
+        step_labels, states = queries.cell_states(conn)
         try:
             ranking: pd.DataFrame | None = queries.ward_ranking(conn)[1]
         except queries.NotFoundError:  # no scoring run yet: ward outlines only
             ranking = None
         demo = queries.has_demo_areas(conn)
     m = build_map(areas, cells, places, ranking=ranking, activities=activities,
-                  incidents=incidents,
+                  incidents=incidents, states=states, step_labels=step_labels,
                   tiles=settings.tiles if settings.tiles_enabled else None,
                   attribution=settings.attribution,
                   notice=DEMO_AREAS_NOTICE if demo else None, client=client)

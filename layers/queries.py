@@ -541,3 +541,32 @@ def search_postcodes(conn: sa.Connection, query: str, *, limit: int = 8) -> list
                         .limit(limit)).all()
     return [{"t": code, "k": "postcode", "c": [round(lat, 6), round(lng, 6)]}
             for code, lat, lng in rows]
+
+
+def cell_states(conn: sa.Connection, *, run_id: int | None = None
+                ) -> tuple[list[str], pd.DataFrame]:
+    """Per step, whether each cell was a significant hot (``h``) or cold (``c``) spot.
+
+    Returns the step start dates and one row per cell that was significant at least once:
+    ``h3_cell`` and ``states``, a string with one character per step (``h``, ``c`` or ``.``).
+    Empty when there is no run.
+    """
+    r, c, st = schema.score_runs, schema.run_cells, schema.run_steps
+    if run_id is None:
+        run_id = conn.scalar(sa.select(r.c.id).order_by(r.c.id.desc()).limit(1))
+    if run_id is None:
+        return [], pd.DataFrame(columns=["h3_cell", "states"])
+    starts = [str(d) for d in conn.scalars(sa.select(st.c.start).where(st.c.run_id == run_id)
+                                           .order_by(st.c.step))]
+    rows = conn.execute(sa.select(c.c.h3_cell, c.c.z_series, c.c.sig_series)
+                        .where(c.c.run_id == run_id)).all()
+    cells, states = [], []
+    for cell, z_blob, sig_blob in rows:
+        sig = unpack(sig_blob, flags=True)
+        if not sig.any():
+            continue
+        z = unpack(z_blob)
+        codes = np.where(sig & (z > 0), "h", np.where(sig & (z < 0), "c", "."))
+        cells.append(cell)
+        states.append("".join(codes.tolist()))
+    return starts, pd.DataFrame({"h3_cell": cells, "states": states})

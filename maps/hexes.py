@@ -49,18 +49,63 @@ class HexCells(MacroElement):
                                     style)).bindTooltip(tip).addTo(groups[g]);
     }
   }
+  if (!d.states || !d.states.length) return;
+  // The time slider: significant hot (red) and cold (blue) cells at the chosen step.
+  var map = {{ this._parent.get_name() }};
+  var steps = {{ this.steps_group }};
+  var shapes = d.states.map(function (s) {
+    return L.polygon(h3.cellToBoundary(s[0]), {renderer: renderer, weight: 0.5})
+      .addTo(steps);
+  });
+  function paint(t) {
+    shapes.forEach(function (shape, k) {
+      var s = d.states[k][1].charAt(t);
+      var colour = s === 'h' ? '#d7301f' : (s === 'c' ? '#2166ac' : '#000000');
+      var on = s === 'h' || s === 'c';
+      shape.setStyle({color: colour, fillColor: colour, fillOpacity: on ? 0.6 : 0,
+                      opacity: on ? 0.9 : 0});
+    });
+  }
+  var Slider = L.Control.extend({
+    options: {position: 'bottomleft'},
+    onAdd: function () {
+      var box = L.DomUtil.create('div', 'leaflet-bar placerisk-slider');
+      box.style.background = 'white'; box.style.padding = '4px 8px';
+      var label = L.DomUtil.create('div', 'placerisk-slider-label', box);
+      var input = L.DomUtil.create('input', '', box);
+      input.type = 'range'; input.min = 0; input.max = d.steps.length - 1;
+      input.value = d.steps.length - 1; input.style.width = '260px';
+      input.setAttribute('aria-label', 'Step shown by the hot and cold spot layer');
+      L.DomEvent.disableClickPropagation(box);
+      function show() {
+        var t = parseInt(input.value, 10);
+        label.textContent = 'Hot (red) and cold (blue) spots, step of ' + d.steps[t];
+        paint(t);
+      }
+      L.DomEvent.on(input, 'input', function () {
+        if (!map.hasLayer(steps)) { map.addLayer(steps); }
+        show();
+      });
+      show();
+      return box;
+    }
+  });
+  map.addControl(new Slider());
 })();
 {% endmacro %}
 """)
 
     def __init__(self, cells: pd.DataFrame, score_group: folium.FeatureGroup,
-                 category_group: folium.FeatureGroup, *, vmax: float | None = None) -> None:
+                 category_group: folium.FeatureGroup, steps_group: folium.FeatureGroup, *,
+                 vmax: float | None = None, states: pd.DataFrame | None = None,
+                 step_labels: list[str] | None = None) -> None:
         super().__init__()
         self._name = "HexCells"
         self.score_group = score_group.get_name()
         self.category_group = category_group.get_name()
+        self.steps_group = steps_group.get_name()
         self.style = json.dumps({k: v for k, v in CELL_STYLE.items()})
-        self.payload = payload_json(cells, vmax=vmax)
+        self.payload = payload_json(cells, vmax=vmax, states=states, step_labels=step_labels)
 
 
 def _indexed(values: pd.Series | list[Any]) -> tuple[list[Any], list[int]]:
@@ -68,8 +113,15 @@ def _indexed(values: pd.Series | list[Any]) -> tuple[list[Any], list[int]]:
     return [None if pd.isna(u) else u for u in uniques], codes.tolist()
 
 
-def payload_json(cells: pd.DataFrame, *, vmax: float | None = None) -> str:
-    """The cells as compact JSON: ids, rounded scores and indexes into small tables."""
+def payload_json(cells: pd.DataFrame, *, vmax: float | None = None,
+                 states: pd.DataFrame | None = None, step_labels: list[str] | None = None
+                 ) -> str:
+    """The cells as compact JSON: ids, rounded scores and indexes into small tables.
+
+    With ``states`` (`layers.queries.cell_states`: ``h3_cell``, ``states``) and the step
+    labels, it also carries each ever-significant cell's hot/cold state per step for the
+    time slider: one character per step.
+    """
     scores = cells["score"].to_numpy(dtype=float)
     score_palette, score_colour = _indexed(style.score_colours(scores, vmax=vmax).tolist())
     category_palette, category_colour = _indexed(
@@ -86,16 +138,29 @@ def payload_json(cells: pd.DataFrame, *, vmax: float | None = None) -> str:
         "palettes": [score_palette, category_palette],
         "colour": [score_colour, category_colour],
     }
+    if states is not None and len(states) and step_labels:
+        payload["states"] = [[c, s] for c, s in zip(states["h3_cell"], states["states"],
+                                                    strict=True)]
+        payload["steps"] = list(step_labels)
     return script_json(payload)
 
 
-def hex_layers(cells: pd.DataFrame, *, vmax: float | None = None
-               ) -> tuple[folium.FeatureGroup, folium.FeatureGroup, HexCells | None]:
-    """The score and category groups (for the layer control) and the element that fills them.
+STEPS_LAYER = "Hot and cold spots by step"
 
-    Add the two groups to the map first, then the element, so its script runs after them.
+
+def hex_layers(cells: pd.DataFrame, *, vmax: float | None = None,
+               states: pd.DataFrame | None = None, step_labels: list[str] | None = None
+               ) -> tuple[list[folium.FeatureGroup], HexCells | None]:
+    """The cell groups (for the layer control) and the element that fills them.
+
+    The groups: scores, categories and, with ``states``, the time slider's layer. Add them to
+    the map first, then the element, so its script runs after them.
     """
-    scores = folium.FeatureGroup(name="Cell scores")
-    categories = folium.FeatureGroup(name=CATEGORY_LAYER, show=False)
-    filler = HexCells(cells, scores, categories, vmax=vmax) if len(cells) else None
-    return scores, categories, filler
+    groups = [folium.FeatureGroup(name="Cell scores"),
+              folium.FeatureGroup(name=CATEGORY_LAYER, show=False),
+              folium.FeatureGroup(name=STEPS_LAYER, show=False)]
+    if states is None or not len(states):
+        groups = groups[:2]
+    filler = (HexCells(cells, groups[0], groups[1], groups[-1], vmax=vmax, states=states,
+                       step_labels=step_labels) if len(cells) else None)
+    return groups, filler

@@ -106,14 +106,16 @@ def _place_points(places: pd.DataFrame) -> gpd.GeoDataFrame:
                             crs="EPSG:4326")
 
 
-def _cells(m: folium.Map, cells: pd.DataFrame, *, vmax: float, client: bool | None) -> None:
+def _cells(m: folium.Map, cells: pd.DataFrame, *, vmax: float, client: bool | None,
+           states: pd.DataFrame | None = None, step_labels: list[str] | None = None) -> None:
     """Both cell layers: drawn in the browser by h3-js when it is installed, else GeoJSON."""
     if client is None:
         client = assets.h3js_file() is not None
     if client:
-        scores, categories, filler = hexes.hex_layers(cells, vmax=vmax)
-        scores.add_to(m)
-        categories.add_to(m)
+        groups, filler = hexes.hex_layers(cells, vmax=vmax, states=states,
+                                          step_labels=step_labels)
+        for group in groups:
+            group.add_to(m)
         if filler is not None:
             filler.add_to(m)
             m.needs_h3js = True  # type: ignore[attr-defined]
@@ -140,7 +142,8 @@ def build_map(areas: gpd.GeoDataFrame, cells: pd.DataFrame, places: pd.DataFrame
               tiles: str | None, attribution: str | None = None,
               notice: str | None = None, client: bool | None = None,
               ranking: pd.DataFrame | None = None, activities: pd.DataFrame | None = None,
-              incidents: pd.DataFrame | None = None) -> folium.Map:
+              incidents: pd.DataFrame | None = None, states: pd.DataFrame | None = None,
+              step_labels: list[str] | None = None) -> folium.Map:
     """Compose the placerisk map from frames; no database access.
 
     Parameters
@@ -170,6 +173,10 @@ def build_map(areas: gpd.GeoDataFrame, cells: pd.DataFrame, places: pd.DataFrame
     incidents
         police.uk crime per cell (`layers.queries.incident_cells`), a context layer off
         when the map opens; ``None``: no such layer.
+    states, step_labels
+        Per-step hot/cold states of the ever-significant cells and the steps' start dates
+        (`layers.queries.cell_states`): a time slider then shows the hot and cold spots at
+        any step (drawn in the browser, so only with h3-js).
 
     Returns
     -------
@@ -186,7 +193,7 @@ def build_map(areas: gpd.GeoDataFrame, cells: pd.DataFrame, places: pd.DataFrame
     layers.ward_layer(areas, ranking=ranking).add_to(m)
     if incidents is not None:
         layers.incident_layer(incidents).add_to(m)
-    _cells(m, cells, vmax=vmax, client=client)
+    _cells(m, cells, vmax=vmax, client=client, states=states, step_labels=step_labels)
     if activities is not None:
         layers.activity_layer(activities).add_to(m)
     layers.place_layer(places).add_to(m)

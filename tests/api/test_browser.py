@@ -153,6 +153,13 @@ def test_view_renders_safely_in_chromium(server: str, browser, view: str) -> Non
         result.click()
         page.wait_for_timeout(400)
         assert page.evaluate(CENTRE) != before
+    if view == "jag":  # the time slider moves and repaints the hot and cold spots
+        label = page.locator(".placerisk-slider-label")
+        last = label.inner_text()
+        page.eval_on_selector(".placerisk-slider input",
+                              "el => { el.value = 0; el.dispatchEvent(new Event('input')); }")
+        assert label.inner_text() != last and "step of" in label.inner_text()
+        assert page.locator(".leaflet-control-layers-overlays input:checked").count() >= 3
     texts = page.evaluate(OPEN_EVERYTHING)
     shown = "\n".join(texts)
     for name in SHOWN[view]:

@@ -316,3 +316,17 @@ def test_legend_lists_activity_types_and_crime_steps_only_when_drawn() -> None:
     assert style.INCIDENT_RAMP[-1] in legend and "8 - 10" in legend
     assert "Disruption activities" not in legend_html(4.0)
     assert "crimes per cell" not in legend_html(4.0)
+
+
+def test_time_slider_payload_carries_states_of_significant_cells_only() -> None:
+    from maps import hexes
+
+    cells = make_cells()
+    states = pd.DataFrame({"h3_cell": [cells["h3_cell"].iloc[0]], "states": ["..hc"]})
+    payload = json.loads(hexes.payload_json(cells, states=states,
+                                            step_labels=["a", "b", "c", "d"]))
+    assert payload["states"] == [[cells["h3_cell"].iloc[0], "..hc"]]
+    assert payload["steps"] == ["a", "b", "c", "d"]
+    assert "states" not in json.loads(hexes.payload_json(cells))
+    groups, _ = hexes.hex_layers(cells, states=states, step_labels=["a", "b", "c", "d"])
+    assert [g.layer_name for g in groups][-1] == hexes.STEPS_LAYER
