@@ -164,10 +164,12 @@ def list_places(conn: Conn, page: Page, ward_code: WardCode = None,
 def list_activities(
     conn: Conn, page: Page, ward_code: WardCode = None,
     activity_type: Annotated[str | None, Query(max_length=32)] = None,
+    h3_cell: Annotated[str | None, Query(max_length=16, description="Only this H3 cell.")]
+    = None,
 ) -> ActivitiesPublic:
     """List disruption activities, newest first."""
     rows, count = queries.activities(conn, ward_code=ward_code, activity_type=activity_type,
-                                     limit=page.limit, offset=page.offset)
+                                     h3_cell=h3_cell, limit=page.limit, offset=page.offset)
     return ActivitiesPublic.model_validate({"data": queries.records(rows), "count": count})
 
 

@@ -112,16 +112,16 @@ def places(conn: sa.Connection, *, ward_code: str | None = None,
 
 
 def activities(conn: sa.Connection, *, ward_code: str | None = None,
-               activity_type: str | None = None, limit: int | None = None,
-               offset: int = 0) -> Page:
+               activity_type: str | None = None, h3_cell: str | None = None,
+               limit: int | None = None, offset: int = 0) -> Page:
     """Disruption activities, newest first.
 
     Parameters
     ----------
     conn
         An open connection to the store.
-    ward_code, activity_type
-        Keep only activities in this ward / of this type.
+    ward_code, activity_type, h3_cell
+        Keep only activities in this ward / of this type / in this H3 cell.
     limit, offset
         The page; ``limit=None`` returns every row from ``offset``.
 
@@ -136,6 +136,8 @@ def activities(conn: sa.Connection, *, ward_code: str | None = None,
         stmt = stmt.where(t.c.ward_code == ward_code)
     if activity_type is not None:
         stmt = stmt.where(t.c.activity_type == activity_type)
+    if h3_cell is not None:
+        stmt = stmt.where(t.c.h3_cell == h3_cell.lower())
     order = [t.c.started_at.desc(), t.c.id]
     return _page(conn, stmt, order, ACTIVITY_COLUMNS, limit=limit, offset=offset)
 

@@ -35,6 +35,59 @@ class HexCells(MacroElement):
   var groups = [{{ this.score_group }}, {{ this.category_group }}];
   var style = {{ this.style }};
   var renderer = L.canvas({padding: 0.5});
+  var served = location.protocol.indexOf('http') === 0;
+  var map_ = {{ this._parent.get_name() }};
+  function el(tag, text, parent) {
+    var node = document.createElement(tag);
+    if (text !== undefined) { node.textContent = text; }
+    if (parent) { parent.appendChild(node); }
+    return node;
+  }
+  function chart(values, parent) {
+    var ns = 'http://www.w3.org/2000/svg', w = 240, h = 50;
+    var svg = document.createElementNS(ns, 'svg');
+    svg.setAttribute('width', w); svg.setAttribute('height', h);
+    svg.setAttribute('class', 'placerisk-trend');
+    var max = Math.max.apply(null, values.concat([1e-9]));
+    var pts = values.map(function (v, k) {
+      return (4 + k * (w - 8) / Math.max(values.length - 1, 1)).toFixed(1) + ','
+        + (h - 4 - v / max * (h - 8)).toFixed(1);
+    }).join(' ');
+    var line = document.createElementNS(ns, 'polyline');
+    line.setAttribute('points', pts); line.setAttribute('fill', 'none');
+    line.setAttribute('stroke', '#bd0026'); line.setAttribute('stroke-width', '1.5');
+    svg.appendChild(line); parent.appendChild(svg);
+  }
+  function explainCell(cell) {
+    // Served pages only: ask the app for the cell's series, explanation and activities.
+    return function (e) {
+      var box = el('div'); box.className = 'placerisk-cell-popup';
+      el('b', 'H3 cell ' + cell, box);
+      var popup = L.popup({maxWidth: 320}).setLatLng(e.latlng).setContent(box).openOn(map_);
+      var get = function (url) { return fetch(url).then(function (r) { return r.json(); }); };
+      Promise.all([get('/api/cells/' + cell), get('/api/explain/cell/' + cell + '?top=5'),
+                   get('/api/activities?limit=3&h3_cell=' + cell)]).then(function (all) {
+        var c = all[0], x = all[1], acts = all[2];
+        el('div', 'Score ' + Number(c.current).toFixed(1) + ' | ' + c.category
+           + ' | pattern ' + (c.label || 'none'), box);
+        chart(c.steps.map(function (s) { return s.value; }), box);
+        el('div', 'Top contributors (patrol share ' + Math.round(100 * x.patrol_share)
+           + '%):', box);
+        var list = el('ul', undefined, box);
+        x.top.forEach(function (r) {
+          el('li', r.kind + ' ' + r.record + ': ' + r.contribution.toFixed(2), list);
+        });
+        el('div', 'Recent activities:', box);
+        var alist = el('ul', undefined, box);
+        (acts.data || []).forEach(function (a) {
+          el('li', String(a.started_at).slice(0, 10) + ' ' + a.activity_type
+             + (a.outcome ? ': ' + a.outcome : ''), alist);
+        });
+        if (!(acts.data || []).length) { el('li', 'none recorded here', alist); }
+        popup.update();
+      }).catch(function () { el('div', 'details need the app (placerisk serve)', box); });
+    };
+  }
   for (var i = 0; i < d.cells.length; i++) {
     var ring = h3.cellToBoundary(d.cells[i]);
     var text = 'H3 cell ' + d.cells[i] + ' | score ' + d.score[i] + ' | '
@@ -45,8 +98,10 @@ class HexCells(MacroElement):
       if (colour === null) continue;
       var tip = document.createElement('div');
       tip.textContent = text;
-      L.polygon(ring, Object.assign({renderer: renderer, color: colour, fillColor: colour},
-                                    style)).bindTooltip(tip).addTo(groups[g]);
+      var shape = L.polygon(ring, Object.assign({renderer: renderer, color: colour,
+                                                 fillColor: colour}, style));
+      shape.bindTooltip(tip).addTo(groups[g]);
+      if (served) { shape.on('click', explainCell(d.cells[i])); }
     }
   }
   if (!d.states || !d.states.length) return;

@@ -322,3 +322,10 @@ def test_postcode_search(tmp_path) -> None:
         assert found[0]["k"] == "postcode" and 54 < found[0]["c"][0] < 55
         assert c.get("/api/search", params={"q": "x"}).status_code == 422
         assert c.get("/api/search", params={"q": "'; drop"}).json()["data"] == []
+
+
+def test_activities_filter_by_cell(rich_client: TestClient) -> None:
+    every = rich_client.get("/api/activities", params={"limit": 1000}).json()["data"]
+    cell = next(a["h3_cell"] for a in every if a["h3_cell"])
+    mine = rich_client.get("/api/activities", params={"h3_cell": cell.upper()}).json()
+    assert mine["count"] == sum(a["h3_cell"] == cell for a in every) >= 1

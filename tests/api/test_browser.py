@@ -106,6 +106,17 @@ OPEN_EVERYTHING = """() => {
 }"""
 
 
+CLICK_TOP_CELL = """() => {
+  const name = Object.keys(window).find(k => k.startsWith('map_') && window[k] && window[k].eachLayer);
+  let done = false;
+  window[name].eachLayer(l => {
+    if (!done && l instanceof L.Polygon && !l.feature && l.listens('click')) {
+      l.fire('click', {latlng: l.getBounds().getCenter()});
+      done = true;
+    }
+  });
+  return done;
+}"""
 CENTRE = """() => {
   const name = Object.keys(window).find(k => k.startsWith('map_') && window[k] && window[k].eachLayer);
   const c = window[name].getCenter(); return [c.lat.toFixed(5), c.lng.toFixed(5), window[name].getZoom()];
@@ -160,6 +171,14 @@ def test_view_renders_safely_in_chromium(server: str, browser, view: str) -> Non
                               "el => { el.value = 0; el.dispatchEvent(new Event('input')); }")
         assert label.inner_text() != last and "step of" in label.inner_text()
         assert page.locator(".leaflet-control-layers-overlays input:checked").count() >= 3
+    if view == "jag":  # a cell's popup explains it: score, trend chart, contributors
+        page.evaluate(CLICK_TOP_CELL)
+        popup = page.locator(".placerisk-cell-popup")
+        popup.locator("svg.placerisk-trend").wait_for(timeout=5000)
+        text = popup.inner_text()
+        assert "Top contributors" in text and "Recent activities" in text and "Score" in text
+        page.evaluate("() => window[Object.keys(window).find(k => k.startsWith('map_') "
+                      "&& window[k] && window[k].eachLayer)].closePopup()")
     texts = page.evaluate(OPEN_EVERYTHING)
     shown = "\n".join(texts)
     for name in SHOWN[view]:
