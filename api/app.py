@@ -31,6 +31,7 @@ from api.schemas import (
     ConcentrationPublic,
     ExplanationPublic,
     Health,
+    PlaceDetail,
     PlacesPublic,
     RunDetail,
     RunsPublic,
@@ -158,6 +159,12 @@ def list_places(conn: Conn, page: Page, ward_code: WardCode = None,
     rows, count = queries.places(conn, ward_code=ward_code, mace_level=mace_level,
                                  limit=page.limit, offset=page.offset)
     return PlacesPublic.model_validate({"data": queries.records(rows), "count": count})
+
+
+@router.get("/api/places/{place_id}", response_model=PlaceDetail, tags=["places"])
+def get_place(conn: Conn, place_id: Annotated[str, Path(max_length=64)]) -> PlaceDetail:
+    """One place with its level history and latest activities (no notes)."""
+    return PlaceDetail.model_validate(queries.place_detail(conn, place_id))
 
 
 @router.get("/api/activities", response_model=ActivitiesPublic, tags=["activities"])

@@ -40,6 +40,31 @@ class PlacePublic(_Public):
     status: str
 
 
+class LevelChange(_Public):
+    """One change of a place's MACE level."""
+
+    changed_on: dt.date
+    from_level: int | None = None
+    to_level: int
+    reason: str
+
+
+class PlaceActivity(_Public):
+    """A disruption activity at a place."""
+
+    started_at: dt.datetime
+    activity_type: str
+    agency: str | None = None
+    outcome: str | None = None
+
+
+class PlaceDetail(PlacePublic):
+    """A place with its level history and latest activities (never its notes)."""
+
+    levels: list[LevelChange]
+    activities: list[PlaceActivity]
+
+
 class PlacesPublic(_Public):
     """One page of places."""
 

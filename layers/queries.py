@@ -572,3 +572,29 @@ def cell_states(conn: sa.Connection, *, run_id: int | None = None
         cells.append(cell)
         states.append("".join(codes.tolist()))
     return starts, pd.DataFrame({"h3_cell": cells, "states": states})
+
+
+def place_detail(conn: sa.Connection, source_id: str, *, activities_limit: int = 5
+                 ) -> dict[str, Any]:
+    """One place (never its notes), its level history and its latest activities.
+
+    Raises
+    ------
+    NotFoundError
+        When no place has this id.
+    """
+    t, lv, ac = schema.places, schema.place_levels, schema.activities
+    row = conn.execute(sa.select(*(t.c[c] for c in PLACE_COLUMNS))
+                       .where(t.c.source_id == source_id)).mappings().first()
+    if row is None:
+        msg = f"no place {source_id!r}"
+        raise NotFoundError(msg)
+    levels = conn.execute(sa.select(lv.c.changed_on, lv.c.from_level, lv.c.to_level,
+                                    lv.c.reason).where(lv.c.place_id == row["id"])
+                          .order_by(lv.c.changed_on, lv.c.id)).mappings().all()
+    acts = conn.execute(sa.select(ac.c.started_at, ac.c.activity_type, ac.c.agency,
+                                  ac.c.outcome).where(ac.c.place_id == row["id"])
+                        .order_by(ac.c.started_at.desc()).limit(activities_limit)
+                        ).mappings().all()
+    return {**row, "level_name": LEVELS[int(row["mace_level"])],
+            "levels": [dict(r) for r in levels], "activities": [dict(a) for a in acts]}

@@ -24,6 +24,7 @@ import shapely
 from geo import h3index
 from layers.places import LEVELS
 from maps import style
+from maps.details import PlaceDetails
 
 WARD_STYLE = {"color": "#3f3f8f", "weight": 2, "fill": False, "dashArray": "4 3"}
 CELL_STYLE = {"weight": 0.5, "fillOpacity": 0.55, "opacity": 0.8}
@@ -211,6 +212,7 @@ def place_layer(places: pd.DataFrame, *, name: str = "Places (MACE level)"
     levels = [int(v) for v in located["mace_level"]]
     points = shapely.points(located["lng"].to_numpy(float), located["lat"].to_numpy(float))
     props: dict[str, Sequence] = {
+        "n": list(range(len(located))),  # index into the ids of `maps.details`
         "name": _escaped(located["name"]),
         "category": _escaped(located["category"].str.replace("_", " ")),
         "address": _escaped(located["address"]),
@@ -218,10 +220,13 @@ def place_layer(places: pd.DataFrame, *, name: str = "Places (MACE level)"
         "meaning": [LEVELS[v] for v in levels],
         "colour": [style.level_colour(v) for v in levels],
     }
-    _points(points, props, popup={"name": "Place", "category": "Category",
-                                  "address": "Address", "level": "MACE level",
-                                  "meaning": "Meaning"},
-            tooltip="name", radius=PLACE_RADIUS).add_to(group)
+    shapes = _points(points, props, popup={"name": "Place", "category": "Category",
+                                           "address": "Address", "level": "MACE level",
+                                           "meaning": "Meaning"},
+                     tooltip="name", radius=PLACE_RADIUS)
+    shapes.add_to(group)
+    if "source_id" in located:
+        PlaceDetails(shapes, located["source_id"].tolist()).add_to(group)
     return group
 
 

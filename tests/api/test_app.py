@@ -329,3 +329,13 @@ def test_activities_filter_by_cell(rich_client: TestClient) -> None:
     cell = next(a["h3_cell"] for a in every if a["h3_cell"])
     mine = rich_client.get("/api/activities", params={"h3_cell": cell.upper()}).json()
     assert mine["count"] == sum(a["h3_cell"] == cell for a in every) >= 1
+
+
+def test_place_detail_has_levels_and_activities_but_no_notes(client: TestClient,
+                                                            synthetic: SimpleNamespace) -> None:
+    body = client.get("/api/places/P2").json()
+    assert body["source_id"] == "P2" and body["level_name"] == "High concern"
+    assert [c["to_level"] for c in body["levels"]] == [4]
+    assert [a["activity_type"] for a in body["activities"]] == ["licensing_visit"]
+    assert "notes" not in body and synthetic.NOTE not in json.dumps(body)
+    assert client.get("/api/places/NOPE").status_code == 404

@@ -117,6 +117,20 @@ CLICK_TOP_CELL = """() => {
   });
   return done;
 }"""
+CLICK_FIRST_PLACE = """() => {
+  const name = Object.keys(window).find(k => k.startsWith('map_') && window[k] && window[k].eachLayer);
+  let done = false;
+  window[name].eachLayer(group => {
+    if (done || !group.getPopup || !group.getPopup() || !group.eachLayer) return;
+    group.eachLayer(sub => {
+      if (!done && sub.feature && 'level' in sub.feature.properties) {
+        group.fire('click', {layer: sub, latlng: sub.getLatLng()});
+        done = true;
+      }
+    });
+  });
+  return done;
+}"""
 CENTRE = """() => {
   const name = Object.keys(window).find(k => k.startsWith('map_') && window[k] && window[k].eachLayer);
   const c = window[name].getCenter(); return [c.lat.toFixed(5), c.lng.toFixed(5), window[name].getZoom()];
@@ -177,6 +191,13 @@ def test_view_renders_safely_in_chromium(server: str, browser, view: str) -> Non
         popup.locator("svg.placerisk-trend").wait_for(timeout=5000)
         text = popup.inner_text()
         assert "Top contributors" in text and "Recent activities" in text and "Score" in text
+        page.evaluate("() => window[Object.keys(window).find(k => k.startsWith('map_') "
+                      "&& window[k] && window[k].eachLayer)].closePopup()")
+        # a place's popup grows its level history and activities, asked of the app
+        assert page.evaluate(CLICK_FIRST_PLACE)
+        detail = page.locator(".placerisk-place-detail")
+        detail.get_by_text("Level history").wait_for(timeout=5000)
+        assert "Review due" in detail.inner_text()
         page.evaluate("() => window[Object.keys(window).find(k => k.startsWith('map_') "
                       "&& window[k] && window[k].eachLayer)].closePopup()")
     texts = page.evaluate(OPEN_EVERYTHING)
