@@ -36,7 +36,7 @@ class HexCells(MacroElement):
   var style = {{ this.style }};
   var renderer = L.canvas({padding: 0.5});
   var served = location.protocol.indexOf('http') === 0;
-  var map_ = {{ this._parent.get_name() }};
+  var map = {{ this._parent.get_name() }};
   function el(tag, text, parent) {
     var node = document.createElement(tag);
     if (text !== undefined) { node.textContent = text; }
@@ -63,7 +63,7 @@ class HexCells(MacroElement):
     return function (e) {
       var box = el('div'); box.className = 'placerisk-cell-popup';
       el('b', 'H3 cell ' + cell, box);
-      var popup = L.popup({maxWidth: 320}).setLatLng(e.latlng).setContent(box).openOn(map_);
+      var popup = L.popup({maxWidth: 320}).setLatLng(e.latlng).setContent(box).openOn(map);
       var get = function (url) { return fetch(url).then(function (r) { return r.json(); }); };
       Promise.all([get('/api/cells/' + cell), get('/api/explain/cell/' + cell + '?top=5'),
                    get('/api/activities?limit=3&h3_cell=' + cell)]).then(function (all) {
@@ -106,7 +106,6 @@ class HexCells(MacroElement):
   }
   if (!d.states || !d.states.length) return;
   // The time slider: significant hot (red) and cold (blue) cells at the chosen step.
-  var map = {{ this._parent.get_name() }};
   var steps = {{ this.steps_group }};
   var shapes = d.states.map(function (s) {
     return L.polygon(h3.cellToBoundary(s[0]), {renderer: renderer, weight: 0.5})
