@@ -11,6 +11,8 @@ PORT   ?= 8000
 
 H3JS_VERSION ?= 4.5.0
 H3JS := vendor/h3-js/h3-js.umd.js
+MARKERCLUSTER_VERSION ?= 1.5.3
+MARKERCLUSTER := vendor/leaflet.markercluster/leaflet.markercluster.js
 
 .PHONY: install demo test bench lint clean
 
@@ -31,7 +33,19 @@ $(H3JS):
 		rm -rf $$tmp; \
 	else echo "npm not found: maps will draw hexagons as GeoJSON (bigger pages)"; fi
 
-install: $(VENV)/.installed $(H3JS)
+# leaflet.markercluster groups dense places into clusters; without it places are not grouped.
+$(MARKERCLUSTER):
+	@if command -v npm >/dev/null 2>&1; then \
+		mkdir -p vendor/leaflet.markercluster && tmp=$$(mktemp -d) && \
+		(cd $$tmp && npm pack --silent leaflet.markercluster@$(MARKERCLUSTER_VERSION) >/dev/null && \
+		 tar -xzf leaflet.markercluster-$(MARKERCLUSTER_VERSION).tgz package/dist/leaflet.markercluster.js \
+		   package/dist/MarkerCluster.css package/MIT-LICENCE.txt) && \
+		cp $$tmp/package/dist/leaflet.markercluster.js $$tmp/package/dist/MarkerCluster.css \
+		   $$tmp/package/MIT-LICENCE.txt vendor/leaflet.markercluster/ && \
+		rm -rf $$tmp; \
+	else echo "npm not found: places will not be grouped into clusters"; fi
+
+install: $(VENV)/.installed $(H3JS) $(MARKERCLUSTER)
 
 demo: install
 	rm -f $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm

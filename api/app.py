@@ -378,4 +378,7 @@ def create_app(settings: Settings) -> FastAPI:
     h3js = assets.h3js_file()
     if h3js is not None:
         app.mount(assets.H3JS_ROUTE, StaticFiles(directory=h3js.parent), name="h3js")
+    cluster = assets.markercluster_dir()
+    if cluster is not None:
+        app.mount(assets.CLUSTER_ROUTE, StaticFiles(directory=cluster), name="markercluster")
     return app

@@ -2,9 +2,11 @@
 
 Council and police networks often block CDNs, and a CDN request would tell a third party
 which areas analysts look at. folium's default page pulls jQuery, Bootstrap, Font Awesome and
-Leaflet from CDNs; placerisk maps need Leaflet alone, which comes from the PyPI package
-``django-js-lib-leaflet`` (Leaflet 1.9.4's own files, installed with placerisk). The app
-serves them under `ROUTE`; standalone files carry them inline.
+Leaflet from CDNs; placerisk maps need Leaflet, which comes from the PyPI package
+``django-js-lib-leaflet`` (Leaflet 1.9.4's own files, installed with placerisk), and two
+optional npm packages that ``make install`` puts in ``vendor/``: h3-js (hexagons drawn in
+the browser) and leaflet.markercluster (dense places grouped). The app serves them under
+`ROUTE`, `H3JS_ROUTE` and `CLUSTER_ROUTE`; standalone files carry them inline.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import folium
 
 ROUTE = "/static/vendor/leaflet"
 H3JS_ROUTE = "/static/vendor/h3-js"
+CLUSTER_ROUTE = "/static/vendor/markercluster"
 LEAFLET_VERSION = "1.9.4"
 # h3-js comes from the npm registry through `make install` (see the Makefile's vendor step);
 # PLACERISK_VENDOR points elsewhere for other installs.
@@ -32,6 +35,12 @@ def h3js_file() -> Path | None:
     return path if path.is_file() else None
 
 
+def markercluster_dir() -> Path | None:
+    """The vendored leaflet.markercluster folder, or ``None`` when it has not been installed."""
+    folder = VENDOR_DIR / "leaflet.markercluster"
+    return folder if (folder / "leaflet.markercluster.js").is_file() else None
+
+
 def leaflet_dir() -> Path:
     """The folder holding ``leaflet.js``, ``leaflet.css`` and ``images/``."""
     return Path(str(files("js_lib_leaflet") / "static" / "js_lib_leaflet"))
@@ -41,12 +50,19 @@ def _needs_h3js(m: folium.Map) -> bool:
     return bool(getattr(m, "needs_h3js", False))
 
 
+def _needs_cluster(m: folium.Map) -> bool:
+    return bool(getattr(m, "needs_cluster", False)) and markercluster_dir() is not None
+
+
 def use_served_assets(m: folium.Map, *, route: str = ROUTE) -> folium.Map:
-    """Point the page at Leaflet (and h3-js) served by the app; drop every CDN asset."""
+    """Point the page at Leaflet (and h3-js, markercluster) served by the app; no CDN."""
     m.default_js = [("leaflet", f"{route}/leaflet.js")]
+    m.default_css = [("leaflet_css", f"{route}/leaflet.css")]
     if _needs_h3js(m):
         m.default_js.append(("h3js", f"{H3JS_ROUTE}/h3-js.umd.js"))
-    m.default_css = [("leaflet_css", f"{route}/leaflet.css")]
+    if _needs_cluster(m):
+        m.default_js.append(("markercluster", f"{CLUSTER_ROUTE}/leaflet.markercluster.js"))
+        m.default_css.append(("markercluster_css", f"{CLUSTER_ROUTE}/MarkerCluster.css"))
     return m
 
 
@@ -60,6 +76,12 @@ def use_inline_assets(m: folium.Map) -> folium.Map:
     if _needs_h3js(m) and h3js is not None:
         m.default_js.append(("h3js", _data_url("text/javascript", h3js.read_bytes())))
     m.default_css = [("leaflet_css", _data_url("text/css", css.encode()))]
+    cluster = markercluster_dir()
+    if _needs_cluster(m) and cluster is not None:
+        m.default_js.append(("markercluster", _data_url(
+            "text/javascript", (cluster / "leaflet.markercluster.js").read_bytes())))
+        m.default_css.append(("markercluster_css", _data_url(
+            "text/css", (cluster / "MarkerCluster.css").read_bytes())))
     return m
 
 

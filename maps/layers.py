@@ -24,6 +24,7 @@ import shapely
 from geo import h3index
 from layers.places import LEVELS
 from maps import style
+from maps.cluster import ClusterPoints
 from maps.details import PlaceDetails
 
 WARD_STYLE = {"color": "#3f3f8f", "weight": 2, "fill": False, "dashArray": "4 3"}
@@ -192,8 +193,8 @@ def category_layer(cells: pd.DataFrame, *, name: str = CATEGORY_LAYER,
     return group
 
 
-def place_layer(places: pd.DataFrame, *, name: str = "Places (MACE level)"
-                ) -> folium.FeatureGroup:
+def place_layer(places: pd.DataFrame, *, name: str = "Places (MACE level)",
+                cluster: bool = False) -> folium.FeatureGroup:
     """Places as circle markers coloured by MACE level, with a popup explaining the level.
 
     Places without coordinates cannot be drawn and are left out.
@@ -204,6 +205,10 @@ def place_layer(places: pd.DataFrame, *, name: str = "Places (MACE level)"
         Columns ``name``, ``category``, ``address``, ``mace_level``, ``lat``, ``lng``.
     name
         The layer's name in the layer control.
+    cluster
+        Group dense places into clusters coloured by their highest level
+        (`maps.cluster.ClusterPoints`); the page must then load leaflet.markercluster
+        (``needs_cluster`` on the map, see `maps.assets`).
     """
     group = folium.FeatureGroup(name=name)
     located = places[places["lat"].notna() & places["lng"].notna()]
@@ -227,6 +232,8 @@ def place_layer(places: pd.DataFrame, *, name: str = "Places (MACE level)"
     shapes.add_to(group)
     if "source_id" in located:
         PlaceDetails(shapes, located["source_id"].tolist()).add_to(group)
+    if cluster:
+        ClusterPoints(group, shapes).add_to(group)
     return group
 
 

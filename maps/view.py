@@ -22,6 +22,7 @@ from maps._overlay import BOX, FixedHtml
 
 DEFAULT_CENTRE = (54.5705, -1.3183)  # Stockton-on-Tees
 DEFAULT_ZOOM = 12
+MAX_ZOOM = 19  # street level; clustering needs the map to know its deepest zoom
 
 
 
@@ -187,8 +188,10 @@ def build_map(areas: gpd.GeoDataFrame, cells: pd.DataFrame, places: pd.DataFrame
     """
     m = folium.Map(location=DEFAULT_CENTRE, zoom_start=DEFAULT_ZOOM, tiles=None,
                    control_scale=True)
+    m.options["max_zoom"] = MAX_ZOOM
     if tiles:
-        folium.TileLayer(tiles, attr=attribution, name="Base map").add_to(m)
+        folium.TileLayer(tiles, attr=attribution, name="Base map",
+                         max_zoom=MAX_ZOOM).add_to(m)
     vmax = float(cells["score"].max()) if len(cells) else 1.0
     layers.ward_layer(areas, ranking=ranking).add_to(m)
     if incidents is not None:
@@ -196,7 +199,8 @@ def build_map(areas: gpd.GeoDataFrame, cells: pd.DataFrame, places: pd.DataFrame
     _cells(m, cells, vmax=vmax, client=client, states=states, step_labels=step_labels)
     if activities is not None:
         layers.activity_layer(activities).add_to(m)
-    layers.place_layer(places).add_to(m)
+    layers.place_layer(places, cluster=True).add_to(m)
+    m.needs_cluster = True  # type: ignore[attr-defined]
     folium.LayerControl(collapsed=False).add_to(m)
     FixedHtml(legend_html(vmax, categories=cells["category"] if len(cells) else (),
                       **_context_legend(ranking, activities, incidents))).add_to(m)

@@ -102,6 +102,15 @@ OPEN_EVERYTHING = """() => {
       if (tooltip) { group.fire('mouseover', {layer: sub, latlng: latlng}); read(group.getTooltip()); group.closeTooltip(); }
     });
   });
+  // Clustered places carry their own popup and tooltip: build each one's content in the page.
+  (window.placeriskClusters || []).forEach(cluster => cluster.getLayers().forEach(marker => {
+    [marker.getPopup(), marker.getTooltip()].forEach(item => {
+      if (!item) return;
+      const content = item.getContent();
+      const el = typeof content === 'function' ? content(marker) : content;
+      texts.push(typeof el === 'string' ? el : el.textContent);
+    });
+  }));
   return texts;
 }"""
 
@@ -118,18 +127,13 @@ CLICK_TOP_CELL = """() => {
   return done;
 }"""
 CLICK_FIRST_PLACE = """() => {
-  const name = Object.keys(window).find(k => k.startsWith('map_') && window[k] && window[k].eachLayer);
-  let done = false;
-  window[name].eachLayer(group => {
-    if (done || !group.getPopup || !group.getPopup() || !group.eachLayer) return;
-    group.eachLayer(sub => {
-      if (!done && sub.feature && 'level' in sub.feature.properties) {
-        group.fire('click', {layer: sub, latlng: sub.getLatLng()});
-        done = true;
-      }
-    });
-  });
-  return done;
+  // The place may sit in a cluster: zoom until it is drawn on its own, then click it.
+  const cluster = (window.placeriskClusters || [])[0];
+  if (!cluster) return false;
+  const marker = cluster.getLayers().find(m => m.feature && 'level' in m.feature.properties);
+  if (!marker) return false;
+  cluster.zoomToShowLayer(marker, () => marker.fire('click', {latlng: marker.getLatLng()}));
+  return true;
 }"""
 CENTRE = """() => {
   const name = Object.keys(window).find(k => k.startsWith('map_') && window[k] && window[k].eachLayer);
@@ -142,7 +146,9 @@ COUNT_POLYGONS = """() => {
     if (l instanceof L.Polygon && !(l.feature)) hexes++;
     if (l instanceof L.CircleMarker) places++;
   });
-  return {hexes: hexes, places: places};
+  let clusters = 0;
+  (window.placeriskClusters || []).forEach(c => { clusters++; places += c.getLayers().length; });
+  return {hexes: hexes, places: places, clusters: clusters};
 }"""
 
 
@@ -168,6 +174,9 @@ def test_view_renders_safely_in_chromium(server: str, browser, view: str) -> Non
         assert any("Places" in t for t in overlays) and any("Cell" in t for t in overlays)
         drawn = page.evaluate(COUNT_POLYGONS)
         assert drawn["hexes"] > 0 and drawn["places"] > 0
+    if view == "jag":  # dense places are grouped, each cluster coloured by its worst level
+        assert drawn["clusters"] == 1
+        assert page.locator(".placerisk-cluster").count() >= 1
     else:
         assert page.locator("path.leaflet-interactive").count() > 0  # hexes drawn
     if view == "jag":  # search finds a ward and takes the map there

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import re
 
 import folium
@@ -12,6 +13,7 @@ import shapely
 from geo import h3index
 from maps import assets, layers, style
 from maps.view import build_map, render_html
+from tests.conftest import missing
 
 SCRIPT = "<script>alert(1)</script>"
 IMG = "<img src=x onerror=alert(1)>"
@@ -208,3 +210,31 @@ def test_vendored_leaflet_is_installed():
     folder = assets.leaflet_dir()
     assert (folder / "leaflet.js").stat().st_size > 100_000
     assert assets.LEAFLET_VERSION in (folder / "leaflet.js").read_text()[:300]
+
+
+def test_places_are_clustered_by_worst_level() -> None:
+    from maps.cluster import ClusterPoints
+
+    m = build_map(make_areas(), make_cells(), make_places(), tiles=None)
+    group = next(c for c in m._children.values()
+                 if isinstance(c, folium.FeatureGroup) and c.layer_name.startswith("Places"))
+    (cluster,) = [c for c in group._children.values() if isinstance(c, ClusterPoints)]
+    (shapes,) = geojsons(group)
+    assert cluster.layer == shapes.get_name() and cluster.group == group.get_name()
+    assert json.loads(cluster.colours) == {str(lv): style.level_colour(lv) for lv in (1, 2, 3, 4)}
+    served = render_html(m)
+    assert "L.markerClusterGroup(" in served and "getAllChildMarkers" in served
+    if assets.markercluster_dir() is None:
+        missing("leaflet.markercluster is not vendored (make install puts it in vendor/)")
+    assert f'src="{assets.CLUSTER_ROUTE}/leaflet.markercluster.js"' in served
+    assert f'href="{assets.CLUSTER_ROUTE}/MarkerCluster.css"' in served
+    standalone = render_html(build_map(make_areas(), make_cells(), make_places(), tiles=None),
+                             standalone=True)
+    assert assets.CLUSTER_ROUTE not in standalone and standalone.count("data:text/css") == 2
+
+
+def test_place_layer_is_not_clustered_unless_asked() -> None:
+    from maps.cluster import ClusterPoints
+
+    group = layers.place_layer(make_places())
+    assert not any(isinstance(c, ClusterPoints) for c in group._children.values())
