@@ -40,10 +40,13 @@ from api.schemas import (
 from api.settings import DEMO_AREAS_NOTICE, Settings
 from geo import h3index
 from geo.crs import WGS84
-from layers import queries
+from layers import filters, queries
 from layers.disclosure import check_k
+from layers.filters import FilterError, MapFilter
+from layers.places import CATEGORIES, EXPLOITATION_TYPES
 from layers.store import Store, StoreError, open_store
 from maps import assets
+from maps.filters import filter_panel_html
 from maps.view import build_map, render_html
 
 DEFAULT_LIMIT = 100
@@ -53,32 +56,47 @@ GEOJSON = "application/geo+json"
 # Domain errors that reach a route, and the HTTP status each becomes.
 ERROR_STATUS: dict[type[Exception], int] = {
     StoreError: 503, queries.NotFoundError: 404, queries.ParameterError: 422,
+    FilterError: 422,
 }
 
 
 def render_map_html(store: Store, settings: Settings, *, standalone: bool = False,
-                    client: bool | None = None) -> str:
-    """Render the map (wards by rank, cell scores, places, activities, police.uk crime).
+                    client: bool | None = None, within: MapFilter | None = None) -> str:
+    """Render the JAG map (wards by rank, cell scores, places, activities, police.uk crime).
 
     ``standalone`` embeds Leaflet; ``client`` chooses how cells are drawn (see
-    `maps.view.build_map`).
+    `maps.view.build_map`); ``within`` narrows the map (see `layers.filters`) and adds the
+    layer of the concern reports it matches.
     """
+    within = within or MapFilter()
     with store.connect() as conn:
         areas, _ = queries.areas(conn)
+        wards = filters.ward_authorities(areas)
+        authorities = dict(zip(areas["authority_code"], areas["authority_name"], strict=True))
         cells = queries.cells(conn).rows
         places = queries.places(conn).rows
         activities = queries.activities(conn).rows
-        incidents = queries.incident_cells(conn)
+        incidents = queries.incident_cells(conn, within=within, wards=wards)
+        reports = queries.report_cells(conn, within, wards) if within.active else None
         step_labels, states = queries.cell_states(conn)
         try:
             ranking: pd.DataFrame | None = queries.ward_ranking(conn)[1]
         except queries.NotFoundError:  # no scoring run yet: ward outlines only
             ranking = None
         demo = queries.has_demo_areas(conn)
+    if within.active:
+        activities = filters.filter_activities(activities, within, wards, places)
+        places = filters.filter_places(places, within, wards)
+        cells = filters.filter_by_authority(cells, within, wards)
+        areas = filters.filter_by_authority(areas, within, wards, column="code")
+        if ranking is not None:
+            ranking = filters.filter_by_authority(ranking, within, wards)
+    panel = filter_panel_html(within, authorities=dict(sorted(authorities.items())),
+                              interactive=not standalone)
     m = build_map(areas, cells, places, ranking=ranking, activities=activities,
                   incidents=incidents, states=states, step_labels=step_labels,
                   tiles=settings.tiles if settings.tiles_enabled else None,
-                  attribution=settings.attribution,
+                  attribution=settings.attribution, reports=reports, filter_panel=panel,
                   notice=DEMO_AREAS_NOTICE if demo else None, client=client)
     return render_html(m, standalone=standalone)
 
@@ -146,10 +164,42 @@ def search(conn: Conn, q: Annotated[str, Query(min_length=2, max_length=40,
     return {"data": queries.search_postcodes(conn, q)}
 
 
+def _day(name: str, value: str | None) -> dt.date | None:
+    if not value:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        msg = f"{name}: {value!r} is not a date; use YYYY-MM-DD"
+        raise FilterError(msg) from None
+
+
+def get_map_filter(
+    date_from: Annotated[str | None, Query(alias="from", max_length=10,
+                                           description="First day, YYYY-MM-DD.")] = None,
+    date_to: Annotated[str | None, Query(alias="to", max_length=10,
+                                         description="Last day, YYYY-MM-DD.")] = None,
+    exploitation_type: Annotated[str | None, Query(
+        alias="type", max_length=32,
+        description="One of " + ", ".join(EXPLOITATION_TYPES) + ".")] = None,
+    category: Annotated[str | None, Query(
+        max_length=32, description="A place category: " + ", ".join(CATEGORIES) + ".")]
+    = None,
+    authority: Annotated[str | None, Query(max_length=16,
+                                           description="An authority code.")] = None,
+) -> MapFilter:
+    """The JAG map's filter from the query string; empty fields (as a form sends) are unset."""
+    return MapFilter(date_from=_day("from", date_from), date_to=_day("to", date_to),
+                     exploitation_type=exploitation_type or None,
+                     place_category=category or None, authority_code=authority or None)
+
+
 @router.get("/", response_class=HTMLResponse, tags=["map"])
-def map_page(request: Request) -> HTMLResponse:
-    """The map: ward outlines, cells by score or hot spot category, places by MACE level."""
-    return HTMLResponse(render_map_html(request.app.state.store, request.app.state.settings))
+def map_page(request: Request,
+             within: Annotated[MapFilter, Depends(get_map_filter)]) -> HTMLResponse:
+    """The JAG map: wards, cells by score or category, places, activities; filterable."""
+    return HTMLResponse(render_map_html(request.app.state.store, request.app.state.settings,
+                                        within=within))
 
 
 @router.get("/api/places", response_model=PlacesPublic, tags=["places"])

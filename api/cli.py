@@ -19,6 +19,7 @@ import click
 
 from geo.boundaries import BoundaryError, read_boundaries
 from layers import loader
+from layers.places import CATEGORIES, EXPLOITATION_TYPES
 from layers.store import StoreError, open_store, replace_areas, upgrade_schema
 
 SHOWN_MESSAGES = 200
@@ -362,20 +363,45 @@ VIEWS = ("jag", "ward", "patrol", "guardian")
               help="Cells to visit, for --view patrol.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="The HTML file to write.")
+@click.option("--from", "date_from", type=click.DateTime(["%Y-%m-%d"]), metavar="YYYY-MM-DD",
+              help="--view jag: activities, reports and crime from this day.")
+@click.option("--to", "date_to", type=click.DateTime(["%Y-%m-%d"]), metavar="YYYY-MM-DD",
+              help="--view jag: ... up to this day.")
+@click.option("--type", "exploitation_type", type=click.Choice(EXPLOITATION_TYPES),
+              help="--view jag: places and reports of this exploitation type.")
+@click.option("--category", type=click.Choice(CATEGORIES),
+              help="--view jag: places of this category (and their reports, activities).")
+@click.option("--authority", metavar="CODE",
+              help="--view jag: the wards of this authority (e.g. E06000004).")
 @with_store
-def map_(store: Any, view: str, ward_code: str | None, top: int, out: Path) -> None:
-    """Write a view as a standalone HTML file (Leaflet inside; no server, no CDN)."""
+def map_(store: Any, view: str, ward_code: str | None, top: int, out: Path, **narrow: Any
+         ) -> None:
+    """Write a view as a standalone HTML file (Leaflet inside; no server, no CDN).
+
+    The jag view takes filters; the map then opens on the concern reports they match.
+    """
     from api.settings import Settings
+    from layers.filters import FilterError, MapFilter
 
     settings = Settings.from_env()
     if view in ("ward", "patrol") and not ward_code:
         _fail(f"--view {view} needs --ward CODE (see `placerisk status` for the codes)", 2)
-    html = _render_view(store, settings, view, str(ward_code), top)
+    days = {k: v.date() if v else None for k, v in narrow.items() if k.startswith("date")}
+    try:
+        within = MapFilter(**days, exploitation_type=narrow["exploitation_type"],
+                           place_category=narrow["category"],
+                           authority_code=narrow["authority"])
+    except FilterError as exc:
+        _fail(f"{exc}", 2)
+    if within.active and view != "jag":
+        _fail("--from, --to, --type, --category and --authority apply to --view jag only", 2)
+    html = _render_view(store, settings, view, str(ward_code), top, within)
     out.write_text(html, encoding="utf-8")
     click.echo(f"wrote {out} ({len(html.encode()) / 1e6:.1f} MB)")
 
 
-def _render_view(store: Any, settings: Any, view: str, ward_code: str, top: int) -> str:
+def _render_view(store: Any, settings: Any, view: str, ward_code: str, top: int,
+                 within: Any) -> str:
     from api.app import render_map_html
     from api.routes_guardian import render_guardian_html
     from api.routes_patrol import render_patrol_html
@@ -388,7 +414,7 @@ def _render_view(store: Any, settings: Any, view: str, ward_code: str, top: int)
                                   standalone=True)
     if view == "guardian":
         return render_guardian_html(store, settings, standalone=True)
-    return render_map_html(store, settings, standalone=True)
+    return render_map_html(store, settings, standalone=True, within=within)
 
 
 @main.command()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 import geopandas as gpd
@@ -28,6 +29,7 @@ from layers import schema
 from layers.cube import PATROL, SOURCES, Steps, make_steps
 from layers.emerging import CATEGORIES
 from layers.explain import Explanation, explain, weights_from_dict
+from layers.filters import MapFilter
 from layers.hotspots import events_for
 from layers.places import LEVELS
 from layers.runs import read_run_wards, unpack
@@ -47,6 +49,7 @@ ACTIVITY_COLUMNS = (
     "jag_ref",
 )
 AREA_COLUMNS = ("code", "name", "authority_code", "authority_name", "vintage")
+REPORT_CELL_COLUMNS = ("h3_cell", "independent", "patrol")
 CELL_COLUMNS = ("h3_cell", "score", "category", "label", "z_last", "trend_z", "ward_code",
                 "as_of", "run_id")
 
@@ -482,7 +485,9 @@ def explain_ward(conn: sa.Connection, ward_code: str, *, run_id: int | None = No
 INCIDENT_CELL_COLUMNS = ("h3_cell", "count", "top_types")
 
 
-def incident_cells(conn: sa.Connection, *, months: int = 3, top: int = 3) -> pd.DataFrame:
+def incident_cells(conn: sa.Connection, *, months: int = 3, top: int = 3,
+                   within: MapFilter | None = None,
+                   wards: Mapping[str, str] | None = None) -> pd.DataFrame:
     """police.uk crimes per H3 cell (the store's resolution) over the newest months held.
 
     The points of police.uk are anonymised snap points, so crime is only ever shown by
@@ -496,6 +501,9 @@ def incident_cells(conn: sa.Connection, *, months: int = 3, top: int = 3) -> pd.
         How many of the newest months present in the data to count (at least 1).
     top
         How many crime types to list per cell.
+    within, wards
+        A map filter: its date range picks the months instead of ``months``, its authority
+        the wards (``wards`` maps ward code to authority code).
 
     Returns
     -------
@@ -508,11 +516,19 @@ def incident_cells(conn: sa.Connection, *, months: int = 3, top: int = 3) -> pd.
         msg = f"months must be at least 1, got {months}"
         raise ParameterError(msg)
     t = schema.incidents
-    newest = sa.select(t.c.month).distinct().order_by(t.c.month.desc()).limit(months)
-    rows = conn.execute(
-        sa.select(t.c.h3_cell, t.c.crime_type, sa.func.count().label("n"))
-        .where(t.c.h3_cell.is_not(None), t.c.month.in_(newest))
-        .group_by(t.c.h3_cell, t.c.crime_type)).all()
+    stmt = sa.select(t.c.h3_cell, t.c.crime_type, sa.func.count().label("n")).where(
+        t.c.h3_cell.is_not(None))
+    first, last = within.months() if within is not None else (None, None)
+    if first is None and last is None:
+        newest = sa.select(t.c.month).distinct().order_by(t.c.month.desc()).limit(months)
+        stmt = stmt.where(t.c.month.in_(newest))
+    if first is not None:
+        stmt = stmt.where(t.c.month >= first)
+    if last is not None:
+        stmt = stmt.where(t.c.month <= last)
+    if within is not None and within.authority_code is not None:
+        stmt = stmt.where(t.c.ward_code.in_(_authority_wards(within, wards)))
+    rows = conn.execute(stmt.group_by(t.c.h3_cell, t.c.crime_type)).all()
     if not rows:
         return pd.DataFrame(columns=list(INCIDENT_CELL_COLUMNS))
     frame = pd.DataFrame([tuple(r) for r in rows], columns=["h3_cell", "crime_type", "n"])
@@ -526,6 +542,53 @@ def incident_cells(conn: sa.Connection, *, months: int = 3, top: int = 3) -> pd.
     out["count"] = out["count"].astype(int)
     out = out.reset_index().sort_values(["count", "h3_cell"], ascending=[False, True])
     return out[list(INCIDENT_CELL_COLUMNS)].reset_index(drop=True)
+
+
+def _authority_wards(within: MapFilter, wards: Mapping[str, str] | None) -> list[str]:
+    return sorted(w for w, a in (wards or {}).items() if a == within.authority_code)
+
+
+def report_cells(conn: sa.Connection, within: MapFilter,
+                 wards: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """Concern reports per H3 cell that match a map filter, patrol-discovered ones apart.
+
+    A report matches the exploitation type by its own type and the place category by the
+    category of the place it names (a report naming no place cannot match a category).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns `REPORT_CELL_COLUMNS`, most independent reports first: ``independent`` and
+        ``patrol`` (patrol-discovered, kept apart as the bias guardrail asks) as ints.
+        Reports without a cell are left out.
+    """
+    r, p = schema.reports, schema.places
+    stmt = (sa.select(r.c.h3_cell, r.c.patrol_discovered, sa.func.count().label("n"))
+            .select_from(r.outerjoin(p, r.c.place_id == p.c.id))
+            .where(r.c.h3_cell.is_not(None)))
+    if within.date_from is not None:
+        stmt = stmt.where(r.c.reported_on >= within.date_from)
+    if within.date_to is not None:
+        stmt = stmt.where(r.c.reported_on <= within.date_to)
+    if within.exploitation_type is not None:
+        stmt = stmt.where(r.c.exploitation_type == within.exploitation_type)
+    if within.place_category is not None:
+        stmt = stmt.where(p.c.category == within.place_category)
+    if within.authority_code is not None:
+        stmt = stmt.where(r.c.ward_code.in_(_authority_wards(within, wards)))
+    rows = conn.execute(stmt.group_by(r.c.h3_cell, r.c.patrol_discovered)).all()
+    if not rows:
+        return pd.DataFrame({c: pd.Series(dtype=object if c == "h3_cell" else int)
+                             for c in REPORT_CELL_COLUMNS})
+    frame = pd.DataFrame([(c, bool(d), int(n)) for c, d, n in rows],
+                         columns=["h3_cell", "patrol", "n"])
+    out = (frame.pivot_table(index="h3_cell", columns="patrol", values="n", aggfunc="sum",
+                             fill_value=0)
+           .reindex(columns=[False, True], fill_value=0)
+           .set_axis(["independent", "patrol"], axis=1).astype(int).reset_index())
+    out = out.sort_values(["independent", "patrol", "h3_cell"],
+                          ascending=[False, False, True], ignore_index=True)
+    return out[list(REPORT_CELL_COLUMNS)]
 
 
 def search_postcodes(conn: sa.Connection, query: str, *, limit: int = 8) -> list[dict[str, Any]]:

@@ -203,14 +203,15 @@ STEPS_LAYER = "Hot and cold spots by step"
 
 
 def hex_layers(cells: pd.DataFrame, *, vmax: float | None = None,
-               states: pd.DataFrame | None = None, step_labels: list[str] | None = None
-               ) -> tuple[list[folium.FeatureGroup], HexCells | None]:
+               states: pd.DataFrame | None = None, step_labels: list[str] | None = None,
+               show_scores: bool = True) -> tuple[list[folium.FeatureGroup], HexCells | None]:
     """The cell groups (for the layer control) and the element that fills them.
 
     The groups: scores, categories and, with ``states``, the time slider's layer. Add them to
-    the map first, then the element, so its script runs after them.
+    the map first, then the element, so its script runs after them. ``show_scores``: whether
+    the scores are on when the map opens.
     """
-    groups = [folium.FeatureGroup(name="Cell scores"),
+    groups = [folium.FeatureGroup(name="Cell scores", show=show_scores),
               folium.FeatureGroup(name=CATEGORY_LAYER, show=False),
               folium.FeatureGroup(name=STEPS_LAYER, show=False)]
     if states is None or not len(states):

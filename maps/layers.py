@@ -150,7 +150,7 @@ def _cell_geojson(cells: pd.DataFrame, colours: list[str]) -> folium.GeoJson:
 
 
 def cell_layer(cells: pd.DataFrame, *, vmax: float | None = None,
-               name: str = "Cell scores") -> folium.FeatureGroup:
+               name: str = "Cell scores", show: bool = True) -> folium.FeatureGroup:
     """H3 cells shaded by score, drawn as one GeoJson layer.
 
     Parameters
@@ -162,8 +162,10 @@ def cell_layer(cells: pd.DataFrame, *, vmax: float | None = None,
         The score given the darkest colour; defaults to the highest score.
     name
         The layer's name in the layer control.
+    show
+        Whether the layer is on when the map opens.
     """
-    group = folium.FeatureGroup(name=name)
+    group = folium.FeatureGroup(name=name, show=show)
     if cells.empty:
         return group
     colours = style.score_colours(cells["score"].to_numpy(dtype=float), vmax=vmax)

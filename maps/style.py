@@ -37,6 +37,7 @@ ACTIVITY_COLOURS = {
     "housing_provider_visit": "#66a61e",
     "other": "#666666",
 }
+REPORT_RAMP = ("#deebf7", "#9ecae1", "#6baed6", "#3182bd", "#08519c")  # filtered reports
 INCIDENT_RAMP = ("#e6e3ea", "#c9c1d3", "#a89bbb", "#8574a0", "#5f4d7e")
 
 
@@ -180,6 +181,17 @@ def activity_colour(activity_type: str) -> str:
     return ACTIVITY_COLOURS.get(activity_type, ACTIVITY_COLOURS["other"])
 
 
+def count_colours(counts: np.ndarray, ramp: tuple[str, ...], *,
+                  vmax: float | None = None) -> np.ndarray:
+    """Colour counts on ``ramp`` in equal steps from 0 to ``vmax`` (default the largest)."""
+    counts = np.asarray(counts, dtype=float)
+    if vmax is None:
+        vmax = float(np.nanmax(counts)) if counts.size else 1.0
+    breaks = score_breaks(vmax, steps=len(ramp))
+    step = np.searchsorted(breaks, counts, side="left").clip(0, len(ramp) - 1)
+    return np.asarray(ramp, dtype=object)[step]
+
+
 def incident_colours(counts: np.ndarray, *, vmax: float | None = None) -> np.ndarray:
     """Colour crime counts on `INCIDENT_RAMP` in equal steps from 0 to ``vmax``.
 
@@ -188,9 +200,4 @@ def incident_colours(counts: np.ndarray, *, vmax: float | None = None) -> np.nda
     >>> incident_colours(np.array([1, 5, 10])).tolist()
     ['#e6e3ea', '#a89bbb', '#5f4d7e']
     """
-    counts = np.asarray(counts, dtype=float)
-    if vmax is None:
-        vmax = float(np.nanmax(counts)) if len(counts) else 1.0
-    breaks = score_breaks(vmax, steps=len(INCIDENT_RAMP))
-    step = np.searchsorted(breaks, counts, side="left").clip(0, len(INCIDENT_RAMP) - 1)
-    return np.asarray(INCIDENT_RAMP, dtype=object)[step]
+    return count_colours(counts, INCIDENT_RAMP, vmax=vmax)

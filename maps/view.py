@@ -17,7 +17,7 @@ import pandas as pd
 
 from layers.emerging import CATEGORIES
 from layers.places import LEVELS
-from maps import assets, hexes, layers, search, style
+from maps import assets, filters, hexes, layers, search, style
 from maps._overlay import BOX, FixedHtml
 
 DEFAULT_CENTRE = (54.5705, -1.3183)  # Stockton-on-Tees
@@ -40,7 +40,7 @@ def _steps(ramp: tuple[str, ...], vmax: float, *, fmt: str) -> list[str]:
 
 
 def _context_rows(*, ranked: bool, activity_types: Iterable[str],
-                  incident_max: float | None) -> list[str]:
+                  incident_max: float | None, report_max: float | None = None) -> list[str]:
     """Legend rows of the ward ranks, activity types and crime counts, when drawn."""
     rows = []
     if ranked:
@@ -55,12 +55,15 @@ def _context_rows(*, ranked: bool, activity_types: Iterable[str],
     if incident_max:
         rows.append(f"<b>{style.escape(layers.INCIDENT_LAYER)}: crimes per cell</b>")
         rows += _steps(style.INCIDENT_RAMP, incident_max, fmt=".0f")
+    if report_max:
+        rows.append(f"<b>{style.escape(filters.REPORT_LAYER)}: independent reports</b>")
+        rows += _steps(style.REPORT_RAMP, report_max, fmt=".0f")
     return rows
 
 
 def legend_html(vmax: float, *, categories: Iterable[str] = (), ranked: bool = False,
-                activity_types: Iterable[str] = (), incident_max: float | None = None
-                ) -> str:
+                activity_types: Iterable[str] = (), incident_max: float | None = None,
+                report_max: float | None = None) -> str:
     """The legend: MACE level colours, score steps up to ``vmax`` and hot spot categories.
 
     Only the ``categories`` present (and drawn) are listed, in `layers.emerging.CATEGORIES`
@@ -79,7 +82,7 @@ def legend_html(vmax: float, *, categories: Iterable[str] = (), ranked: bool = F
         rows.append(f"<b>{layers.CATEGORY_LAYER}</b>")
         rows += [_swatch(str(style.category_colour(c)), c) for c in drawn]
     rows += _context_rows(ranked=ranked, activity_types=activity_types,
-                          incident_max=incident_max)
+                          incident_max=incident_max, report_max=report_max)
     return (f'<div class="placerisk-legend" style="{BOX} bottom: 24px; right: 10px;">'
             + "".join(rows) + "</div>")
 
@@ -108,25 +111,26 @@ def _place_points(places: pd.DataFrame) -> gpd.GeoDataFrame:
 
 
 def _cells(m: folium.Map, cells: pd.DataFrame, *, vmax: float, client: bool | None,
-           states: pd.DataFrame | None = None, step_labels: list[str] | None = None) -> None:
+           states: pd.DataFrame | None = None, step_labels: list[str] | None = None,
+           show_scores: bool = True) -> None:
     """Both cell layers: drawn in the browser by h3-js when it is installed, else GeoJSON."""
     if client is None:
         client = assets.h3js_file() is not None
     if client:
         groups, filler = hexes.hex_layers(cells, vmax=vmax, states=states,
-                                          step_labels=step_labels)
+                                          step_labels=step_labels, show_scores=show_scores)
         for group in groups:
             group.add_to(m)
         if filler is not None:
             filler.add_to(m)
             m.needs_h3js = True  # type: ignore[attr-defined]
         return
-    layers.cell_layer(cells, vmax=vmax).add_to(m)
+    layers.cell_layer(cells, vmax=vmax, show=show_scores).add_to(m)
     layers.category_layer(cells).add_to(m)
 
 
 def _context_legend(ranking: pd.DataFrame | None, activities: pd.DataFrame | None,
-                    incidents: pd.DataFrame | None) -> dict:
+                    incidents: pd.DataFrame | None, reports: pd.DataFrame | None) -> dict:
     """The keyword arguments of `legend_html` for the optional layers drawn."""
     types: Iterable[str] = ()
     if activities is not None:
@@ -135,8 +139,11 @@ def _context_legend(ranking: pd.DataFrame | None, activities: pd.DataFrame | Non
     most = None
     if incidents is not None and len(incidents):
         most = float(incidents["count"].max())
+    most_reports = None
+    if reports is not None and len(reports):
+        most_reports = float(reports["independent"].max())
     return {"ranked": ranking is not None and len(ranking) > 0, "activity_types": types,
-            "incident_max": most}
+            "incident_max": most, "report_max": most_reports}
 
 
 def build_map(areas: gpd.GeoDataFrame, cells: pd.DataFrame, places: pd.DataFrame, *,
@@ -144,7 +151,8 @@ def build_map(areas: gpd.GeoDataFrame, cells: pd.DataFrame, places: pd.DataFrame
               notice: str | None = None, client: bool | None = None,
               ranking: pd.DataFrame | None = None, activities: pd.DataFrame | None = None,
               incidents: pd.DataFrame | None = None, states: pd.DataFrame | None = None,
-              step_labels: list[str] | None = None) -> folium.Map:
+              step_labels: list[str] | None = None, reports: pd.DataFrame | None = None,
+              filter_panel: str | None = None) -> folium.Map:
     """Compose the placerisk map from frames; no database access.
 
     Parameters
@@ -178,6 +186,11 @@ def build_map(areas: gpd.GeoDataFrame, cells: pd.DataFrame, places: pd.DataFrame
         Per-step hot/cold states of the ever-significant cells and the steps' start dates
         (`layers.queries.cell_states`): a time slider then shows the hot and cold spots at
         any step (drawn in the browser, so only with h3-js).
+    reports
+        Concern reports matching a filter, per cell (`layers.queries.report_cells`): a
+        layer on when the map opens; ``None``: no such layer.
+    filter_panel
+        The filter box (`maps.filters.filter_panel_html`), already escaped.
 
     Returns
     -------
@@ -196,16 +209,22 @@ def build_map(areas: gpd.GeoDataFrame, cells: pd.DataFrame, places: pd.DataFrame
     layers.ward_layer(areas, ranking=ranking).add_to(m)
     if incidents is not None:
         layers.incident_layer(incidents).add_to(m)
-    _cells(m, cells, vmax=vmax, client=client, states=states, step_labels=step_labels)
+    # a filtered map opens on the reports the filter matches, the scores one click away
+    _cells(m, cells, vmax=vmax, client=client, states=states, step_labels=step_labels,
+           show_scores=reports is None)
+    if reports is not None:
+        filters.report_layer(reports).add_to(m)
     if activities is not None:
         layers.activity_layer(activities).add_to(m)
     layers.place_layer(places, cluster=True).add_to(m)
     m.needs_cluster = True  # type: ignore[attr-defined]
     folium.LayerControl(collapsed=False).add_to(m)
     FixedHtml(legend_html(vmax, categories=cells["category"] if len(cells) else (),
-                      **_context_legend(ranking, activities, incidents))).add_to(m)
+                      **_context_legend(ranking, activities, incidents, reports))).add_to(m)
     if notice:
         FixedHtml(notice_html(notice)).add_to(m)
+    if filter_panel:
+        FixedHtml(filter_panel).add_to(m)
     search.add_search(m, places, areas)
     _fit(m, [areas, _place_points(places)])
     return m

@@ -221,3 +221,26 @@ def test_view_renders_safely_in_chromium(server: str, browser, view: str) -> Non
     assert errors == []
     assert dialogs == []
     assert foreign == []
+
+
+def test_jag_filters_reload_the_map_on_the_matching_reports(server: str, browser) -> None:
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.goto(server + "/", wait_until="networkidle")
+    page.click(".placerisk-filters summary")
+    page.select_option(".placerisk-filter-form select[name=category]", "takeaway")
+    page.fill(".placerisk-filter-form input[name=from]", "2025-01-01")
+    with page.expect_navigation(wait_until="networkidle"):
+        page.click(".placerisk-filter-form button[type=submit]")
+    assert "category=takeaway" in page.url and "from=2025-01-01" in page.url
+    assert "Filtered: 2025-01-01 to now; takeaway" in page.inner_text(".placerisk-filter-state")
+    overlays = page.locator(".leaflet-control-layers-overlays label").all_inner_texts()
+    assert any("Concern reports (filtered)" in t for t in overlays)
+    assert page.locator("path.leaflet-interactive").count() > 0
+    page.click(".placerisk-filter-form a")  # Clear
+    page.wait_for_load_state("networkidle")
+    assert "No filter" in (page.text_content(".placerisk-filter-state") or "")
+    page.close()
+    assert errors == []
