@@ -21,7 +21,7 @@ from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from api import routes_guardian, routes_patrol, routes_wards
+from api import routes_guardian, routes_outcomes, routes_patrol, routes_plans, routes_wards
 from api.schemas import (
     ActivitiesPublic,
     AreasPublic,
@@ -420,7 +420,9 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(router)
     app.include_router(routes_wards.router)
     app.include_router(routes_patrol.router)
+    app.include_router(routes_plans.router)
     app.include_router(routes_guardian.router)
+    app.include_router(routes_outcomes.router)
     from api.routes_exports import router as exports_router  # it imports this module
 
     app.include_router(exports_router)

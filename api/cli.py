@@ -443,3 +443,8 @@ def serve(ctx: click.Context, host: str, port: int, db: str | None) -> None:
 from api.cli_exports import export  # noqa: E402  (the command uses `with_store` above)
 
 main.add_command(export)
+
+from api.cli_outcomes import build_command as _outcomes_command  # noqa: E402
+
+main.add_command(_outcomes_command(with_store))
+from api.cli_patrol import patrol_plan  # noqa: E402, F401  (uses `with_store`; adds itself to main)

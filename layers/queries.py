@@ -544,6 +544,13 @@ def incident_cells(conn: sa.Connection, *, months: int = 3, top: int = 3,
     return out[list(INCIDENT_CELL_COLUMNS)].reset_index(drop=True)
 
 
+def incident_types(conn: sa.Connection) -> list[str]:
+    """The police.uk crime types held, alphabetically."""
+    t = schema.incidents
+    return [r[0] for r in conn.execute(sa.select(t.c.crime_type).distinct()
+                                       .order_by(t.c.crime_type))]
+
+
 def _authority_wards(within: MapFilter, wards: Mapping[str, str] | None) -> list[str]:
     return sorted(w for w, a in (wards or {}).items() if a == within.authority_code)
 

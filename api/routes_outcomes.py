@@ -1,0 +1,127 @@
+"""Outcome measures of disruptions: the table as a page, JSON and CSV.
+
+The table is computed from the store on first request and kept in memory under a
+fingerprint of its inputs (`layers.disruptions.fingerprint`), so it is recomputed only after
+an import, an edit or new boundaries.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import threading
+from collections import OrderedDict
+from typing import Annotated, Any, Literal
+
+import pandas as pd
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, Response
+
+from api.settings import DEMO_AREAS_NOTICE
+from layers import disruptions, queries
+from layers.exports import neutralise_csv
+from layers.outcomes import DEFAULT_DAYS, VERDICTS
+from layers.store import Store
+from maps.outcomes_page import SORTABLE, outcomes_page_html
+
+router = APIRouter()
+CACHE_SIZE = 8
+_cache: OrderedDict[tuple, tuple[pd.DataFrame, pd.DataFrame, bool]] = OrderedDict()
+_lock = threading.Lock()
+
+Days = Annotated[int, Query(ge=7, le=730, description="Length of the before and after "
+                                                      "windows, in days.")]
+Alpha = Annotated[float, Query(gt=0, lt=0.5, allow_inf_nan=False,
+                               description="Two-sided test level (0.05: 95% intervals).")]
+CrimeTypes = Annotated[list[str] | None, Query(
+    max_length=20, description="police.uk crime types to measure too (repeat the parameter).")]
+Sort = Annotated[str, Query(max_length=32, description="Column to sort by: "
+                                                       + ", ".join(SORTABLE) + ".")]
+Order = Annotated[Literal["asc", "desc"], Query(description="Sort direction.")]
+TypeFilter = Annotated[str | None, Query(max_length=32, description="Only this activity type.")]
+
+
+def outcome_tables(store: Store, *, days: int = DEFAULT_DAYS, alpha: float = 0.05,
+                   crime_types: tuple[str, ...] = ()) -> tuple[pd.DataFrame, pd.DataFrame, bool]:
+    """The disruption table, the summary by type and whether the areas are the demo's."""
+    with store.connect() as conn:
+        key = (store.url, disruptions.fingerprint(conn), days, alpha, crime_types)
+        with _lock:
+            if key in _cache:
+                _cache.move_to_end(key)
+                return _cache[key]
+        inputs = disruptions.load_inputs(conn, crime_types=crime_types)
+        demo = queries.has_demo_areas(conn)
+    table = disruptions.disruption_table(inputs, days=days, alpha=alpha)
+    summary = disruptions.by_type(table) if len(table) else pd.DataFrame()
+    with _lock:
+        _cache[key] = (table, summary, demo)
+        while len(_cache) > CACHE_SIZE:
+            _cache.popitem(last=False)
+    return table, summary, demo
+
+
+def _select(table: pd.DataFrame, activity_type: str | None, sort: str,
+            order: str) -> pd.DataFrame:
+    if sort not in SORTABLE:
+        msg = f"sort: unknown column {sort!r}; choose one of {', '.join(SORTABLE)}"
+        raise queries.ParameterError(msg)
+    if table.empty:
+        return table
+    if activity_type:
+        table = table[table["activity_type"].str.split("+").map(lambda t: activity_type in t)]
+    return table.sort_values([sort, "id"], ascending=[order == "asc", True], kind="stable",
+                             na_position="last")
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if hasattr(value, "item"):
+        return _json_value(value.item())
+    return value
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    return [{k: _json_value(v) for k, v in row.items()}
+            for row in frame.to_dict(orient="records")]
+
+
+@router.get("/outcomes", response_class=HTMLResponse, tags=["outcomes"])
+def outcomes_page(request: Request, days: Days = DEFAULT_DAYS, alpha: Alpha = 0.05,
+                  sort: Sort = "activity_type", order: Order = "asc",
+                  type: TypeFilter = None) -> HTMLResponse:  # noqa: A002 (query name)
+    """Every disruption's measured effect, and which kinds of action work (HTML)."""
+    table, summary, demo = outcome_tables(request.app.state.store, days=days, alpha=alpha)
+    shown = _select(table, type, sort, order)
+    query = {k: v for k, v in request.query_params.items()}
+    return HTMLResponse(outcomes_page_html(
+        shown, summary, days=days, alpha=alpha, sort=sort, descending=order == "desc",
+        query=query, notice=DEMO_AREAS_NOTICE if demo else None))
+
+
+@router.get("/api/outcomes", tags=["outcomes"])
+def outcomes_json(request: Request, days: Days = DEFAULT_DAYS, alpha: Alpha = 0.05,
+                  crime_type: CrimeTypes = None, sort: Sort = "activity_type",
+                  order: Order = "asc", type: TypeFilter = None  # noqa: A002
+                  ) -> dict[str, Any]:
+    """Every disruption's measured effect (reports, harm-weighted, crime) and the summary."""
+    table, summary, _ = outcome_tables(request.app.state.store, days=days, alpha=alpha,
+                                       crime_types=tuple(sorted(set(crime_type or ()))))
+    shown = _select(table, type, sort, order)
+    return {"days": days, "alpha": alpha, "verdicts": list(VERDICTS),
+            "by_type": _records(summary), "data": _records(shown), "count": len(shown)}
+
+
+@router.get("/outcomes.csv", tags=["outcomes"], response_class=Response)
+def outcomes_csv(request: Request, days: Days = DEFAULT_DAYS, alpha: Alpha = 0.05,
+                 crime_type: CrimeTypes = None) -> Response:
+    """Every disruption's measured effect as CSV (formula-safe), for a spreadsheet."""
+    table, _, _ = outcome_tables(request.app.state.store, days=days, alpha=alpha,
+                                 crime_types=tuple(sorted(set(crime_type or ()))))
+    buffer = io.StringIO()
+    neutralise_csv(table).to_csv(buffer, index=False)
+    return Response(buffer.getvalue(), media_type="text/csv; charset=utf-8", headers={
+        "Content-Disposition": 'attachment; filename="placerisk-outcomes.csv"'})

@@ -1,0 +1,155 @@
+"""The outcome of every disruption: the JAG's table of what was done and what changed.
+
+For each located activity, and each campaign (activities sharing a ``jag_ref``), three
+measures from `layers.outcomes` over equal windows before and after its start:
+
+- **reports**: independent concern reports (patrol-discovered ones are left out, as in the
+  score, so that patrolling a place cannot make its own patrol look effective or not);
+- **harm**: the same reports weighted by MACE level (`layers.weights.REPORT_LEVELS`);
+- **crime** (when crime types are chosen): police.uk crimes of those types. police.uk gives
+  months only: a crime counts on the 15th of its month, so use windows of several months.
+
+`load_inputs` reads the store (the only I/O here); `disruption_table` and `by_type` are pure.
+Unlocated activities cannot be measured: they are counted in `OutcomeInputs.unlocated`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+
+from geo import h3index
+from layers import outcomes, queries, schema
+from layers.store import resolution
+from layers.weights import Weights
+
+MEASURES = ("reports", "harm", "crime")
+SUMMARY_FIELDS = ("Rb", "Ra", "Bb", "Ba", "Cb", "Ca", "CBb", "CBa", "gross_effect",
+                  "net_effect", "wdq", "wdq_reading", "wdd", "wdd_se", "wdd_z", "wdd_p",
+                  "wdd_ci_low", "wdd_ci_high", "local", "local_p", "displacement",
+                  "displacement_p", "code", "verdict")
+
+
+@dataclass(frozen=True)
+class OutcomeInputs:
+    """What the outcome table is computed from."""
+
+    activities: pd.DataFrame  # id, activity_type, h3_cell, started_at, jag_ref (located)
+    reports: pd.DataFrame  # h3_cell, day, weight: independent reports
+    crimes: pd.DataFrame  # h3_cell, day, weight: police.uk crimes of the chosen types
+    cells: pd.DataFrame  # h3_cell, ward_code: every cell of every ward (control candidates)
+    unlocated: int  # activities without a cell, not measured
+    data_end: dt.date | None  # the last day any report or crime falls on
+    crime_types: tuple[str, ...]
+
+
+def ward_cells(areas: pd.DataFrame, *, resolution: int) -> pd.DataFrame:
+    """Every cell whose centre lies in a ward: the candidates for control areas."""
+    frames = [pd.DataFrame({"h3_cell": h3index.cells_to_str(h3index.polygon_to_cells(
+                  geom, resolution=resolution, contain="centroid")), "ward_code": code})
+              for code, geom in zip(areas["code"], areas.geometry, strict=True)
+              if geom is not None]
+    if not frames:
+        return pd.DataFrame({"h3_cell": pd.Series(dtype=object),
+                             "ward_code": pd.Series(dtype=object)})
+    return pd.concat(frames, ignore_index=True).drop_duplicates("h3_cell")
+
+
+def load_inputs(conn: sa.Connection, *, crime_types: Sequence[str] = (),
+                weights: Weights | None = None) -> OutcomeInputs:
+    """Read activities, independent reports, chosen crimes and ward cells from the store."""
+    weights = weights or Weights()
+    acts = queries.activities(conn).rows
+    located = acts[acts["h3_cell"].notna()]
+    r, i = schema.reports, schema.incidents
+    rows = conn.execute(sa.select(r.c.h3_cell, r.c.reported_on, r.c.mace_level).where(
+        r.c.h3_cell.is_not(None), r.c.patrol_discovered.is_(False))).all()
+    reports = pd.DataFrame([tuple(x) for x in rows], columns=["h3_cell", "day", "level"])
+    reports["weight"] = reports["level"].map(weights.report_levels).astype(float)
+    crimes = pd.DataFrame(columns=["h3_cell", "day", "weight"])
+    if crime_types:
+        rows = conn.execute(sa.select(i.c.h3_cell, i.c.month, i.c.crime_type).where(
+            i.c.h3_cell.is_not(None), i.c.crime_type.in_(list(crime_types)))).all()
+        crimes = pd.DataFrame([tuple(x) for x in rows], columns=["h3_cell", "month", "type"])
+        crimes["day"] = pd.to_datetime(crimes["month"] + "-15").dt.date
+        crimes["weight"] = [weights.crime_weight(t) for t in crimes["type"]]
+    areas, _ = queries.areas(conn)
+    days = [d for d in (*reports["day"], *crimes["day"]) if d is not None]
+    # the analyst's own activity ids (``activity_id`` of the import), not store ids
+    located = located.assign(id=located["source_id"])
+    return OutcomeInputs(
+        activities=located[list(outcomes.ACTIVITY_COLUMNS)].reset_index(drop=True),
+        reports=reports[["h3_cell", "day", "weight"]], crimes=crimes[["h3_cell", "day", "weight"]],
+        cells=ward_cells(areas, resolution=resolution(conn)), unlocated=len(acts) - len(located),
+        data_end=max(days) if days else None, crime_types=tuple(crime_types))
+
+
+def _measure(inputs: OutcomeInputs, events: pd.DataFrame, *, weighted: bool, days: int,
+             alpha: float) -> pd.DataFrame:
+    return outcomes.outcome_table(inputs.activities, events, inputs.cells, days=days,
+                                  alpha=alpha, weighted=weighted)
+
+
+def disruption_table(inputs: OutcomeInputs, *, days: int = outcomes.DEFAULT_DAYS,
+                     alpha: float = 0.05) -> pd.DataFrame:
+    """One row per activity and campaign: reports, harm and (if chosen) crime measures.
+
+    Columns: ``level``, ``id``, ``activity_type``, ``jag_ref``, ``start``, ``after_ends``,
+    ``complete`` (the after window lies within the data), ``target_cells``,
+    ``control_cells``, ``matched_on``, then ``reports_*``, ``harm_*`` and ``crime_*`` copies
+    of `SUMMARY_FIELDS`. Sorted by activity type, activities before campaigns, then id.
+    """
+    if inputs.activities.empty or inputs.cells.empty:
+        return pd.DataFrame()
+    base = _measure(inputs, inputs.reports, weighted=False, days=days, alpha=alpha)
+    keys = ["level", "id", "activity_type", "jag_ref", "start", "after_ends", "target_cells",
+            "control_cells", "matched_on"]
+    table = base[keys].copy()
+    end = inputs.data_end
+    table["complete"] = [end is not None and a <= end + dt.timedelta(days=1)
+                         for a in table["after_ends"]]
+    parts = {"reports": base,
+             "harm": _measure(inputs, inputs.reports, weighted=True, days=days, alpha=alpha)}
+    if inputs.crime_types:
+        parts["crime"] = _measure(inputs, inputs.crimes, weighted=False, days=days, alpha=alpha)
+    for name, frame in parts.items():
+        present = [f for f in SUMMARY_FIELDS if f in frame.columns]
+        table = table.join(frame[present].add_prefix(f"{name}_"))
+    return table
+
+
+def by_type(table: pd.DataFrame) -> pd.DataFrame:
+    """Per activity type: how many were measured and how many of each reports verdict.
+
+    Only single activities with a complete after window count, so that a campaign is not
+    counted twice and an activity too recent to judge is not called a failure.
+    """
+    done = table[(table["level"] == "activity") & table["complete"]]
+    counts = pd.crosstab(done["activity_type"], done["reports_code"])
+    counts = counts.reindex(columns=list(outcomes.VERDICTS), fill_value=0)
+    counts.insert(0, "measured", counts.sum(axis=1))
+    share = np.where(counts["measured"] > 0, counts["worked"] / counts["measured"].clip(1), 0)
+    counts["share_worked"] = np.round(share, 3)
+    counts.columns.name = None
+    return counts.reset_index()
+
+
+def fingerprint(conn: sa.Connection) -> str:
+    """A short digest of what the outcome table depends on: changes when any input does.
+
+    Row counts and the newest ``updated_at`` (or load time) of activities, reports,
+    incidents and areas: an import, an edit or new boundaries all change it.
+    """
+    parts = []
+    for table, stamp in ((schema.activities, "updated_at"), (schema.reports, "updated_at"),
+                         (schema.incidents, "updated_at"), (schema.areas, "loaded_at")):
+        count, newest = conn.execute(sa.select(sa.func.count(),
+                                               sa.func.max(table.c[stamp]))).one()
+        parts.append(f"{table.name}:{count}:{newest}")
+    return hashlib.blake2b("|".join(parts).encode(), digest_size=8).hexdigest()
