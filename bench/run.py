@@ -51,6 +51,7 @@ from geo.wards import WardIndex  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from map_sizes import bench_maps  # noqa: E402
+from outcomes import bench_outcome_table  # noqa: E402
 from scoring import bench_scoring  # noqa: E402
 
 WARDS_FILE = ROOT.parent / "shared" / "data" / "boundaries" / "stockton_wards_2024.geojson"
@@ -237,6 +238,7 @@ def main() -> int:
     print("scoring: 1M reports x 104 weeks; the esda default baseline takes about 90 s ...")
     rows += bench_scoring()
     rows += bench_maps()
+    rows.append(bench_outcome_table())
     print_table(rows)
     RESULTS.write_text(json.dumps(rows, indent=2) + "\n")
     print(f"wrote {RESULTS.relative_to(ROOT)}")
