@@ -21,6 +21,7 @@ import pandas as pd
 from layers.patrol import DWELL_MINUTES
 from layers.patrol_plan import NOT_IN_PLAN, REVISIT_MINUTES, PatrolPlan
 from maps import static, style
+from maps.printing import html_to_pdf as html_to_pdf  # re-exported: moved there
 from maps.style import escape
 
 BIAS_NOTE = ("Scores from independently reported concern; patrol-discovered records are not "
@@ -191,13 +192,3 @@ def plan_map_png(plan: PatrolPlan, *, areas: gpd.GeoDataFrame | None = None,
                                                            strict=True)],
     })
     return static.render_png(areas=areas, cells=frame, size=size, dpi=dpi)
-
-
-def html_to_pdf(page: str) -> bytes:
-    """Print a self-contained page to PDF with WeasyPrint, fetching ``data:`` URLs only."""
-    from weasyprint import HTML
-    from weasyprint.urls import URLFetcher
-
-    fetcher = URLFetcher(allowed_protocols={"data"})
-    pdf: bytes = HTML(string=page, url_fetcher=fetcher).write_pdf()
-    return pdf

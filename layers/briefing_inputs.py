@@ -1,0 +1,126 @@
+"""Read what a JAG briefing pack is built from (the I/O of `layers.briefing`).
+
+The run, its cells and step states, places (never their notes), activities and ward names
+come through `layers.queries`; only the level history of every place and the count of
+independent reports per place have queries of their own here. The disruption table is an
+argument: the API and the CLI pass the cached `api.routes_outcomes.outcome_tables`, so this
+package does not depend on the API's cache.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+
+from layers import queries, schema
+from layers.briefing import (
+    REPORT_WINDOW_DAYS,
+    Briefing,
+    BriefingInputs,
+    build_briefing,
+    default_since,
+)
+from layers.outcomes import DEFAULT_DAYS
+
+PLACE_FIELDS = ["id", "source_id", "name", "lat", "lng", "ward_code", "mace_level",
+                "review_due", "status"]
+ACTIVITY_FIELDS = ["source_id", "activity_type", "started_at", "place_id", "lat", "lng",
+                   "ward_code", "agency", "outcome"]
+CELL_FIELDS = ["h3_cell", "score", "category", "z_last", "trend_z", "ward_code"]
+
+
+def run_for(conn: sa.Connection, meeting: dt.date) -> dict[str, Any]:
+    """The newest run with ``as_of <= meeting`` (latest as-of, then latest id), with steps.
+
+    Raises
+    ------
+    layers.queries.NotFoundError
+        When no run is as of the meeting date or earlier, saying how to make one.
+    """
+    runs = queries.runs(conn).rows
+    usable = runs[[a <= meeting for a in runs["as_of"]]] if len(runs) else runs
+    if usable.empty:
+        earliest = f"; the earliest run is as of {min(runs['as_of'])}" if len(runs) else ""
+        msg = (f"no scoring run as of {meeting} or earlier{earliest}: run "
+               f"`placerisk score --as-of {meeting}`")
+        raise queries.NotFoundError(msg)
+    best = usable.sort_values(["as_of", "id"], ascending=False).iloc[0]
+    return queries.run(conn, int(best["id"]))
+
+
+def level_history(conn: sa.Connection, *, since: dt.date, meeting: dt.date) -> pd.DataFrame:
+    """Level history entries dated from ``since`` to ``meeting``, both included."""
+    lv = schema.place_levels
+    rows = conn.execute(sa.select(lv.c.place_id, lv.c.changed_on, lv.c.from_level,
+                                  lv.c.to_level, lv.c.reason)
+                        .where(lv.c.changed_on >= since, lv.c.changed_on <= meeting)
+                        .order_by(lv.c.changed_on, lv.c.id)).all()
+    return pd.DataFrame([tuple(r) for r in rows], dtype=object,
+                        columns=["place_id", "changed_on", "from_level", "to_level", "reason"])
+
+
+def place_report_counts(conn: sa.Connection, *, end: dt.date,
+                        days: int = REPORT_WINDOW_DAYS) -> pd.DataFrame:
+    """Independent reports (not patrol-discovered) per place in the ``days`` ending ``end``."""
+    r = schema.reports
+    start = end - dt.timedelta(days=days - 1)
+    rows = conn.execute(sa.select(r.c.place_id, sa.func.count())
+                        .where(r.c.place_id.is_not(None), r.c.patrol_discovered.is_(False),
+                               r.c.reported_on >= start, r.c.reported_on <= end)
+                        .group_by(r.c.place_id)).all()
+    return pd.DataFrame([(int(p), int(n)) for p, n in rows], columns=["place_id", "reports"])
+
+
+def load_inputs(conn: sa.Connection, *, meeting: dt.date, since: dt.date | None,
+                outcomes: pd.DataFrame, outcome_days: int = DEFAULT_DAYS,
+                outcome_alpha: float = 0.05) -> BriefingInputs:
+    """Read the inputs of a pack (see `load_briefing` for the parameters and errors)."""
+    try:
+        start = default_since(meeting, since)
+    except ValueError as exc:
+        raise queries.ParameterError(str(exc)) from None
+    run = run_for(conn, meeting)
+    labels, states = queries.cell_states(conn, run_id=run["id"])
+    starts = [dt.date.fromisoformat(s) for s in labels] or list(run["steps"])
+    wards, _ = queries.areas(conn, geometry=False)
+    return BriefingInputs(
+        meeting=meeting, since=start, since_default=since is None, run=run,
+        step_starts=starts, states=states,
+        cells=queries.cells(conn, run_id=run["id"]).rows[CELL_FIELDS],
+        wards=pd.DataFrame(wards[["code", "name"]]),
+        places=queries.places(conn).rows[PLACE_FIELDS],
+        levels=level_history(conn, since=start, meeting=meeting),
+        activities=queries.activities(conn).rows[ACTIVITY_FIELDS],
+        outcomes=outcomes, place_reports=place_report_counts(conn, end=meeting),
+        outcome_days=outcome_days, outcome_alpha=outcome_alpha)
+
+
+def load_briefing(conn: sa.Connection, *, meeting: dt.date, since: dt.date | None,
+                  outcomes: pd.DataFrame, outcome_days: int = DEFAULT_DAYS,
+                  outcome_alpha: float = 0.05) -> Briefing:
+    """Read the store and build the JAG briefing pack for a meeting.
+
+    Parameters
+    ----------
+    conn
+        An open connection to the store.
+    meeting
+        The meeting date M: the newest scoring run as of M or earlier is used.
+    since
+        The since date S; ``None`` for M minus `layers.briefing.SINCE_DAYS` (28) days.
+    outcomes
+        The disruption table (`layers.disruptions.disruption_table`) measured over
+        ``outcome_days``-day windows at ``outcome_alpha``; those two are stated in the pack.
+
+    Raises
+    ------
+    layers.queries.ParameterError
+        If ``since`` is after ``meeting``.
+    layers.queries.NotFoundError
+        If no scoring run is as of ``meeting`` or earlier.
+    """
+    return build_briefing(load_inputs(conn, meeting=meeting, since=since, outcomes=outcomes,
+                                      outcome_days=outcome_days, outcome_alpha=outcome_alpha))
