@@ -21,7 +21,17 @@ from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from api import routes_guardian, routes_outcomes, routes_patrol, routes_plans, routes_wards
+from api import (
+    auth,
+    docs,
+    routes_audit,
+    routes_briefing,
+    routes_guardian,
+    routes_outcomes,
+    routes_patrol,
+    routes_plans,
+    routes_wards,
+)
 from api.schemas import (
     ActivitiesPublic,
     AreasPublic,
@@ -32,6 +42,7 @@ from api.schemas import (
     ExplanationPublic,
     Health,
     PlaceDetail,
+    PlaceNotes,
     PlacesPublic,
     RunDetail,
     RunsPublic,
@@ -215,6 +226,14 @@ def list_places(conn: Conn, page: Page, ward_code: WardCode = None,
 def get_place(conn: Conn, place_id: Annotated[str, Path(max_length=64)]) -> PlaceDetail:
     """One place with its level history and latest activities (no notes)."""
     return PlaceDetail.model_validate(queries.place_detail(conn, place_id))
+
+
+@router.get("/api/places/{place_id}/notes", response_model=PlaceNotes, tags=["places"])
+def get_place_notes(conn: Conn, place_id: Annotated[str, Path(max_length=64)],
+                    response: Response) -> PlaceNotes:
+    """A place's notes and graded reports (analysts only; every read is audited)."""
+    response.headers["Cache-Control"] = "no-store"
+    return PlaceNotes.model_validate(queries.place_notes(conn, place_id))
 
 
 @router.get("/api/activities", response_model=ActivitiesPublic, tags=["activities"])
@@ -411,18 +430,26 @@ def create_app(settings: Settings) -> FastAPI:
     app = FastAPI(
         title="placerisk",
         summary="Places where children are at risk of exploitation (no person data).",
-        lifespan=lifespan,
+        lifespan=lifespan, dependencies=[Depends(auth.authorize)],
+        docs_url=None, redoc_url=None, openapi_url=None,  # served below, behind sign-in
     )
     app.state.settings = settings
     app.state.store = store
     for error, status in ERROR_STATUS.items():
         app.add_exception_handler(error, _error_handler(status))
+    for error, handler in auth.HANDLERS.items():
+        app.add_exception_handler(error, handler)
+    app.include_router(auth.router)
+    if not settings.production:
+        app.include_router(docs.router)
     app.include_router(router)
     app.include_router(routes_wards.router)
     app.include_router(routes_patrol.router)
     app.include_router(routes_plans.router)
     app.include_router(routes_guardian.router)
     app.include_router(routes_outcomes.router)
+    app.include_router(routes_audit.router)
+    app.include_router(routes_briefing.router)
     from api.routes_exports import router as exports_router  # it imports this module
 
     app.include_router(exports_router)
@@ -430,6 +457,9 @@ def create_app(settings: Settings) -> FastAPI:
     h3js = assets.h3js_file()
     if h3js is not None:
         app.mount(assets.H3JS_ROUTE, StaticFiles(directory=h3js.parent), name="h3js")
+    swagger = docs.swagger_files()
+    if swagger is not None and not settings.production:
+        app.mount(docs.ROUTE, swagger, name="swagger-ui")
     cluster = assets.markercluster_dir()
     if cluster is not None:
         app.mount(assets.CLUSTER_ROUTE, StaticFiles(directory=cluster), name="markercluster")

@@ -314,12 +314,16 @@ def score(store: Any, as_of: dt.datetime | None, step: str, n_steps: int | None,
 
 @main.command("demo-data")
 @click.option("--seed", type=int, default=42, show_default=True, help="Random seed.")
+@click.option("--accounts/--no-accounts", default=True, show_default=True,
+              help="Create one demo account per role (demo-admin, demo-analyst, demo-police, "
+                   "demo-guardian) and print their passwords.")
 @click.option("--boundaries", "boundary_file", type=click.Path(dir_okay=False, path_type=Path),
               help="Real ward boundaries to use instead of the built-in approximate areas.")
 @click.option("--csv-dir", type=click.Path(file_okay=False, path_type=Path),
               help="Also keep the generated CSVs here (examples of the import formats).")
 @with_store
-def demo_data(store: Any, seed: int, boundary_file: Path | None, csv_dir: Path | None) -> None:
+def demo_data(store: Any, seed: int, boundary_file: Path | None, csv_dir: Path | None,
+              accounts: bool) -> None:
     """Generate and load a deterministic, clearly SYNTHETIC dataset for Stockton-on-Tees.
 
     Without --boundaries the demo uses approximate areas of its own (the repository cannot
@@ -348,6 +352,14 @@ def demo_data(store: Any, seed: int, boundary_file: Path | None, csv_dir: Path |
                 _fail(f"the demo {kind} did not import cleanly; this is a bug in placerisk")
     click.secho(f"{DEMO_NOTICE}: {len(data.places)} places, {len(data.reports)} reports, "
                 f"{len(data.activities)} activities in {store.url}", fg="cyan")
+    if accounts:
+        from api.cli_users import create_demo_accounts
+
+        made = create_demo_accounts(store)
+        if made:
+            click.secho("demo accounts (synthetic; passwords shown once):", fg="cyan")
+            for role, (name, password) in made.items():
+                click.echo(f"  {role:<9} {name:<14} {password}")
 
 
 VIEWS = ("jag", "ward", "patrol", "guardian")
@@ -447,4 +459,11 @@ main.add_command(export)
 from api.cli_outcomes import build_command as _outcomes_command  # noqa: E402
 
 main.add_command(_outcomes_command(with_store))
+
+from api.cli_users import build_commands as _user_commands  # noqa: E402
+
+for _command in _user_commands(with_store):
+    main.add_command(_command)
+
+from api.cli_briefing import briefing  # noqa: E402, F401  (uses `with_store`; adds itself to main)
 from api.cli_patrol import patrol_plan  # noqa: E402, F401  (uses `with_store`; adds itself to main)

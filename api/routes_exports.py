@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Path
+from fastapi import APIRouter, HTTPException, Path, Query
 from fastapi.responses import Response
 
 from api.app import Conn, RunId
@@ -20,6 +20,8 @@ router = APIRouter()
 _MEDIA_TYPES: dict[str, Any] = {f.media_type: {} for f in export_io.FORMATS.values()}
 What = Annotated[str, Path(description="cells, places, activities or wards.")]
 Fmt = Annotated[str, Path(description="geojson, csv or gpkg.")]
+Purpose = Annotated[str, Query(min_length=5, max_length=200,
+                               description="Why you need this export (to the audit log).")]
 
 
 @router.get(
@@ -27,7 +29,8 @@ Fmt = Annotated[str, Path(description="geojson, csv or gpkg.")]
     responses={200: {"content": _MEDIA_TYPES, "description": "The file, as an attachment."},
                404: {"description": "Unknown export or format, or no scoring run yet."}},
 )
-def export_file(conn: Conn, what: What, fmt: Fmt, run_id: RunId = None) -> Response:
+def export_file(conn: Conn, what: What, fmt: Fmt, purpose: Purpose,  # noqa: ARG001
+                run_id: RunId = None) -> Response:
     """Download cells, places (without notes), activities or wards as GeoJSON, CSV or GPKG."""
     try:
         exports.check_export(what)

@@ -116,7 +116,10 @@ def outcomes_json(request: Request, days: Days = DEFAULT_DAYS, alpha: Alpha = 0.
 
 
 @router.get("/outcomes.csv", tags=["outcomes"], response_class=Response)
-def outcomes_csv(request: Request, days: Days = DEFAULT_DAYS, alpha: Alpha = 0.05,
+def outcomes_csv(request: Request, purpose: Annotated[str, Query(  # noqa: ARG001
+                     min_length=5, max_length=200,
+                     description="Why you need this export (to the audit log).")],
+                 days: Days = DEFAULT_DAYS, alpha: Alpha = 0.05,
                  crime_type: CrimeTypes = None) -> Response:
     """Every disruption's measured effect as CSV (formula-safe), for a spreadsheet."""
     table, _, _ = outcome_tables(request.app.state.store, days=days, alpha=alpha,

@@ -318,3 +318,27 @@ class Health(_Public):
 
     status: str
     database: str
+
+
+class ReportDetail(_Public):
+    """A concern report with its intelligence grading (analysts only)."""
+
+    source_id: str
+    reported_on: dt.date
+    mace_level: int
+    exploitation_type: str | None = None
+    source_agency: str | None = None
+    patrol_discovered: bool
+    source_grade: int | None = None
+    intel_grade: str | None = None
+    handling_code: str | None = None
+    summary: str | None = None
+
+
+class PlaceNotes(_Public):
+    """A place's free-text notes and its graded reports (analysts only; every read audited)."""
+
+    source_id: str
+    name: str
+    notes: str | None = None
+    reports: list[ReportDetail]

@@ -27,6 +27,11 @@ class Settings:
     guardian_k
         The guardian view suppresses cells with fewer distinct places of concern than this
         (``PLACERISK_GUARDIAN_K``; at least 3).
+    session_hours, token_hours
+        How long a browser session and an API token last (``PLACERISK_SESSION_HOURS``,
+        ``PLACERISK_TOKEN_HOURS``).
+    production
+        Production mode (``PLACERISK_PRODUCTION=1``): no ``/docs``, cookies always Secure.
     """
 
     db: str | None = None
@@ -34,6 +39,9 @@ class Settings:
     attribution: str = DEFAULT_ATTRIBUTION
     page_size_max: int = 1000
     guardian_k: int = 5
+    session_hours: float = 8.0
+    token_hours: float = 12.0
+    production: bool = False
 
     @classmethod
     def from_env(cls, db: str | None = None) -> Settings:
@@ -43,6 +51,10 @@ class Settings:
             tiles=os.environ.get("PLACERISK_TILES", DEFAULT_TILES),
             attribution=os.environ.get("PLACERISK_TILES_ATTRIBUTION", DEFAULT_ATTRIBUTION),
             guardian_k=int(os.environ.get("PLACERISK_GUARDIAN_K", "5")),
+            session_hours=float(os.environ.get("PLACERISK_SESSION_HOURS", "8")),
+            token_hours=float(os.environ.get("PLACERISK_TOKEN_HOURS", "12")),
+            production=os.environ.get("PLACERISK_PRODUCTION", "").strip().lower()
+            in ("1", "true", "yes"),
         )
 
     @property

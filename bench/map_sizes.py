@@ -45,12 +45,21 @@ def _demo_client(folder: Path) -> Any:
     from api.app import create_app
     from api.cli import main
     from api.settings import Settings
+    from layers import accounts
+    from layers.store import open_store
 
     db = folder / "demo.db"
-    for args in (["demo-data"], ["score"]):
+    for args in (["demo-data", "--no-accounts"], ["score"]):
         result = CliRunner().invoke(main, ["--db", str(db), *args])
         assert result.exit_code == 0, result.output
-    return TestClient(create_app(Settings(db=str(db))))
+    password = accounts.new_password()
+    store = open_store(db)
+    accounts.add_user(store, "bench", "analyst", password)
+    store.close()
+    client = TestClient(create_app(Settings(db=str(db))))
+    token = client.post("/api/token", json={"name": "bench", "password": password}).json()
+    client.headers["Authorization"] = f"Bearer {token['access_token']}"
+    return client
 
 
 def bench_demo_map() -> dict[str, Any]:

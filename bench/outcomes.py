@@ -45,7 +45,7 @@ def demo_inputs(folder: Path) -> disruptions.OutcomeInputs:
     from api.cli import main
 
     db = folder / "demo.db"
-    result = CliRunner().invoke(main, ["--db", str(db), "demo-data"])
+    result = CliRunner().invoke(main, ["--db", str(db), "demo-data", "--no-accounts"])
     assert result.exit_code == 0, result.output
     store = open_store(db)
     try:

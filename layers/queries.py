@@ -668,3 +668,33 @@ def place_detail(conn: sa.Connection, source_id: str, *, activities_limit: int =
                         ).mappings().all()
     return {**row, "level_name": LEVELS[int(row["mace_level"])],
             "levels": [dict(r) for r in levels], "activities": [dict(a) for a in acts]}
+
+
+REPORT_DETAIL_COLUMNS = ("source_id", "reported_on", "mace_level", "exploitation_type",
+                         "source_agency", "patrol_discovered", "source_grade", "intel_grade",
+                         "handling_code", "summary")
+
+
+def place_notes(conn: sa.Connection, source_id: str, *, reports_limit: int = 50
+                ) -> dict[str, Any]:
+    """A place's free-text notes and its reports with their 3x5x2 grades and summaries.
+
+    The most sensitive read of the store: analysts only, and audited by the caller.
+
+    Raises
+    ------
+    NotFoundError
+        When no place has this id.
+    """
+    t, r = schema.places, schema.reports
+    row = conn.execute(sa.select(t.c.id, t.c.source_id, t.c.name, t.c.notes)
+                       .where(t.c.source_id == source_id)).mappings().first()
+    if row is None:
+        msg = f"no place {source_id!r}"
+        raise NotFoundError(msg)
+    reports = conn.execute(sa.select(*(r.c[c] for c in REPORT_DETAIL_COLUMNS))
+                           .where(r.c.place_id == row["id"])
+                           .order_by(r.c.reported_on.desc(), r.c.id.desc())
+                           .limit(reports_limit)).mappings().all()
+    return {"source_id": row["source_id"], "name": row["name"], "notes": row["notes"],
+            "reports": [dict(x) for x in reports]}

@@ -275,3 +275,53 @@ run_background = sa.Table(
     sa.Column("cells", sa.Integer, nullable=False),
     sa.Column("category", sa.String(32), nullable=False),
 )
+
+# --- accounts and audit (migration 0003) ---------------------------------------------------
+# Passwords are stored as argon2id hashes, session and API tokens as SHA-256 digests of the
+# random token (the token itself only ever travels to the user). The audit log is
+# append-only: triggers in migration 0003 refuse UPDATE and DELETE on it.
+
+ROLES = ("admin", "analyst", "police", "guardian")
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(64), nullable=False, unique=True),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("password_hash", sa.String(200), nullable=False),
+    sa.Column("disabled", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("failed_logins", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("locked_until", sa.DateTime(timezone=True)),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("last_login_at", sa.DateTime(timezone=True)),
+)
+
+sessions = sa.Table(
+    "sessions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id"), nullable=False, index=True),
+    sa.Column("kind", sa.String(8), nullable=False),  # "cookie" or "bearer"
+    sa.Column("csrf_token", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False, index=True),
+    sa.Column("revoked_at", sa.DateTime(timezone=True)),
+)
+
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False, index=True),
+    sa.Column("user_name", sa.String(64), index=True),
+    sa.Column("role", sa.String(16)),
+    sa.Column("action", sa.String(32), nullable=False, index=True),
+    sa.Column("object_type", sa.String(32)),
+    sa.Column("object_ids", sa.Text),
+    sa.Column("client", sa.String(64)),
+    sa.Column("purpose", sa.String(500)),
+    sa.Column("outcome", sa.String(16), nullable=False),
+    sa.Column("detail", sa.String(500)),
+)

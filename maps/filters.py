@@ -62,12 +62,12 @@ def report_layer(reports: pd.DataFrame, *, name: str = REPORT_LAYER,
         h3index.str_to_cells(reports["h3_cell"].to_numpy(dtype=object)))
     independent = reports["independent"].to_numpy(dtype=float)
     props = {
-        "summary": [report_summary(int(i), int(p))
+        "tip": [report_summary(int(i), int(p))
                     for i, p in zip(independent, reports["patrol"], strict=True)],
         "colour": style.count_colours(independent, style.REPORT_RAMP).tolist(),
     }
     folium.GeoJson(_collection(polygons, props), style_function=_report_style,
-                   tooltip=folium.GeoJsonTooltip(["summary"], labels=False)).add_to(group)
+                   tooltip=folium.GeoJsonTooltip(["tip"], labels=False)).add_to(group)
     return group
 
 

@@ -333,10 +333,10 @@ def incident_layer(incidents: pd.DataFrame, *, name: str = INCIDENT_LAYER,
     polygons = h3index.cells_to_polygons(h3index.str_to_cells(ids))
     counts = incidents["count"].to_numpy(dtype=float)
     props = {
-        "summary": [incident_summary(int(n), top) for n, top in zip(
+        "tip": [incident_summary(int(n), top) for n, top in zip(
             counts, incidents["top_types"], strict=True)],
         "colour": style.incident_colours(counts).tolist(),
     }
     folium.GeoJson(_collection(polygons, props), style_function=_incident_style,
-                   tooltip=folium.GeoJsonTooltip(["summary"], labels=False)).add_to(group)
+                   tooltip=folium.GeoJsonTooltip(["tip"], labels=False)).add_to(group)
     return group

@@ -16,10 +16,11 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.settings import Settings
+from layers import accounts
 from layers.hotspots import ScoreParams
 from layers.loader import import_file, import_police_uk
 from layers.runs import run_scoring
-from layers.store import open_store, replace_areas
+from layers.store import Store, open_store, replace_areas
 
 AS_OF = dt.date(2025, 6, 30)
 LAT = (54.55, 54.60)
@@ -32,6 +33,7 @@ SCRIPT = "<script>alert(1)</script>"
 IMG = "<img src=x onerror=alert(1)>"
 TEMPLATE = "{{ 6*7 }}zz"
 NOTE = "SECRET-NOTE"
+PASSWORD = "correct horse battery staple"  # every test account's (synthetic) password
 
 PLACES = [
     {"place_id": "P1", "name": "Safe Youth Club", "category": "youth_club", "latitude": 54.57,
@@ -59,6 +61,44 @@ ACTIVITIES = [
      "ended_at": "2025-06-20T21:15", "latitude": 54.56, "longitude": -1.33,
      "agency": "Police"},
 ]
+
+
+def ensure_accounts(store: Store) -> None:
+    """One account per role, named after it, with `PASSWORD` (skipped when present)."""
+    existing = {row["name"] for row in accounts.list_users(store)}
+    for role in accounts.ROLES:
+        if role not in existing:
+            accounts.add_user(store, role, role, PASSWORD)
+
+
+def ensure_accounts_in(db: Path | str) -> None:
+    """`ensure_accounts` on the store at ``db``."""
+    store = open_store(db)
+    try:
+        ensure_accounts(store)
+    finally:
+        store.close()
+
+
+def sign_in(client: TestClient, role: str = "analyst") -> TestClient:
+    """Give ``client`` a bearer token of the ``role`` account; returns it."""
+    response = client.post("/api/token", json={"name": role, "password": PASSWORD})
+    assert response.status_code == 200, response.text
+    client.headers["Authorization"] = f"Bearer {response.json()['access_token']}"
+    return client
+
+
+def signed_client(db: Path | str, *, role: str = "analyst", **settings: object) -> TestClient:
+    """A started client of a new app over ``db``, signed in as ``role`` (close it after)."""
+    store = open_store(db)
+    try:
+        ensure_accounts(store)
+    finally:
+        store.close()
+    settings.setdefault("tiles", "none")
+    client = TestClient(create_app(Settings(db=str(db), **settings)))  # type: ignore[arg-type]
+    client.__enter__()
+    return sign_in(client, role)
 
 
 def make_areas(vintage: str = "2024") -> gpd.GeoDataFrame:
@@ -91,6 +131,7 @@ def build_store(folder: Path, *, vintage: str = "2024", areas: gpd.GeoDataFrame 
     store = open_store(db)
     more = more or {}
     try:
+        ensure_accounts(store)
         replace_areas(store, make_areas(vintage) if areas is None else areas, source="test")
         for kind, rows in (("places", PLACES), ("reports", REPORTS),
                            ("activities", ACTIVITIES)):
@@ -148,7 +189,7 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     """A client of the app over the synthetic store (ordinary ward vintage, no tiles)."""
     db = build_store(tmp_path_factory.mktemp("store"))
     with TestClient(create_app(Settings(db=str(db), tiles="none"))) as c:
-        yield c
+        yield sign_in(c)
 
 
 @pytest.fixture
@@ -160,10 +201,10 @@ def make_client(tmp_path: Path) -> Iterator[Callable[..., TestClient]]:
         folder = tmp_path / f"store{len(opened)}"
         folder.mkdir()
         db = build_store(folder, vintage=vintage)
-        c = TestClient(create_app(Settings(db=str(db), **settings)))
+        c = TestClient(create_app(Settings(db=str(db), **settings)))  # type: ignore[arg-type]
         c.__enter__()
         opened.append(c)
-        return c
+        return sign_in(c)
 
     yield make
     for c in opened:
@@ -178,7 +219,7 @@ def rich_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient
     db = build_store(tmp_path_factory.mktemp("rich"), areas=areas, more=MORE,
                      police_uk=POLICE_UK)
     with TestClient(create_app(Settings(db=str(db), tiles="none"))) as c:
-        yield c
+        yield sign_in(c)
 
 
 @pytest.fixture(scope="module")
@@ -186,4 +227,4 @@ def unscored_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestCl
     """A client over the synthetic store before any scoring run."""
     db = build_store(tmp_path_factory.mktemp("unscored"), score=False)
     with TestClient(create_app(Settings(db=str(db), tiles="none"))) as c:
-        yield c
+        yield sign_in(c)

@@ -11,7 +11,7 @@ from api.app import DEMO_AREAS_NOTICE, create_app
 from api.settings import Settings
 from layers import queries
 from layers.emerging import CATEGORIES
-from tests.api.conftest import IMG, POLICE_UK, build_store
+from tests.api.conftest import IMG, POLICE_UK, build_store, ensure_accounts_in, sign_in
 
 LIST_ROUTES = ["/api/places", "/api/activities", "/api/cells", "/api/areas"]
 PAGED_ROUTES = [*LIST_ROUTES, "/api/places.geojson", "/api/cells.geojson"]
@@ -106,7 +106,7 @@ def context_client(tmp_path_factory: pytest.TempPathFactory):
          "agency": "Council", "outcome": IMG, "jag_ref": "JAG-{{ 6*7 }}"}]}
     db = build_store(tmp_path_factory.mktemp("context"), more=more, police_uk=crime)
     with TestClient(create_app(Settings(db=str(db), tiles="none"))) as c:
-        yield c
+        yield sign_in(c)
 
 
 def test_map_escapes_activity_popups(context_client: TestClient) -> None:
@@ -317,6 +317,8 @@ def test_postcode_search(tmp_path) -> None:
     import_postcodes(store, tmp_path / "cp.csv")
     store.close()
     with TestClient(create_app(Settings(db=str(db), tiles="none"))) as c:
+        ensure_accounts_in(db)
+        sign_in(c)
         found = c.get("/api/search", params={"q": "ts18 1a"}).json()["data"]
         assert [f["t"] for f in found] == ["TS18 1AA", "TS18 1AB"]
         assert found[0]["k"] == "postcode" and 54 < found[0]["c"][0] < 55

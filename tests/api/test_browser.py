@@ -27,7 +27,7 @@ from api.app import create_app
 from api.settings import Settings
 from tests.conftest import ROOT, missing
 
-from .conftest import build_store
+from .conftest import PASSWORD, build_store
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic",
@@ -152,9 +152,25 @@ COUNT_POLYGONS = """() => {
 }"""
 
 
+def signed_page(browser, server: str, role: str = "analyst"):
+    """A page of a fresh browser context, signed in as ``role`` through the sign-in form."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.goto(server + "/login?next=/api/me")
+    page.fill(".placerisk-login input[name=name]", role)
+    page.fill(".placerisk-login input[name=password]", PASSWORD)
+    with page.expect_navigation():
+        page.click(".placerisk-login button[type=submit]")
+    assert f'"role":"{role}"' in page.content()
+    return page
+
+
+ROLE = {"jag": "analyst", "ward": "analyst", "patrol": "police", "guardian": "guardian"}
+
+
 @pytest.mark.parametrize("view", sorted(VIEWS))
 def test_view_renders_safely_in_chromium(server: str, browser, view: str) -> None:
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page = signed_page(browser, server, ROLE[view])
     errors: list[str] = []
     dialogs: list[str] = []
     foreign: list[str] = []
@@ -224,7 +240,7 @@ def test_view_renders_safely_in_chromium(server: str, browser, view: str) -> Non
 
 
 def test_jag_filters_reload_the_map_on_the_matching_reports(server: str, browser) -> None:
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page = signed_page(browser, server)
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
@@ -244,3 +260,27 @@ def test_jag_filters_reload_the_map_on_the_matching_reports(server: str, browser
     assert "No filter" in (page.text_content(".placerisk-filter-state") or "")
     page.close()
     assert errors == []
+
+
+def test_signing_in_and_out_in_the_browser(server: str, browser) -> None:
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(server + "/wards")  # not signed in: the sign-in form, then back to /wards
+    assert page.locator(".placerisk-login").count() == 1
+    page.fill(".placerisk-login input[name=name]", "analyst")
+    page.fill(".placerisk-login input[name=password]", "not the password")
+    with page.expect_navigation():
+        page.click(".placerisk-login button[type=submit]")
+    assert "Wrong user name or password" in page.content()
+    page.fill(".placerisk-login input[name=name]", "analyst")
+    page.fill(".placerisk-login input[name=password]", PASSWORD)
+    with page.expect_navigation():
+        page.click(".placerisk-login button[type=submit]")
+    assert page.url.endswith("/wards") and "South Box" in page.content()
+    cookie = next(c for c in context.cookies() if c["name"] == "placerisk_session")
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+    # a guardian signing in lands on the guardian view, and the JAG map is refused
+    other = signed_page(browser, server, "guardian")
+    other.goto(server + "/")
+    assert "Not allowed" in other.content()
+    context.close()

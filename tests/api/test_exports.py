@@ -20,7 +20,7 @@ from api.app import create_app
 from api.routes_exports import router
 from api.settings import Settings
 from layers import export_io, exports
-from tests.api.conftest import AS_OF, NOTE, build_store
+from tests.api.conftest import AS_OF, NOTE, build_store, ensure_accounts_in, sign_in
 
 FORMULA = '=HYPERLINK("http://x")'
 MORE = {"places": [{"place_id": "F1", "name": FORMULA, "category": "other",
@@ -38,7 +38,10 @@ def export_client(db: Path) -> TestClient:
         app.url_path_for("export_file", what="places", fmt="csv")
     except NoMatchFound:  # until api.app includes the router itself
         app.include_router(router)
-    return TestClient(app)
+    ensure_accounts_in(db)
+    client = sign_in(TestClient(app))
+    client.params = {"purpose": "test suite export"}  # exports must say why
+    return client
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +101,7 @@ def test_downloads_match_the_formats(api):
 def test_openapi_documents_the_route(api):
     operation = api.get("/openapi.json").json()["paths"]["/api/export/{what}.{fmt}"]["get"]
     assert set(operation["responses"]["200"]["content"]) == set(MEDIA.values())
-    assert {p["name"] for p in operation["parameters"]} == {"what", "fmt", "run_id"}
+    assert {p["name"] for p in operation["parameters"]} == {"what", "fmt", "run_id", "purpose"}
 
 
 def test_a_run_can_be_chosen(api):
@@ -190,3 +193,17 @@ def test_the_command_module_imports_before_or_after_the_cli():
                           cwd=Path(__file__).resolve().parents[2], check=False)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "export"
+
+
+def test_an_export_must_say_why_and_is_audited(api):
+    from layers import audit
+
+    bare = api.get("/api/export/places.csv", params={"purpose": ""})
+    assert bare.status_code == 422 and "purpose" in bare.json()["detail"]
+    assert api.get("/api/export/places.csv", params={"purpose": "JAG 12 March"}).status_code \
+        == 200
+    with api.app.state.store.connect() as conn:
+        rows = audit.query(conn, action="export")
+    assert "JAG 12 March" in set(rows["purpose"])
+    row = rows[rows["purpose"] == "JAG 12 March"].iloc[0]
+    assert (row["user_name"], row["role"], row["object_ids"]) == ("analyst", "analyst", "places")

@@ -18,7 +18,7 @@ from layers import queries
 from layers.places import LEVELS
 from layers.store import open_store
 
-from .conftest import PLACES, build_store
+from .conftest import PLACES, build_store, ensure_accounts_in, sign_in
 
 CENTRE = (54.5769, -1.3096)  # the resolution-7 cell of P2 and P5
 CELL7 = "871946558ffffff"
@@ -48,7 +48,9 @@ MORE_PLACES = [
 
 
 def guardian_client(db: Path, **settings: object) -> TestClient:
-    return TestClient(create_app(Settings(db=str(db), tiles="none", **settings)))  # type: ignore[arg-type]
+    ensure_accounts_in(db)
+    client = TestClient(create_app(Settings(db=str(db), tiles="none", **settings)))  # type: ignore[arg-type]
+    return sign_in(client, "guardian")
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from api.app import create_app
 from api.cli import main
 from api.settings import Settings
 
-from .conftest import build_store
+from .conftest import build_store, sign_in
 
 FORMULA = "=HYPERLINK(\"http://x\")"
 SCRIPT = "<script>alert(1)</script>"
@@ -33,7 +33,7 @@ MORE = {"activities": [
 def outcomes_client(tmp_path_factory: pytest.TempPathFactory):
     db = build_store(tmp_path_factory.mktemp("outcomes"), more=MORE)
     with TestClient(create_app(Settings(db=str(db), tiles="none"))) as c:
-        yield c
+        yield sign_in(c)
 
 
 def test_outcomes_page_escapes_and_sorts(outcomes_client: TestClient) -> None:
@@ -61,7 +61,8 @@ def test_outcomes_json(outcomes_client: TestClient) -> None:
 
 
 def test_outcomes_csv_is_formula_safe(outcomes_client: TestClient) -> None:
-    r = outcomes_client.get("/outcomes.csv")
+    assert outcomes_client.get("/outcomes.csv").status_code == 422  # no purpose given
+    r = outcomes_client.get("/outcomes.csv", params={"purpose": "JAG review"})
     assert r.status_code == 200 and "attachment" in r.headers["content-disposition"]
     rows = list(csv.DictReader(io.StringIO(r.text)))
     assert {row["jag_ref"] for row in rows if row["jag_ref"]} == {"'" + FORMULA}

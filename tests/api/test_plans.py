@@ -26,7 +26,7 @@ from geo import h3index
 from layers.patrol_formats import GPX_NS, KML_NS
 from layers.patrol_plan import NOT_IN_PLAN, plan_id
 from layers.store import open_store
-from tests.api.conftest import build_store
+from tests.api.conftest import build_store, sign_in
 
 NORTH, SOUTH = "E05000001", "E05000002"
 DAY = "2025-07-01"
@@ -84,7 +84,7 @@ def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def rich(db: Path) -> Iterator[TestClient]:
     with TestClient(create_app(Settings(db=str(db), tiles="none"))) as c:
-        yield c
+        yield sign_in(c)
 
 
 @pytest.fixture(scope="module")

@@ -287,10 +287,10 @@ def test_incident_layer_is_one_geojson_of_hexagons_with_escaped_summaries() -> N
     geojson = geojson_of(group)
     features = geojson.data["features"]
     assert {f["geometry"]["type"] for f in features} == {"Polygon"}
-    assert features[0]["properties"]["summary"] == (
+    assert features[0]["properties"]["tip"] == (
         "17 crimes (police.uk, area-level): Violence 12, "
         "&lt;script&gt;alert(1)&lt;/script&gt; 5")
-    assert features[1]["properties"]["summary"] == "1 crime (police.uk, area-level): Drugs 1"
+    assert features[1]["properties"]["tip"] == "1 crime (police.uk, area-level): Drugs 1"
     assert features[0]["properties"]["colour"] == style.INCIDENT_RAMP[-1]
     assert geojson.style_function(features[1])["fillColor"] == style.INCIDENT_RAMP[0]
     assert not layers.incident_layer(make_incidents().iloc[:0])._children

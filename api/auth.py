@@ -1,0 +1,312 @@
+"""Sign-in, sessions and the check every request goes through.
+
+Browsers sign in at ``/login`` and get a session cookie (HttpOnly, SameSite=Strict, Secure
+over TLS or in production); API clients post to ``/api/token`` and send
+``Authorization: Bearer TOKEN``. `authorize`, a dependency of the whole app, looks up the
+route's rule in `api.policy.POLICY`: anonymous callers get 401, callers of the wrong role
+403, and both are written to the audit log, as are sign-ins, sign-outs and every read the
+rule marks. A form posted with a session cookie must carry the session's CSRF token.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.policy import HOME, Rule, rule_for
+from api.settings import Settings
+from layers import accounts, audit
+from layers.accounts import Session
+from layers.queries import ParameterError
+from maps.style import escape
+
+COOKIE = "placerisk_session"
+LOGIN_CSRF_COOKIE = "placerisk_login_csrf"
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+class NotSignedIn(Exception):
+    """No valid session or token (401)."""
+
+
+class Forbidden(Exception):
+    """Signed in, but the role may not call this route (403)."""
+
+
+class TooManyAttempts(Exception):
+    """The account is locked after repeated failed sign-ins (429)."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"too many failed sign-ins; try again in {retry_after} s")
+        self.retry_after = retry_after
+
+
+def client_address(request: Request) -> str:
+    """The caller's address as the server saw it (no proxy headers are trusted)."""
+    return request.client.host if request.client else ""
+
+
+def _token(request: Request) -> tuple[str, str] | None:
+    header = request.headers.get("authorization", "")
+    if header[:7].lower() == "bearer " and header[7:].strip():
+        return header[7:].strip(), "bearer"
+    cookie = request.cookies.get(COOKIE)
+    return (cookie, "cookie") if cookie else None
+
+
+def current_session(request: Request) -> Session | None:
+    """The caller's live session, from a bearer token or the session cookie."""
+    found = _token(request)
+    if found is None:
+        return None
+    return accounts.find_session(request.app.state.store, found[0], kind=found[1])
+
+
+def _audit(request: Request, rule: Rule | None, session: Session | None, *, action: str,
+           outcome: str = "ok", detail: str | None = None) -> None:
+    params = request.path_params
+    ids = [params[rule.object_param]] if rule and rule.object_param in params else []
+    audit.record(request.app.state.store, action=action, outcome=outcome,
+                 user_name=session.user.name if session else None,
+                 role=session.user.role if session else None,
+                 object_type=rule.object_type if rule else None, object_ids=ids,
+                 client=client_address(request),
+                 purpose=request.query_params.get("purpose") if rule and rule.purpose else None,
+                 detail=detail)
+
+
+def _check_csrf(request: Request, session: Session, form_token: str | None) -> None:
+    sent = request.headers.get("x-csrf-token") or form_token or ""
+    if not hmac.compare_digest(sent, session.csrf_token):
+        raise Forbidden("the form's CSRF token is missing or stale; reload the page")
+
+
+async def authorize(request: Request) -> None:
+    """Allow the request by its route's rule, or raise `NotSignedIn` / `Forbidden`."""
+    route = request.scope.get("route")
+    path = getattr(route, "path", request.url.path)
+    rule = rule_for(request.method, path)
+    if rule is not None and rule.public:
+        return
+    session = current_session(request)
+    request.state.session = session
+    what = f"{request.method} {path}"
+    if session is None:
+        _audit(request, rule, None, action="denied", outcome="denied",
+               detail=f"{what}: not signed in")
+        raise NotSignedIn("sign in first: /login in a browser, POST /api/token for the API")
+    if rule is None or session.user.role not in rule.roles:
+        _audit(request, rule, session, action="denied", outcome="denied",
+               detail=f"{what}: role {session.user.role}")
+        raise Forbidden(f"your role ({session.user.role}) may not see this")
+    if request.method not in SAFE_METHODS and session.kind == "cookie":
+        form = await request.form() if "form" in request.headers.get("content-type", "") \
+            else {}
+        token = form.get("csrf_token")
+        _check_csrf(request, session, token if isinstance(token, str) else None)
+    if rule.purpose and not 5 <= len(request.query_params.get("purpose", "").strip()) <= 200:
+        raise ParameterError("purpose: say why you need this export in 5-200 characters "
+                             "(?purpose=...); it goes to the audit log")
+    if rule.audit:
+        _audit(request, rule, session, action=rule.audit)
+
+
+def signed_in(request: Request) -> Session:
+    """The session `authorize` found (for routes that need the user)."""
+    session = getattr(request.state, "session", None)
+    if session is None:
+        raise NotSignedIn("sign in first")
+    return session
+
+
+CurrentSession = Annotated[Session, Depends(signed_in)]
+router = APIRouter()
+
+
+def _settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def _safe_next(target: str | None, role: str) -> str:
+    """A local path to go to after sign-in (never another site)."""
+    if target:
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc and target.startswith("/") \
+                and not target.startswith("//") and "\\" not in target:
+            return target
+    return HOME[role]
+
+
+def login_page(*, message: str = "", next_path: str = "", csrf: str = "") -> str:
+    """The sign-in form, with ``message`` (escaped) above it."""
+    note = f'<p class="error" role="alert">{escape(message)}</p>' if message else ""
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>placerisk: sign in</title>
+<style>body {{ font: 15px/1.5 sans-serif; max-width: 24em; margin: 4em auto; }}
+label {{ display: block; margin: .6em 0; }} input {{ width: 100%; padding: .3em; }}
+.error {{ color: #a50026; }}</style></head><body>
+<h1>placerisk</h1><p>OFFICIAL-SENSITIVE. Sign in with the account your administrator gave
+you.</p>{note}
+<form method="post" action="/login" class="placerisk-login">
+<input type="hidden" name="csrf_token" value="{escape(csrf)}">
+<input type="hidden" name="next" value="{escape(next_path)}">
+<label>User name <input name="name" autocomplete="username" required maxlength="64"></label>
+<label>Password <input name="password" type="password" autocomplete="current-password"
+required maxlength="200"></label>
+<button type="submit">Sign in</button></form></body></html>"""
+
+
+def _login_form(message: str, next_path: str, status: int,
+                headers: dict[str, str] | None = None) -> HTMLResponse:
+    csrf = secrets.token_urlsafe(24)
+    response = HTMLResponse(login_page(message=message, next_path=next_path, csrf=csrf),
+                            status_code=status, headers=headers)
+    response.set_cookie(LOGIN_CSRF_COOKIE, csrf, httponly=True, samesite="strict",
+                        path="/login")
+    return response
+
+
+@router.get("/login", response_class=HTMLResponse, tags=["auth"])
+def login_form(next: str = "") -> HTMLResponse:  # noqa: A002 (the query parameter's name)
+    """The sign-in page."""
+    return _login_form("", next[:200], 200)
+
+
+def _sign_in(request: Request, name: str, password: str) -> accounts.User:
+    result = accounts.authenticate(request.app.state.store, name[:64], password[:200])
+    store = request.app.state.store
+    if result.user is None:
+        outcome = "locked" if result.reason == "locked" else "failed"
+        audit.record(store, action="login", outcome=outcome, user_name=name[:64],
+                     client=client_address(request), detail=result.reason)
+        if result.reason == "locked":
+            raise TooManyAttempts(result.retry_after)
+        raise NotSignedIn("wrong user name or password")
+    audit.record(store, action="login", user_name=result.user.name, role=result.user.role,
+                 client=client_address(request))
+    return result.user
+
+
+@router.post("/login", tags=["auth"], response_class=HTMLResponse)
+def login(request: Request, name: Annotated[str, Form(max_length=64)],
+          password: Annotated[str, Form(max_length=200)],
+          csrf_token: Annotated[str, Form(max_length=64)] = "",
+          next: Annotated[str, Form(max_length=200)] = "") -> Response:  # noqa: A002
+    """Sign in from the form; sets the session cookie and goes to the page asked for."""
+    expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    if not expected or not hmac.compare_digest(expected, csrf_token):
+        return _login_form("The form had expired; please sign in again.", next, 403)
+    try:
+        user = _sign_in(request, name, password)
+    except TooManyAttempts as exc:
+        return _login_form(str(exc), next, 429, {"Retry-After": str(exc.retry_after)})
+    except NotSignedIn:
+        return _login_form("Wrong user name or password.", next, 401)
+    settings = _settings(request)
+    token, _ = accounts.start_session(request.app.state.store, user, kind="cookie",
+                                      hours=settings.session_hours)
+    response = RedirectResponse(_safe_next(next, user.role), status_code=303)
+    response.set_cookie(COOKIE, token, httponly=True, samesite="strict",
+                        secure=settings.production or request.url.scheme == "https",
+                        max_age=int(settings.session_hours * 3600))
+    response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
+    return response
+
+
+class TokenRequest(BaseModel):
+    """A bearer token request."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(max_length=64)
+    password: str = Field(max_length=200)
+
+
+class TokenPublic(BaseModel):
+    """A bearer token: send it as ``Authorization: Bearer ...``."""
+
+    access_token: str
+    token_type: str = "bearer"
+    expires_in: int
+
+
+@router.post("/api/token", response_model=TokenPublic, tags=["auth"])
+def token(request: Request, body: TokenRequest) -> TokenPublic:
+    """Exchange a user name and password for a bearer token."""
+    user = _sign_in(request, body.name, body.password)
+    hours = _settings(request).token_hours
+    value, _ = accounts.start_session(request.app.state.store, user, kind="bearer",
+                                      hours=hours)
+    return TokenPublic(access_token=value, expires_in=int(hours * 3600))
+
+
+@router.post("/logout", tags=["auth"], response_class=Response)
+def logout(request: Request, session: CurrentSession) -> Response:
+    """End the session (cookie or token)."""
+    found = _token(request)
+    if found is not None:
+        accounts.end_session(request.app.state.store, found[0])
+    audit.record(request.app.state.store, action="logout", user_name=session.user.name,
+                 role=session.user.role, client=client_address(request))
+    if session.kind == "cookie":
+        response: Response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(COOKIE)
+        return response
+    return Response(status_code=204)
+
+
+class MePublic(BaseModel):
+    """The signed-in user."""
+
+    name: str
+    role: str
+    csrf_token: str
+    expires_at: str
+
+
+@router.get("/api/me", response_model=MePublic, tags=["auth"])
+def me(session: CurrentSession) -> MePublic:
+    """Who is signed in, their role and the CSRF token for their forms."""
+    return MePublic(name=session.user.name, role=session.user.role,
+                    csrf_token=session.csrf_token, expires_at=session.expires_at.isoformat())
+
+
+def _wants_html(request: Request) -> bool:
+    return "text/html" in request.headers.get("accept", "")
+
+
+async def not_signed_in(request: Request, exc: Exception) -> Response:
+    """401: the sign-in form for a browser, JSON for an API client."""
+    if _wants_html(request):
+        next_path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return _login_form("Please sign in.", next_path[:200], 401)
+    return JSONResponse({"detail": str(exc)}, status_code=401,
+                        headers={"WWW-Authenticate": "Bearer"})
+
+
+async def forbidden(request: Request, exc: Exception) -> Response:
+    """403 with a short reason; browsers also get a link to their own home page."""
+    if _wants_html(request):
+        session = getattr(request.state, "session", None)
+        home = HOME[session.user.role] if session else "/login"
+        body = (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>"
+                f"Not allowed</title></head><body><h1>Not allowed</h1><p>{escape(str(exc))}"
+                f"</p><p><a href='{home}'>Go to your home page</a></p></body></html>")
+        return HTMLResponse(body, status_code=403)
+    return JSONResponse({"detail": str(exc)}, status_code=403)
+
+
+async def too_many(_request: Request, exc: Exception) -> Response:
+    """429 with Retry-After, for the token route."""
+    wait = exc.retry_after if isinstance(exc, TooManyAttempts) else 60
+    return JSONResponse({"detail": str(exc)}, status_code=429,
+                        headers={"Retry-After": str(wait)})
+
+
+HANDLERS: dict[type[Exception], Any] = {NotSignedIn: not_signed_in, Forbidden: forbidden,
+                                        TooManyAttempts: too_many}

@@ -1,0 +1,119 @@
+"""``placerisk users`` and ``placerisk audit``: accounts and the audit trail from the shell.
+
+Commands run by someone with the database in hand are audited as ``cli:<login name>``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from layers import accounts, audit
+from layers.store import Store
+
+DEMO_ACCOUNTS = {role: f"demo-{role}" for role in accounts.ROLES}
+
+
+def cli_user() -> str:
+    """The audit name of whoever runs the CLI."""
+    try:
+        return f"cli:{getpass.getuser()}"[:64]
+    except (KeyError, OSError):  # no login name (some containers)
+        return "cli:unknown"
+
+
+def create_demo_accounts(store: Store) -> dict[str, tuple[str, str]]:
+    """One demo account per role with a fresh random password: ``{role: (name, password)}``.
+
+    An existing demo account is left alone (its password is not shown again).
+    """
+    existing = {str(row["name"]) for row in accounts.list_users(store)}
+    made = {}
+    for role, name in DEMO_ACCOUNTS.items():
+        if name in existing:
+            continue
+        password = accounts.new_password()
+        accounts.add_user(store, name, role, password)
+        audit.record(store, action="users", user_name=cli_user(), object_type="user",
+                     object_ids=[name], detail=f"demo account added, role {role}")
+        made[role] = (name, password)
+    return made
+
+
+def build_commands(with_store: Callable[..., Any]) -> list[click.Command]:
+    """The ``users`` group and the ``audit`` command, with `api.cli.with_store`."""
+
+    @click.group()
+    def users() -> None:
+        """Accounts: add, list, disable. Roles: admin, analyst, police, guardian."""
+
+    @users.command("add")
+    @click.argument("name")
+    @click.option("--role", type=click.Choice(accounts.ROLES), required=True,
+                  help="admin: everything and the audit log; analyst: full detail; police: "
+                       "no notes or grades; guardian: the guardian view only.")
+    @click.option("--password", "ask", flag_value="ask", default=True,
+                  help="Ask for the password (the default).")
+    @click.option("--generate", "ask", flag_value="generate",
+                  help="Generate a random password and print it once.")
+    @with_store
+    def users_add(store: Store, name: str, role: str, ask: str) -> None:
+        """Add the account NAME with a role and a password (12+ characters)."""
+        if ask == "generate":
+            password = accounts.new_password()
+        else:
+            password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+        accounts.add_user(store, name, role, password)
+        audit.record(store, action="users", user_name=cli_user(), object_type="user",
+                     object_ids=[name], detail=f"added, role {role}")
+        click.echo(f"added {name} ({role})")
+        if ask == "generate":
+            click.echo(f"password: {password}  (shown once; give it to {name} privately)")
+
+    @users.command("list")
+    @with_store
+    def users_list(store: Store) -> None:
+        """List the accounts (never their passwords)."""
+        for row in accounts.list_users(store):
+            state = "disabled" if row["disabled"] else "active"
+            last = row["last_login_at"] or "never"
+            click.echo(f"{row['name']:<24} {row['role']:<9} {state:<9} last sign-in {last}")
+
+    @users.command("disable")
+    @click.argument("name")
+    @click.option("--enable", is_flag=True, help="Re-enable the account instead.")
+    @with_store
+    def users_disable(store: Store, name: str, enable: bool) -> None:
+        """Disable the account NAME (its sessions end at once), or --enable it again."""
+        accounts.set_disabled(store, name, disabled=not enable)
+        audit.record(store, action="users", user_name=cli_user(), object_type="user",
+                     object_ids=[name], detail="enabled" if enable else "disabled")
+        click.echo(f"{name} {'enabled' if enable else 'disabled'}")
+
+    @click.command("audit")
+    @click.option("--user", help="Only this user's rows.")
+    @click.option("--since", type=click.DateTime(["%Y-%m-%d"]), metavar="YYYY-MM-DD",
+                  help="Only rows from this day (UTC).")
+    @click.option("--object", "object_id", metavar="ID", help="Only rows naming this id.")
+    @click.option("--action", type=click.Choice(audit.ACTIONS), help="Only this action.")
+    @click.option("--limit", type=click.IntRange(1, 100_000), default=200, show_default=True)
+    @with_store
+    def audit_(store: Store, user: str | None, since: dt.datetime | None,
+               object_id: str | None, action: str | None, limit: int) -> None:
+        """Show the audit trail, newest first: who did what to which record, and when."""
+        with store.connect() as conn:
+            rows = audit.query(conn, user=user, since=since.date() if since else None,
+                               object_id=object_id, action=action, limit=limit)
+        for r in rows.itertuples(index=False):
+            at = r.at.isoformat(timespec="seconds") if hasattr(r.at, "isoformat") else r.at
+            what = f"{r.object_type or ''}:{r.object_ids or ''}".strip(":")
+            why = f' purpose="{r.purpose}"' if r.purpose else ""
+            click.echo(f"{at} {r.user_name or '-'} ({r.role or '-'}) {r.action} {r.outcome} "
+                       f"{what}{why} from {r.client or '-'} {r.detail or ''}".rstrip())
+        click.echo(f"{len(rows)} rows", err=True)
+
+    return [users, audit_]

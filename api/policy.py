@@ -1,0 +1,83 @@
+"""Who may call which route: one table, deny by default.
+
+Every route of the app has one `Rule` in `POLICY`, keyed by method and path template. A
+route missing from the table answers 403 to everyone (and the role walk in the tests fails),
+so a new route is closed until someone decides who may see it. Static assets (Leaflet, h3-js,
+markercluster) are public: they are the libraries' own files.
+
+Roles (see `layers.accounts`): admin and analyst see everything but the admin's audit log;
+police see places, levels, scores, patrol plans and activities but no notes or grades;
+guardians see the guardian view and its data only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+ALL = frozenset({"admin", "analyst", "police", "guardian"})
+OPS = frozenset({"admin", "analyst", "police"})
+STAFF = frozenset({"admin", "analyst"})
+ADMIN = frozenset({"admin"})
+PUBLIC: frozenset[str] = frozenset()  # no sign-in needed
+
+
+@dataclass(frozen=True)
+class Rule:
+    """The roles allowed, and what to write to the audit log when one of them calls.
+
+    ``audit`` is an action of `layers.audit.ACTIONS`; ``object_type`` and ``object_param``
+    name the object and the path parameter holding its id. ``purpose``: the call must say
+    why (a ``purpose`` query parameter), which goes to the audit log with it.
+    """
+
+    roles: frozenset[str]
+    audit: str | None = None
+    object_type: str | None = None
+    object_param: str | None = None
+    purpose: bool = False
+
+    @property
+    def public(self) -> bool:
+        """No sign-in needed."""
+        return not self.roles
+
+
+def _rules(roles: frozenset[str], *paths: str, method: str = "GET"
+           ) -> dict[tuple[str, str], Rule]:
+    return {(method, path): Rule(roles) for path in paths}
+
+
+POLICY: dict[tuple[str, str], Rule] = {
+    **_rules(PUBLIC, "/favicon.ico", "/healthz", "/login"),
+    ("POST", "/login"): Rule(PUBLIC),
+    ("POST", "/api/token"): Rule(PUBLIC),
+    ("POST", "/logout"): Rule(ALL),
+    **_rules(ALL, "/api/me", "/guardian", "/api/guardian/cells", "/docs", "/openapi.json"),
+    **_rules(OPS, "/", "/api/search", "/api/places", "/api/places.geojson", "/api/activities",
+             "/api/cells", "/api/cells.geojson", "/api/cells/{h3_cell}", "/api/areas",
+             "/api/areas.geojson", "/api/runs", "/api/runs/{run_id}", "/api/categories",
+             "/api/wards/ranking", "/api/concentration", "/api/explain/cell/{h3_cell}",
+             "/api/explain/ward/{ward_code}", "/wards", "/wards/{ward_code}",
+             "/wards/{ward_code}/map", "/patrol", "/api/patrol", "/patrol/plan",
+             "/api/patrol/plan", "/patrol/plan.pdf", "/patrol/plan.gpx", "/patrol/plan.kml",
+             "/outcomes", "/api/outcomes"),
+    ("GET", "/api/places/{place_id}"): Rule(OPS, audit="read_place", object_type="place",
+                                            object_param="place_id"),
+    ("GET", "/api/places/{place_id}/notes"): Rule(STAFF, audit="read_notes",
+                                                  object_type="place",
+                                                  object_param="place_id"),
+    ("GET", "/api/export/{what}.{fmt}"): Rule(STAFF, audit="export", object_type="export",
+                                              object_param="what", purpose=True),
+    ("GET", "/outcomes.csv"): Rule(STAFF, audit="export", object_type="outcomes",
+                                   purpose=True),
+    ("GET", "/briefing"): Rule(STAFF, audit="briefing", object_type="briefing"),
+    ("GET", "/briefing.pdf"): Rule(STAFF, audit="briefing", object_type="briefing"),
+    ("GET", "/api/audit"): Rule(ADMIN),
+}
+HOME = {"admin": "/", "analyst": "/", "police": "/", "guardian": "/guardian"}
+
+
+def rule_for(method: str, path: str) -> Rule | None:
+    """The rule of a route (``HEAD`` follows ``GET``), or ``None``: no rule, denied."""
+    method = "GET" if method == "HEAD" else method
+    return POLICY.get((method, path))

@@ -1,0 +1,125 @@
+"""The JAG briefing pack: ``/briefing`` (a printable page) and ``/briefing.pdf``.
+
+Both take ``meeting`` (required) and ``since`` (default 28 days before the meeting) as
+``YYYY-MM-DD`` and go through `render_briefing`, which the ``placerisk briefing`` command
+(`api.cli_briefing`) uses too. The actions section reuses the cached disruption table
+(`api.routes_outcomes.outcome_tables`) with its default windows.
+
+A bad date, or a since date after the meeting, is a 422; no scoring run as of the meeting or
+earlier is a 404 (`layers.queries.NotFoundError`, through the app's error table, or as an
+HTML page from ``/briefing``). Nothing here imports `api.app`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, Response
+
+from api.routes_outcomes import outcome_tables
+from api.routes_plans import DATE_PATTERN, parse_date
+from api.settings import DEMO_AREAS_NOTICE
+from layers import queries
+from layers.briefing import default_since
+from layers.briefing_inputs import load_briefing, run_for
+from layers.outcomes import DEFAULT_DAYS
+from layers.store import Store
+from maps import style
+from maps.briefing_page import briefing_page_html, section_maps
+from maps.printing import html_to_pdf
+
+OUTCOME_ALPHA = 0.05
+MEDIA_TYPES = {"html": "text/html; charset=utf-8", "pdf": "application/pdf"}
+
+router = APIRouter()
+
+Meeting = Annotated[str, Query(pattern=DATE_PATTERN, max_length=10,
+                               description="The meeting date, YYYY-MM-DD: the pack uses the "
+                                           "newest scoring run as of this day or earlier.")]
+Since = Annotated[str | None, Query(pattern=DATE_PATTERN, max_length=10,
+                                    description="Report changes from this day, YYYY-MM-DD "
+                                                "[default: 28 days before the meeting].")]
+
+
+def parse_day(text: str, name: str) -> dt.date:
+    """Read a ``YYYY-MM-DD`` query value; `layers.queries.ParameterError` naming ``name``.
+
+    Examples
+    --------
+    >>> parse_day("2025-07-01", "meeting")
+    datetime.date(2025, 7, 1)
+    """
+    try:
+        return parse_date(text)
+    except queries.ParameterError as exc:
+        msg = str(exc).replace("date:", f"{name}:", 1)
+        raise queries.ParameterError(msg) from None
+
+
+def render_briefing(store: Store, *, meeting: dt.date, since: dt.date | None,
+                    fmt: str = "html") -> bytes:
+    """The pack as HTML or PDF bytes (``fmt`` a `MEDIA_TYPES` key).
+
+    Raises
+    ------
+    layers.queries.ParameterError
+        If ``since`` is after ``meeting``.
+    layers.queries.NotFoundError
+        If no scoring run is as of ``meeting`` or earlier.
+    """
+    if fmt not in MEDIA_TYPES:
+        msg = f"format {fmt!r} is not one of {', '.join(MEDIA_TYPES)}"
+        raise ValueError(msg)
+    try:
+        default_since(meeting, since)
+    except ValueError as exc:
+        raise queries.ParameterError(str(exc)) from None
+    with store.connect() as conn:
+        run_for(conn, meeting)  # a missing run is a 404 before the outcome table is built
+    table, _, demo = outcome_tables(store, days=DEFAULT_DAYS, alpha=OUTCOME_ALPHA)
+    with store.connect() as conn:
+        briefing = load_briefing(conn, meeting=meeting, since=since, outcomes=table,
+                                 outcome_days=DEFAULT_DAYS, outcome_alpha=OUTCOME_ALPHA)
+        areas, _ = queries.areas(conn)
+    page = briefing_page_html(briefing, maps=section_maps(briefing, areas),
+                              notice=DEMO_AREAS_NOTICE if demo else None)
+    return html_to_pdf(page) if fmt == "pdf" else page.encode("utf-8")
+
+
+def _error_page(status: str, message: str) -> str:
+    return ("<!DOCTYPE html><html><head><meta charset='utf-8'><title>placerisk briefing"
+            f"</title></head><body><h1>{style.escape(status)}</h1>"
+            f"<p>{style.escape(message)}</p></body></html>")
+
+
+@router.get("/briefing", response_class=HTMLResponse, tags=["briefing"])
+def briefing_page(request: Request, meeting: Meeting, since: Since = None) -> HTMLResponse:
+    """The JAG briefing pack for a meeting, print-ready (no scripts, no external requests)."""
+    try:
+        content = render_briefing(request.app.state.store, meeting=parse_day(meeting, "meeting"),
+                                  since=None if since is None else parse_day(since, "since"))
+    except queries.NotFoundError as exc:
+        return HTMLResponse(_error_page("Not found", str(exc)), status_code=404)
+    except queries.ParameterError as exc:
+        return HTMLResponse(_error_page("Bad request", str(exc)), status_code=422)
+    return HTMLResponse(content.decode("utf-8"))
+
+
+def _responses() -> dict[int | str, dict[str, Any]]:
+    return {200: {"content": {MEDIA_TYPES["pdf"]: {}}, "description": "The pack, as an "
+                                                                       "attachment."}}
+
+
+@router.get("/briefing.pdf", response_class=Response, tags=["briefing"],
+            responses=_responses())
+def briefing_pdf(request: Request, meeting: Meeting, since: Since = None) -> Response:
+    """The JAG briefing pack for a meeting as a PDF (A4)."""
+    day = parse_day(meeting, "meeting")
+    content = render_briefing(request.app.state.store, meeting=day,
+                              since=None if since is None else parse_day(since, "since"),
+                              fmt="pdf")
+    headers = {"Content-Disposition": f'attachment; filename="placerisk-briefing-{day}.pdf"',
+               "Cache-Control": "no-store"}
+    return Response(content, media_type=MEDIA_TYPES["pdf"], headers=headers)

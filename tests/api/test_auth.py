@@ -1,0 +1,166 @@
+"""Sign-in over HTTP: the form, cookies, CSRF, tokens, back-off, expiry, docs, the CLI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.auth import _safe_next
+from api.cli import main
+from api.settings import Settings
+from layers import audit
+
+from .conftest import PASSWORD, build_store, ensure_accounts_in
+
+
+@pytest.fixture(scope="module")
+def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_store(tmp_path_factory.mktemp("auth"), score=False)
+
+
+def _client(db: Path, **settings: object) -> TestClient:
+    return TestClient(create_app(Settings(db=str(db), tiles="none", **settings)))  # type: ignore[arg-type]
+
+
+def _form_login(client: TestClient, name: str, password: str, next_path: str = ""):
+    form = client.get("/login")
+    csrf = form.cookies.get("placerisk_login_csrf") or client.cookies.get("placerisk_login_csrf")
+    return client.post("/login", data={"name": name, "password": password,
+                                       "csrf_token": csrf, "next": next_path},
+                       follow_redirects=False)
+
+
+def test_browser_sign_in_sets_a_strict_httponly_cookie(db: Path) -> None:
+    with _client(db) as c:
+        r = _form_login(c, "police", PASSWORD, "/wards")
+        assert r.status_code == 303 and r.headers["location"] == "/wards"
+        cookie = r.headers["set-cookie"]
+        assert "placerisk_session=" in cookie and "HttpOnly" in cookie
+        assert "SameSite=strict" in cookie and "Secure" not in cookie
+        assert c.get("/api/me").json()["role"] == "police"
+
+
+def test_production_cookies_are_secure_and_docs_are_off(db: Path) -> None:
+    with _client(db, production=True) as c:
+        r = _form_login(c, "analyst", PASSWORD)
+        assert "Secure" in r.headers["set-cookie"]
+        assert c.get("/docs").status_code == 404
+        assert c.get("/openapi.json").status_code == 404
+
+
+def test_docs_need_a_sign_in_and_load_nothing_from_a_cdn(db: Path) -> None:
+    with _client(db) as c:
+        assert c.get("/docs").status_code == 401
+        _form_login(c, "guardian", PASSWORD)
+        page = c.get("/docs").text
+        assert "/static/vendor/swagger-ui/swagger-ui-bundle.js" in page
+        assert "cdn" not in page.lower()
+        assert c.get("/static/vendor/swagger-ui/swagger-ui-bundle.js").status_code == 200
+
+
+def test_login_form_needs_its_csrf_cookie(db: Path) -> None:
+    with _client(db) as c:
+        r = c.post("/login", data={"name": "analyst", "password": PASSWORD,
+                                   "csrf_token": "forged"}, follow_redirects=False)
+        assert r.status_code == 403 and "expired" in r.text
+
+
+def test_wrong_password_is_generic_and_audited(db: Path) -> None:
+    with _client(db) as c:
+        r = _form_login(c, "analyst", "not the password")
+        assert r.status_code == 401 and "Wrong user name or password" in r.text
+        r = _form_login(c, "nobody-at-all", "not the password")
+        assert r.status_code == 401 and "Wrong user name or password" in r.text
+        with c.app.state.store.connect() as conn:
+            rows = audit.query(conn, action="login")
+        failed = rows[rows["outcome"] == "failed"]
+        assert {"analyst", "nobody-at-all"} <= set(failed["user_name"])
+        assert "not the password" not in rows.to_string()
+
+
+def test_token_back_off_answers_429(tmp_path: Path) -> None:
+    db = build_store(tmp_path, score=False)
+    with _client(db) as c:
+        codes = [c.post("/api/token", json={"name": "police", "password": "x" * 12}).status_code
+                 for _ in range(5)]
+        assert codes == [401] * 5
+        r = c.post("/api/token", json={"name": "police", "password": PASSWORD})
+        assert r.status_code == 429 and int(r.headers["retry-after"]) > 0
+
+
+def test_token_request_is_strict(db: Path) -> None:
+    with _client(db) as c:
+        r = c.post("/api/token", json={"name": "police", "password": PASSWORD, "role": "admin"})
+        assert r.status_code == 422
+
+
+def test_logout_with_a_cookie_needs_the_csrf_token(db: Path) -> None:
+    with _client(db) as c:
+        _form_login(c, "analyst", PASSWORD)
+        assert c.post("/logout", follow_redirects=False).status_code == 403
+        csrf = c.get("/api/me").json()["csrf_token"]
+        r = c.post("/logout", data={"csrf_token": csrf}, follow_redirects=False)
+        assert r.status_code == 303 and r.headers["location"] == "/login"
+        assert c.get("/api/me").status_code == 401  # the session is over
+
+
+def test_bearer_logout_and_expiry(db: Path) -> None:
+    with _client(db, token_hours=-0.001) as c:
+        token = c.post("/api/token", json={"name": "police", "password": PASSWORD}).json()
+        r = c.get("/api/me", headers={"Authorization": f"Bearer {token['access_token']}"})
+        assert r.status_code == 401  # expired at once
+    with _client(db) as c:
+        token = c.post("/api/token", json={"name": "police", "password": PASSWORD}).json()
+        auth = {"Authorization": f"Bearer {token['access_token']}"}
+        assert c.post("/logout", headers=auth).status_code == 204
+        assert c.get("/api/me", headers=auth).status_code == 401
+
+
+def test_anonymous_browser_gets_the_form_and_api_gets_json(db: Path) -> None:
+    with _client(db) as c:
+        html = c.get("/wards", headers={"accept": "text/html"})
+        assert html.status_code == 401 and 'name="next" value="/wards"' in html.text
+        api = c.get("/api/places")
+        assert api.status_code == 401 and api.headers["www-authenticate"] == "Bearer"
+
+
+@pytest.mark.parametrize(("target", "expected"), [
+    ("/wards?x=1", "/wards?x=1"), ("//evil.example/x", "/"), ("https://evil.example", "/"),
+    ("/\\evil", "/"), ("", "/"), ("wards", "/"),
+])
+def test_after_sign_in_only_local_paths(target: str, expected: str) -> None:
+    assert _safe_next(target, "analyst") == expected
+
+
+def test_guardian_lands_on_the_guardian_view(db: Path) -> None:
+    with _client(db) as c:
+        r = _form_login(c, "guardian", PASSWORD)
+        assert r.headers["location"] == "/guardian"
+        refused = c.get("/", headers={"accept": "text/html"})
+        assert refused.status_code == 403 and "href='/guardian'" in refused.text
+
+
+def test_users_and_audit_commands(tmp_path: Path) -> None:
+    db = tmp_path / "u.db"
+    ensure_accounts_in(db)
+    runner = CliRunner()
+    r = runner.invoke(main, ["--db", str(db), "users", "add", "pc-7", "--role", "police",
+                             "--generate"])
+    assert r.exit_code == 0 and "password: " in r.output
+    password = r.output.split("password: ")[1].split()[0]
+    r = runner.invoke(main, ["--db", str(db), "users", "add", "pc-8", "--role", "police"],
+                      input="short\nshort\n")
+    assert r.exit_code == 1 and "too short" in r.output
+    listed = runner.invoke(main, ["--db", str(db), "users", "list"]).output
+    assert "pc-7" in listed and password not in listed
+    assert runner.invoke(main, ["--db", str(db), "users", "disable", "pc-7"]).exit_code == 0
+    with _client(db) as c:
+        r = c.post("/api/token", json={"name": "pc-7", "password": password})
+        assert r.status_code == 401
+    log = runner.invoke(main, ["--db", str(db), "audit", "--object", "pc-7"])
+    assert log.exit_code == 0 and "disabled" in log.output and "added, role police" in log.output
+    assert runner.invoke(main, ["--db", str(db), "users", "disable", "ghost"]).exit_code == 1
