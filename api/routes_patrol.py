@@ -113,7 +113,8 @@ def render_patrol_html(store: Store, settings: Settings, *, ward_code: str,
     m = build_patrol_map(view.plan, view.geometry,
                          tiles=settings.tiles if settings.tiles_enabled else None,
                          attribution=settings.attribution, ward_code=view.ward_code,
-                         notice=_notice(view), independent=not view.includes_patrol)
+                         notice=_notice(view), independent=not view.includes_patrol,
+                         plan_form=not standalone)
     return render_html(m, standalone=standalone)
 
 

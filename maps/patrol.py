@@ -71,10 +71,25 @@ def label_html(order: int, label: str) -> str:
             f"{int(order)} {style.escape(label)}</div>")
 
 
-def table_html(plan: pd.DataFrame, *, ward_code: str, independent: bool = True) -> str:
+def plan_form_html(ward_code: str, *, top: int) -> str:
+    """A form that turns the view into a shift's patrol plan (``/patrol/plan``)."""
+    return ('<form method="get" action="/patrol/plan" class="placerisk-plan-form" '
+            'style="margin-top: 6px; display: grid; gap: 3px;">'
+            f'<b>Plan a shift</b><input type="hidden" name="ward" '
+            f'value="{style.escape(ward_code)}"><input type="hidden" name="top" value="{top}">'
+            '<label>Date <input type="date" name="date" required></label>'
+            '<label>Start <input type="time" name="start" value="18:00"></label>'
+            '<label>Hours <input type="number" name="hours" value="8" min="1" max="12"></label>'
+            '<label>Officers <input type="number" name="officers" value="1" min="1" '
+            'max="10"></label><button type="submit">Make the plan</button></form>')
+
+
+def table_html(plan: pd.DataFrame, *, ward_code: str, independent: bool = True,
+               plan_form: bool = False) -> str:
     """The side table: order, radio label, dwell and the share of the ward's score covered.
 
-    ``independent`` tells whether the scores leave out patrol-discovered records.
+    ``independent`` tells whether the scores leave out patrol-discovered records;
+    ``plan_form`` adds `plan_form_html` (served pages only: a file cannot ask the app).
     """
     low, high = DWELL_MINUTES
     source = ("Scores leave out patrol-discovered records." if independent
@@ -99,7 +114,8 @@ def table_html(plan: pd.DataFrame, *, ward_code: str, independent: bool = True) 
             f'max-width: 320px; max-height: 80vh; overflow-y: auto;">{head}'
             '<table style="border-collapse: collapse; margin-top: 4px;">'
             "<thead><tr><th>#</th><th>Call sign</th><th>Dwell</th><th>Share of ward score</th>"
-            f"</tr></thead><tbody>{rows}</tbody><tfoot>{foot}</tfoot></table></div>")
+            f"</tr></thead><tbody>{rows}</tbody><tfoot>{foot}</tfoot></table>"
+            + (plan_form_html(ward_code, top=len(plan)) if plan_form else "") + "</div>")
 
 
 def _fit(m: folium.Map, ward_geometry: BaseGeometry | None, plan: pd.DataFrame) -> None:
@@ -116,7 +132,7 @@ def _fit(m: folium.Map, ward_geometry: BaseGeometry | None, plan: pd.DataFrame) 
 def build_patrol_map(plan: pd.DataFrame, ward_geometry: BaseGeometry | None, *,
                      tiles: str | None, attribution: str | None = None,
                      ward_code: str = "", notice: str | None = None,
-                     independent: bool = True) -> folium.Map:
+                     independent: bool = True, plan_form: bool = False) -> folium.Map:
     """Compose the patrol view of one ward; no database access.
 
     Parameters
@@ -137,6 +153,8 @@ def build_patrol_map(plan: pd.DataFrame, ward_geometry: BaseGeometry | None, *,
     independent
         Whether the plan's scores leave out patrol-discovered records (the default score);
         the side table says which.
+    plan_form
+        Add a form that makes a shift's patrol plan of these cells (served pages).
 
     Returns
     -------
@@ -162,7 +180,8 @@ def build_patrol_map(plan: pd.DataFrame, ward_geometry: BaseGeometry | None, *,
             icon = folium.DivIcon(html=label_html(row.order, row.label), icon_size=(0, 0),
                                   icon_anchor=(0, 0), class_name="placerisk-patrol-icon")
             folium.Marker(point, icon=icon).add_to(m)
-    FixedHtml(table_html(plan, ward_code=ward_code, independent=independent)).add_to(m)
+    FixedHtml(table_html(plan, ward_code=ward_code, independent=independent,
+                         plan_form=plan_form)).add_to(m)
     if notice:
         FixedHtml(notice_html(notice)).add_to(m)
     _fit(m, ward_geometry, plan)

@@ -209,3 +209,8 @@ def test_render_uses_the_settings_tiles(patrol: TestClient) -> None:
     settings = Settings(db=None, tiles="https://tiles.example.internal/{z}/{x}/{y}.png")
     page = render_patrol_html(app_of(patrol).state.store, settings, ward_code=SOUTH)
     assert "tiles.example.internal" in page
+
+
+def test_served_patrol_view_links_to_a_shift_plan(client) -> None:
+    page = client.get("/patrol", params={"ward": "E05000002"}).text
+    assert 'action="/patrol/plan"' in page and 'name="ward" value="E05000002"' in page

@@ -126,3 +126,11 @@ def test_no_request_leaves_for_anything_but_the_tiles(standalone: bool) -> None:
     external = {u for u in URL.findall(html) if "tiles.example.internal" not in u}
     assert external <= {"//leafletjs.com", "http://www.w3.org/2000/svg"}, external
     assert "cdn" not in html.lower()
+
+
+def test_served_patrol_view_offers_a_plan_form() -> None:
+    from maps.patrol import plan_form_html
+
+    form = plan_form_html('E05"><script>', top=6)
+    assert 'action="/patrol/plan"' in form and 'name="top" value="6"' in form
+    assert "<script>" not in form and "&lt;script&gt;" in form
