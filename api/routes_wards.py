@@ -64,6 +64,31 @@ def _profile(conn: Any, ward: pd.DataFrame) -> tuple[dict[str, Any], list[float]
     return profile, (list(series.iloc[0]) if len(series) else []), labels
 
 
+def measured_effects(store: Store, activities: pd.DataFrame) -> list[str]:
+    """Each activity's measured effect on independent reports, in words for a table cell."""
+    from api.routes_outcomes import outcome_tables  # the cached table
+
+    if activities.empty:
+        return []
+    table, _, _ = outcome_tables(store)
+    if table.empty:
+        return ["not measured"] * len(activities)
+    rows = table[table["level"] == "activity"].set_index("id")
+    out = []
+    for source_id in activities["source_id"]:
+        if source_id not in rows.index:
+            out.append("not measured (no location)")
+            continue
+        row = rows.loc[source_id]
+        if not row["complete"]:
+            out.append(f"too early (after window ends {str(row['after_ends'])[:10]})")
+            continue
+        change = row["reports_gross_effect"]
+        shown = "" if pd.isna(change) else f", reports {change * 100:+.0f}%"
+        out.append(f"{str(row['reports_code']).replace('_', ' ')}{shown}")
+    return out
+
+
 def render_ward_html(store: Store, settings: Settings, ward_code: str, *,
                      standalone: bool = False) -> str:
     """The ward profile page; ``standalone`` embeds the map instead of linking to it."""
@@ -74,6 +99,7 @@ def render_ward_html(store: Store, settings: Settings, ward_code: str, *,
         cells = queries.cells(conn, ward_code=ward_code).rows
         activities = queries.activities(conn, ward_code=ward_code, limit=50).rows
         demo = queries.has_demo_areas(conn)
+    activities = activities.assign(measured=measured_effects(store, activities))
     embedded = render_ward_map_html(store, settings, ward_code, standalone=True) \
         if standalone else None
     return ward_page_html(profile, series=series, step_labels=labels, places=places,

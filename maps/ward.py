@@ -58,8 +58,12 @@ def _cells(cells: pd.DataFrame) -> list[list[Any]]:
 def _activities(activities: pd.DataFrame, top: int) -> list[list[Any]]:
     if activities.empty:
         return []
+    measured = activities["measured"] if "measured" in activities else \
+        pd.Series("", index=activities.index)
     return [[str(r.started_at)[:16], r.activity_type, r.agency or "", r.outcome or "",
-             r.jag_ref or ""] for r in activities.head(top).itertuples()]
+             r.jag_ref or "", m or ""]
+            for r, m in zip(activities.head(top).itertuples(), measured.head(top),
+                            strict=True)]
 
 
 def ward_page_html(ward: dict[str, Any], *, series: Sequence[float], step_labels: Sequence[str],
@@ -80,7 +84,8 @@ def ward_page_html(ward: dict[str, Any], *, series: Sequence[float], step_labels
     places, cells, activities
         The ward's places (``name``, ``category``, ``mace_level``, ``review_due``), cells of
         the run (``h3_cell``, ``category``, ``label``, ``score``) and activities, newest
-        first (``started_at``, ``activity_type``, ``agency``, ``outcome``, ``jag_ref``).
+        first (``started_at``, ``activity_type``, ``agency``, ``outcome``, ``jag_ref`` and
+        optionally ``measured``, the verdict of `layers.disruptions`).
     map_src, map_html
         The ward map's URL, or its standalone HTML to embed.
     """
@@ -110,7 +115,8 @@ def ward_page_html(ward: dict[str, Any], *, series: Sequence[float], step_labels
             ["H3 cell", "Category", "Label", "Score"], _cells(cells),
             "No cell with a hot or cold spot pattern.")
         + "<h2>Recent activities and outcomes</h2>" + _table(
-            ["Started", "Type", "Agency", "Outcome", "JAG ref"], _activities(activities, top),
+            ["Started", "Type", "Agency", "Outcome", "JAG ref", "Measured effect"],
+            _activities(activities, top),
             "No disruption activity recorded in this ward.")
         + "</body></html>"
     )

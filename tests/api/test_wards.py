@@ -52,3 +52,10 @@ def test_standalone_profile_embeds_its_map(client: TestClient) -> None:
         store.close()
     assert 'iframe srcdoc="' in page and "/static/vendor" not in page
     assert "data:text/javascript;base64," in page
+
+
+def test_ward_page_shows_each_activity_measured_effect(client) -> None:
+    page = client.get("/wards/E05000002").text
+    assert "Measured effect" in page
+    # the synthetic activities are too recent for a 90-day after window
+    assert "too early (after window ends 2025-09-13)" in page
