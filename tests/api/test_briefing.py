@@ -188,8 +188,8 @@ def test_cli_help_explains_the_pack() -> None:
 
 # --- the synthetic demo ------------------------------------------------------------------
 
-def test_demo_pack_has_every_section(tmp_path: Path) -> None:
-    """`placerisk demo-data`, `score`, then a pack for the demo's as-of date (~20 s)."""
+def test_demo_pack_outcomes_and_plans(tmp_path: Path) -> None:
+    """Demo data and a run: the pack, an outcome row per disruption, a plan per format."""
     today = dt.date.today().isoformat()
     db = str(tmp_path / "demo.db")
     for args in (["demo-data"], ["score", "--as-of", today]):
@@ -204,3 +204,30 @@ def test_demo_pack_has_every_section(tmp_path: Path) -> None:
         assert f'<table class="{name}">' in section(page, name), name
     assert "Synthetic demo data" in page
     assert (tmp_path / "pack.pdf").read_bytes().startswith(b"%PDF")
+    # every demo disruption has an outcome row, and a patrol plan of a demo ward exports
+    outcomes_json = tmp_path / "outcomes.json"
+    result = CliRunner().invoke(main, ["--db", db, "outcomes", "--out", str(outcomes_json)])
+    assert result.exit_code == 0, result.output
+    import json
+
+    from layers import queries
+    from layers.store import open_store
+
+    rows = json.loads(outcomes_json.read_text(encoding="utf-8"))["data"]
+    store = open_store(db)
+    try:
+        with store.connect() as conn:
+            activities = queries.activities(conn).rows
+            ward = queries.ward_ranking(conn)[1].iloc[0]["ward_code"]
+    finally:
+        store.close()
+    measured = {r["id"] for r in rows if r["level"] == "activity"}
+    assert measured == set(activities.loc[activities["h3_cell"].notna(), "source_id"])
+    assert {r["reports_code"] for r in rows} <= {"worked", "displaced", "no_effect",
+                                                 "too_few", "worse"}
+    for suffix in (".gpx", ".kml", ".pdf"):
+        out = tmp_path / f"plan{suffix}"
+        result = CliRunner().invoke(main, ["--db", db, "patrol-plan", "--area", ward,
+                                           "--date", today, "--out", str(out)])
+        assert result.exit_code == 0, result.output
+        assert out.stat().st_size > 500
