@@ -17,6 +17,7 @@ from typing import Any, cast
 
 import click
 
+from api.cli_users import cli_user
 from geo.boundaries import BoundaryError, read_boundaries
 from layers import loader
 from layers.places import CATEGORIES, EXPLOITATION_TYPES
@@ -149,7 +150,8 @@ def postcodes() -> None:
 @with_store
 def postcodes_load(store: Any, file: Path, rejects: Path | None) -> None:
     """Load a Code-Point Open CSV (no header row; British National Grid converted to WGS84)."""
-    result = loader.import_postcodes(store, file, rejects=rejects, progress=_tty())
+    result = loader.import_postcodes(store, file, rejects=rejects, progress=_tty(),
+                                     actor=cli_user())
     sys.exit(_report(result))
 
 
@@ -179,7 +181,8 @@ def _import_command(kind: str, extra: str = "") -> None:
                   help="Where to write rejected rows (default: FILE.rejects.csv beside FILE).")
     @with_store
     def command(store: Any, file: Path, rejects: Path | None) -> None:
-        result = loader.import_file(store, kind, file, rejects=rejects, progress=_tty())
+        result = loader.import_file(store, kind, file, rejects=rejects, progress=_tty(),
+                                    actor=cli_user())
         sys.exit(_report(result))
 
 
@@ -196,7 +199,7 @@ def import_police_uk(store: Any, files: tuple[Path, ...]) -> None:
     worst = 0
     for file in files:
         try:
-            result = loader.import_police_uk(store, file, progress=_tty())
+            result = loader.import_police_uk(store, file, progress=_tty(), actor=cli_user())
         except loader.ImportFileError as exc:
             click.secho(f"error: {exc}", fg="red", err=True)
             worst = max(worst, 1)
@@ -346,7 +349,7 @@ def demo_data(store: Any, seed: int, boundary_file: Path | None, csv_dir: Path |
         for kind in ("places", "reports", "activities"):
             path = folder / f"demo_{kind}.csv"
             getattr(data, kind).to_csv(path, index=False)
-            result = loader.import_file(store, kind, path, progress=_tty())
+            result = loader.import_file(store, kind, path, progress=_tty(), actor=cli_user())
             _report(result)
             if result.rejected:
                 _fail(f"the demo {kind} did not import cleanly; this is a bug in placerisk")
@@ -467,3 +470,4 @@ for _command in _user_commands(with_store):
 
 from api.cli_briefing import briefing  # noqa: E402, F401  (uses `with_store`; adds itself to main)
 from api.cli_patrol import patrol_plan  # noqa: E402, F401  (uses `with_store`; adds itself to main)
+

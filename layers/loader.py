@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from geo.crs import WGS84
 from geo.wards import WardIndex
-from layers import _rows, activities, incidents, places, postcodes, reports, schema
+from layers import _rows, activities, audit, incidents, places, postcodes, reports, schema
 from layers.indexing import index_frame
 from layers.store import Store, UpsertCounts, batched, records, resolution, upsert, utcnow
 from layers.store import ward_index as load_ward_index
@@ -109,7 +109,8 @@ POLICE_UK_STORED = ("crime_id", "month", "reported_by", "falls_within", *_LOCATE
 
 
 def import_file(store: Store, kind: str, path: str | Path, *, rejects: str | Path | None = None,
-                progress: bool = False, chunk_rows: int = CHUNK_ROWS) -> ImportResult:
+                progress: bool = False, chunk_rows: int = CHUNK_ROWS,
+            actor: str | None = None) -> ImportResult:
     """Import one places, reports or activities file (CSV; GeoJSON too for places).
 
     Raises
@@ -131,11 +132,13 @@ def import_file(store: Store, kind: str, path: str | Path, *, rejects: str | Pat
             _record_levels(ctx.conn, good, before, changed, path)
 
     chunks = _read_own_format(path, spec, result, chunk_rows)
-    return _run(store, result, chunks, step, rejects=rejects, progress=progress)
+    return _run(store, result, chunks, step, rejects=rejects, progress=progress,
+                actor=actor)
 
 
 def import_police_uk(store: Store, path: str | Path, *, rejects: str | Path | None = None,
-                     progress: bool = False, chunk_rows: int = CHUNK_ROWS) -> ImportResult:
+                     progress: bool = False, chunk_rows: int = CHUNK_ROWS,
+                 actor: str | None = None) -> ImportResult:
     """Import one published police.uk street-level crime CSV, unchanged."""
     path = Path(path)
     result = ImportResult("police-uk", str(path))
@@ -149,11 +152,13 @@ def import_police_uk(store: Store, path: str | Path, *, rejects: str | Path | No
         _store_located(ctx, result, good, schema.incidents, "incident_key", POLICE_UK_STORED)
 
     chunks = _read_csv(path, chunk_rows, lower=False)
-    return _run(store, result, chunks, step, rejects=rejects, progress=progress)
+    return _run(store, result, chunks, step, rejects=rejects, progress=progress,
+                actor=actor)
 
 
 def import_postcodes(store: Store, path: str | Path, *, rejects: str | Path | None = None,
-                     progress: bool = False, chunk_rows: int = CHUNK_ROWS) -> ImportResult:
+                     progress: bool = False, chunk_rows: int = CHUNK_ROWS,
+                 actor: str | None = None) -> ImportResult:
     """Load OS Code-Point Open postcodes (CSV without a header row)."""
     path = Path(path)
     result = ImportResult("postcodes", str(path))
@@ -173,15 +178,19 @@ def import_postcodes(store: Store, path: str | Path, *, rejects: str | Path | No
         result.add(UpsertCounts(len(good) - existing, 0, existing))
 
     chunks = _read_csv(path, chunk_rows, lower=False, names=postcodes.CODEPOINT_COLUMNS)
-    return _run(store, result, chunks, step, rejects=rejects, progress=progress)
+    return _run(store, result, chunks, step, rejects=rejects, progress=progress,
+                actor=actor)
 
 
 _Step = Callable[["_Context", "_Rejects", pd.DataFrame, pd.Series], None]
 
 
 def _run(store: Store, result: ImportResult, chunks: Generator, step: _Step, *,
-         rejects: str | Path | None, progress: bool) -> ImportResult:
-    """Feed every chunk to ``step`` inside one transaction, with a rejects file and a bar."""
+         rejects: str | Path | None, progress: bool, actor: str | None) -> ImportResult:
+    """Feed every chunk to ``step`` inside one transaction, with a rejects file and a bar.
+
+    The import log row and the audit row (``actor`` as the user) commit with the data.
+    """
     path = Path(result.source)
     with closing(chunks), _Rejects(path, rejects) as sink, store.begin() as conn:
         ctx = _Context(conn, path)
@@ -189,7 +198,7 @@ def _run(store: Store, result: ImportResult, chunks: Generator, step: _Step, *,
             for raw, rows in chunks:
                 step(ctx, sink, raw, rows)
                 bar.update(len(raw))
-        _finish(conn, result)
+        _finish(conn, result, actor)
     result.rejects_path = sink.final
     return result
 
@@ -416,11 +425,16 @@ def _record_levels(conn: sa.Connection, good: pd.DataFrame, before: pd.DataFrame
         conn.execute(sa.insert(schema.place_levels), history)
 
 
-def _finish(conn: sa.Connection, result: ImportResult) -> None:
+def _finish(conn: sa.Connection, result: ImportResult, actor: str | None) -> None:
+    source = os.path.basename(result.source)
     conn.execute(sa.insert(schema.imports).values(
-        kind=result.kind, source=os.path.basename(result.source), finished_at=utcnow(),
+        kind=result.kind, source=source, finished_at=utcnow(),
         n_read=result.read, n_inserted=result.inserted, n_updated=result.updated,
         n_unchanged=result.unchanged, n_rejected=result.rejected, n_outside=result.outside))
+    audit.record(conn, action="import", user_name=actor, object_type=result.kind,
+                 object_ids=[source], detail=(
+                     f"read {result.read}, inserted {result.inserted}, updated "
+                     f"{result.updated}, rejected {result.rejected}"))
 
 
 class _Rejects:

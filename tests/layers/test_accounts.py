@@ -107,3 +107,16 @@ def test_audit_query_matches_whole_ids(store: Store) -> None:
 def test_audit_refuses_unknown_actions(sqlite_store: Store) -> None:
     with pytest.raises(ValueError, match="unknown action"):
         audit.record(sqlite_store, action="peek")
+
+
+def test_imports_are_audited_with_their_actor(sqlite_store: Store, tmp_path) -> None:
+    from layers.loader import import_file
+    from layers.store import replace_areas
+    from tests.api.conftest import PLACES, _write, make_areas
+
+    replace_areas(sqlite_store, make_areas(), source="test")
+    import_file(sqlite_store, "places", _write(tmp_path / "p.csv", PLACES), actor="cli:tester")
+    with sqlite_store.connect() as conn:
+        (row,) = audit.query(conn, action="import").itertuples()
+    assert (row.user_name, row.object_type, row.object_ids) == ("cli:tester", "places", "p.csv")
+    assert "inserted 5" in row.detail and "SECRET" not in row.detail
