@@ -30,7 +30,9 @@ from api import (
     routes_outcomes,
     routes_patrol,
     routes_plans,
+    routes_review,
     routes_wards,
+    security,
 )
 from api.schemas import (
     ActivitiesPublic,
@@ -55,6 +57,7 @@ from layers import filters, queries
 from layers.disclosure import check_k
 from layers.filters import FilterError, MapFilter
 from layers.places import CATEGORIES, EXPLOITATION_TYPES
+from layers.review import ReviewStateError
 from layers.store import Store, StoreError, open_store
 from maps import assets
 from maps.filters import filter_panel_html
@@ -67,7 +70,7 @@ GEOJSON = "application/geo+json"
 # Domain errors that reach a route, and the HTTP status each becomes.
 ERROR_STATUS: dict[type[Exception], int] = {
     StoreError: 503, queries.NotFoundError: 404, queries.ParameterError: 422,
-    FilterError: 422,
+    FilterError: 422, ReviewStateError: 409,
 }
 
 
@@ -450,6 +453,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(routes_outcomes.router)
     app.include_router(routes_audit.router)
     app.include_router(routes_briefing.router)
+    app.include_router(routes_review.router)
     from api.routes_exports import router as exports_router  # it imports this module
 
     app.include_router(exports_router)
@@ -463,4 +467,5 @@ def create_app(settings: Settings) -> FastAPI:
     cluster = assets.markercluster_dir()
     if cluster is not None:
         app.mount(assets.CLUSTER_ROUTE, StaticFiles(directory=cluster), name="markercluster")
+    security.install(app, settings)
     return app

@@ -16,6 +16,7 @@ from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Form, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -88,22 +89,27 @@ def _check_csrf(request: Request, session: Session, form_token: str | None) -> N
 
 
 async def authorize(request: Request) -> None:
-    """Allow the request by its route's rule, or raise `NotSignedIn` / `Forbidden`."""
+    """Allow the request by its route's rule, or raise `NotSignedIn` / `Forbidden`.
+
+    The session lookup and audit writes block on the database (and its connection pool), so
+    they run in the thread pool: on the event loop they would stall every other request,
+    and under load hold up the very connection releases they wait for.
+    """
     route = request.scope.get("route")
     path = getattr(route, "path", request.url.path)
     rule = rule_for(request.method, path)
     if rule is not None and rule.public:
         return
-    session = current_session(request)
+    session = await run_in_threadpool(current_session, request)
     request.state.session = session
     what = f"{request.method} {path}"
     if session is None:
-        _audit(request, rule, None, action="denied", outcome="denied",
-               detail=f"{what}: not signed in")
+        await run_in_threadpool(_audit, request, rule, None, action="denied",
+                                outcome="denied", detail=f"{what}: not signed in")
         raise NotSignedIn("sign in first: /login in a browser, POST /api/token for the API")
     if rule is None or session.user.role not in rule.roles:
-        _audit(request, rule, session, action="denied", outcome="denied",
-               detail=f"{what}: role {session.user.role}")
+        await run_in_threadpool(_audit, request, rule, session, action="denied",
+                                outcome="denied", detail=f"{what}: role {session.user.role}")
         raise Forbidden(f"your role ({session.user.role}) may not see this")
     if request.method not in SAFE_METHODS and session.kind == "cookie":
         form = await request.form() if "form" in request.headers.get("content-type", "") \
@@ -114,7 +120,7 @@ async def authorize(request: Request) -> None:
         raise ParameterError("purpose: say why you need this export in 5-200 characters "
                              "(?purpose=...); it goes to the audit log")
     if rule.audit:
-        _audit(request, rule, session, action=rule.audit)
+        await run_in_threadpool(_audit, request, rule, session, action=rule.audit)
 
 
 def signed_in(request: Request) -> Session:
@@ -193,7 +199,16 @@ def _sign_in(request: Request, name: str, password: str) -> accounts.User:
     return result.user
 
 
-@router.post("/login", tags=["auth"], response_class=HTMLResponse)
+_HTML: dict[str, Any] = {"text/html": {"schema": {"type": "string"}}}
+_JSON_ERROR: dict[str, Any] = {"application/json": {"schema": {
+    "type": "object", "required": ["detail"], "properties": {"detail": {"type": "string"}}}}}
+
+
+@router.post("/login", tags=["auth"], response_class=HTMLResponse, responses={
+    303: {"description": "Signed in: on to the page asked for."},
+    401: {"description": "Wrong user name or password: the form again.", "content": _HTML},
+    403: {"description": "The form had expired (CSRF): the form again.", "content": _HTML},
+    429: {"description": "Locked after repeated failures: the form again.", "content": _HTML}})
 def login(request: Request, name: Annotated[str, Form(max_length=64)],
           password: Annotated[str, Form(max_length=200)],
           csrf_token: Annotated[str, Form(max_length=64)] = "",
@@ -235,7 +250,10 @@ class TokenPublic(BaseModel):
     expires_in: int
 
 
-@router.post("/api/token", response_model=TokenPublic, tags=["auth"])
+@router.post("/api/token", response_model=TokenPublic, tags=["auth"], responses={
+    401: {"description": "Wrong user name or password.", "content": _JSON_ERROR},
+    429: {"description": "Locked after repeated failures; see Retry-After.",
+          "content": _JSON_ERROR}})
 def token(request: Request, body: TokenRequest) -> TokenPublic:
     """Exchange a user name and password for a bearer token."""
     user = _sign_in(request, body.name, body.password)
@@ -245,7 +263,8 @@ def token(request: Request, body: TokenRequest) -> TokenPublic:
     return TokenPublic(access_token=value, expires_in=int(hours * 3600))
 
 
-@router.post("/logout", tags=["auth"], response_class=Response)
+@router.post("/logout", tags=["auth"], response_class=Response, status_code=204,
+             responses={303: {"description": "A browser session ended: on to /login."}})
 def logout(request: Request, session: CurrentSession) -> Response:
     """End the session (cookie or token)."""
     found = _token(request)

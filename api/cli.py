@@ -468,6 +468,14 @@ from api.cli_users import build_commands as _user_commands  # noqa: E402
 for _command in _user_commands(with_store):
     main.add_command(_command)
 
+from api.cli_backup import build_commands as _backup_commands  # noqa: E402
 from api.cli_briefing import briefing  # noqa: E402, F401  (uses `with_store`; adds itself to main)
 from api.cli_patrol import patrol_plan  # noqa: E402, F401  (uses `with_store`; adds itself to main)
 
+for _command in _backup_commands(with_store):
+    main.add_command(_command)
+
+from api.cli_review import build_commands as _review_commands  # noqa: E402
+
+for _command in _review_commands(with_store):
+    main.add_command(_command)

@@ -73,6 +73,10 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/briefing"): Rule(STAFF, audit="briefing", object_type="briefing"),
     ("GET", "/briefing.pdf"): Rule(STAFF, audit="briefing", object_type="briefing"),
     ("GET", "/api/audit"): Rule(ADMIN),
+    # review and retention: layers.review writes its own audit rows ("review", "erase")
+    **_rules(STAFF, "/review", "/api/review"),
+    **_rules(STAFF, "/api/places/{place_id}/review", "/api/places/{place_id}/review/form",
+             "/api/places/{place_id}/erase", method="POST"),
 }
 HOME = {"admin": "/", "analyst": "/", "police": "/", "guardian": "/guardian"}
 

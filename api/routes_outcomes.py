@@ -2,7 +2,9 @@
 
 The table is computed from the store on first request and kept in memory under a
 fingerprint of its inputs (`layers.disruptions.fingerprint`), so it is recomputed only after
-an import, an edit or new boundaries.
+an import, an edit or new boundaries. One request computes it; concurrent ones for the same
+key wait for that result rather than each computing it again (under load, a cold cache
+otherwise has every user's request compute the table at once, each slowed by the others).
 """
 
 from __future__ import annotations
@@ -28,10 +30,12 @@ router = APIRouter()
 CACHE_SIZE = 8
 _cache: OrderedDict[tuple, tuple[pd.DataFrame, pd.DataFrame, bool]] = OrderedDict()
 _lock = threading.Lock()
+_computing: dict[tuple, threading.Lock] = {}  # one lock per key being computed
 
 Days = Annotated[int, Query(ge=7, le=730, description="Length of the before and after "
                                                       "windows, in days.")]
-Alpha = Annotated[float, Query(gt=0, lt=0.5, allow_inf_nan=False,
+# At least 1e-6: below about 1e-16, 1 - alpha / 2 rounds to 1 and the normal quantile fails.
+Alpha = Annotated[float, Query(ge=1e-6, lt=0.5, allow_inf_nan=False,
                                description="Two-sided test level (0.05: 95% intervals).")]
 CrimeTypes = Annotated[list[str] | None, Query(
     max_length=20, description="police.uk crime types to measure too (repeat the parameter).")]
@@ -46,19 +50,34 @@ def outcome_tables(store: Store, *, days: int = DEFAULT_DAYS, alpha: float = 0.0
     """The disruption table, the summary by type and whether the areas are the demo's."""
     with store.connect() as conn:
         key = (store.url, disruptions.fingerprint(conn), days, alpha, crime_types)
-        with _lock:
-            if key in _cache:
-                _cache.move_to_end(key)
-                return _cache[key]
-        inputs = disruptions.load_inputs(conn, crime_types=crime_types)
-        demo = queries.has_demo_areas(conn)
-    table = disruptions.disruption_table(inputs, days=days, alpha=alpha)
-    summary = disruptions.by_type(table) if len(table) else pd.DataFrame()
+    found = _cached(key)
+    if found is not None:
+        return found
     with _lock:
-        _cache[key] = (table, summary, demo)
-        while len(_cache) > CACHE_SIZE:
-            _cache.popitem(last=False)
+        gate = _computing.setdefault(key, threading.Lock())
+    with gate:  # the first caller computes; the others wait here, then read the cache
+        found = _cached(key)
+        if found is not None:
+            return found
+        with store.connect() as conn:
+            inputs = disruptions.load_inputs(conn, crime_types=crime_types)
+            demo = queries.has_demo_areas(conn)
+        table = disruptions.disruption_table(inputs, days=days, alpha=alpha)
+        summary = disruptions.by_type(table) if len(table) else pd.DataFrame()
+        with _lock:
+            _cache[key] = (table, summary, demo)
+            while len(_cache) > CACHE_SIZE:
+                _cache.popitem(last=False)
+            _computing.pop(key, None)
     return table, summary, demo
+
+
+def _cached(key: tuple) -> tuple[pd.DataFrame, pd.DataFrame, bool] | None:
+    with _lock:
+        if key in _cache:
+            _cache.move_to_end(key)
+            return _cache[key]
+    return None
 
 
 def _select(table: pd.DataFrame, activity_type: str | None, sort: str,

@@ -27,6 +27,7 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel
 
 from api.routes_patrol import load_patrol
+from api.schemas import LocalDateTime
 from api.settings import DEMO_AREAS_NOTICE
 from geo.crs import WGS84
 from layers import queries
@@ -197,8 +198,8 @@ class PlanVisit(BaseModel):
     order: int
     label: str
     h3_cell: str
-    arrive: dt.datetime
-    leave: dt.datetime
+    arrive: LocalDateTime
+    leave: LocalDateTime
     dwell_minutes: int
 
 
@@ -224,8 +225,8 @@ class PatrolPlanPublic(BaseModel):
     ward_code: str
     ward_name: str
     date: dt.date
-    start: dt.datetime
-    end: dt.datetime
+    start: LocalDateTime
+    end: LocalDateTime
     officers: int
     speed_kmh: float
     coverage: float

@@ -8,9 +8,22 @@ is the number of rows matching the filters, not the length of the page. A place'
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema
+
+
+def _utc(value: dt.datetime) -> dt.datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+
+
+# A moment the store keeps in UTC (SQLite hands it back without its zone): sent with "Z".
+UtcDateTime = Annotated[dt.datetime, AfterValidator(_utc)]
+# A wall-clock time as recorded (activities, patrol plans): no UTC offset, so the schema
+# must not call it an RFC 3339 "date-time", which requires one.
+LocalDateTime = Annotated[dt.datetime, WithJsonSchema({
+    "type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?$",
+    "description": "Local date and time as recorded, without a UTC offset."})]
 
 
 class _Public(BaseModel):
@@ -52,7 +65,7 @@ class LevelChange(_Public):
 class PlaceActivity(_Public):
     """A disruption activity at a place."""
 
-    started_at: dt.datetime
+    started_at: LocalDateTime
     activity_type: str
     agency: str | None = None
     outcome: str | None = None
@@ -78,8 +91,8 @@ class ActivityPublic(_Public):
     id: int
     source_id: str
     activity_type: str
-    started_at: dt.datetime
-    ended_at: dt.datetime | None = None
+    started_at: LocalDateTime
+    ended_at: LocalDateTime | None = None
     place_id: int | None = None
     postcode: str | None = None
     located_by: str
@@ -143,8 +156,8 @@ class RunPublic(_Public):
 
     id: int
     as_of: dt.date
-    known_by: dt.datetime = Field(description="Records stored after this were left out.")
-    created_at: dt.datetime
+    known_by: UtcDateTime = Field(description="Records stored after this were left out.")
+    created_at: UtcDateTime
     step: str
     n_steps: int
     k: int
@@ -301,7 +314,7 @@ class ExplanationPublic(_Public):
     key: str
     run_id: int = Field(description="The run whose parameters and cut-off were used.")
     as_of: dt.date
-    known_by: dt.datetime
+    known_by: UtcDateTime
     half_life_days: float
     total: float = Field(description="Independent score: the sum of by_source.")
     by_source: SourceScores

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 DEFAULT_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
 DEFAULT_ATTRIBUTION = "&copy; OpenStreetMap contributors"
 DEMO_AREAS_NOTICE = "Synthetic demo data - areas are approximate, not ONS wards"
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+DEFAULT_RETENTION_DAYS = 365
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,12 @@ class Settings:
         ``PLACERISK_TOKEN_HOURS``).
     production
         Production mode (``PLACERISK_PRODUCTION=1``): no ``/docs``, cookies always Secure.
+    max_body_bytes
+        Largest request body accepted, chunked uploads included; larger ones get 413
+        (``PLACERISK_MAX_BODY_BYTES``, 1 MiB by default).
+    retention_days
+        Days an erased place is kept before ``placerisk retention --apply`` deletes it for
+        good (``PLACERISK_RETENTION_DAYS``, 365 by default).
     """
 
     db: str | None = None
@@ -42,6 +50,8 @@ class Settings:
     session_hours: float = 8.0
     token_hours: float = 12.0
     production: bool = False
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    retention_days: int = DEFAULT_RETENTION_DAYS
 
     @classmethod
     def from_env(cls, db: str | None = None) -> Settings:
@@ -55,6 +65,10 @@ class Settings:
             token_hours=float(os.environ.get("PLACERISK_TOKEN_HOURS", "12")),
             production=os.environ.get("PLACERISK_PRODUCTION", "").strip().lower()
             in ("1", "true", "yes"),
+            max_body_bytes=int(os.environ.get("PLACERISK_MAX_BODY_BYTES",
+                                              str(DEFAULT_MAX_BODY_BYTES))),
+            retention_days=int(os.environ.get("PLACERISK_RETENTION_DAYS",
+                                              str(DEFAULT_RETENTION_DAYS))),
         )
 
     @property

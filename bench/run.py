@@ -50,6 +50,7 @@ from geo.h3index import cells_to_str, latlng_to_cells  # noqa: E402
 from geo.wards import WardIndex  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from load import bench_load, print_rows  # noqa: E402
 from map_sizes import bench_maps  # noqa: E402
 from outcomes import bench_outcome_table  # noqa: E402
 from scoring import bench_scoring  # noqa: E402
@@ -203,10 +204,13 @@ def print_table(rows: list[dict[str, Any]]) -> None:
     """Print the results as a fixed-width table."""
     print(f"{'name':<26} {'n':>9} {'ours_s':>8} {'baseline_s':>10} {'ratio':>7}  identical")
     for row in rows:
+        base = "-" if row["baseline_s"] is None else f"{row['baseline_s']:.3f}"
+        ratio = "-" if row["ratio"] is None else f"{row['ratio']:.1f}x"
         print(
             f"{row['name']:<26} {row['n']:>9,} {row['ours_s']:>8.3f} "
-            f"{row['baseline_s']:>10.3f} {row['ratio']:>6.1f}x  {row['identical']}"
+            f"{base:>10} {ratio:>7}  {row['identical']}"
         )
+    print_rows([row for row in rows if "target_p95_s" in row])
     for row in rows:
         if "html_mb" in row:
             budget = f", budget {row['budget_mb']} MB" + (
@@ -239,6 +243,7 @@ def main() -> int:
     rows += bench_scoring()
     rows += bench_maps()
     rows.append(bench_outcome_table())
+    rows += bench_load()
     print_table(rows)
     RESULTS.write_text(json.dumps(rows, indent=2) + "\n")
     print(f"wrote {RESULTS.relative_to(ROOT)}")

@@ -4,7 +4,7 @@ The run, its cells and step states, places (never their notes), activities and w
 come through `layers.queries`; only the level history of every place and the count of
 independent reports per place have queries of their own here. The disruption table is an
 argument: the API and the CLI pass the cached `api.routes_outcomes.outcome_tables`, so this
-package does not depend on the API's cache.
+package does not depend on the API's cache. Erased places are left out of every read.
 """
 
 from __future__ import annotations
@@ -53,10 +53,12 @@ def run_for(conn: sa.Connection, meeting: dt.date) -> dict[str, Any]:
 
 def level_history(conn: sa.Connection, *, since: dt.date, meeting: dt.date) -> pd.DataFrame:
     """Level history entries dated from ``since`` to ``meeting``, both included."""
-    lv = schema.place_levels
+    lv, p = schema.place_levels, schema.places
     rows = conn.execute(sa.select(lv.c.place_id, lv.c.changed_on, lv.c.from_level,
                                   lv.c.to_level, lv.c.reason)
-                        .where(lv.c.changed_on >= since, lv.c.changed_on <= meeting)
+                        .where(lv.c.changed_on >= since, lv.c.changed_on <= meeting,
+                               lv.c.place_id.in_(sa.select(p.c.id)
+                                                 .where(p.c.erased_at.is_(None))))
                         .order_by(lv.c.changed_on, lv.c.id)).all()
     return pd.DataFrame([tuple(r) for r in rows], dtype=object,
                         columns=["place_id", "changed_on", "from_level", "to_level", "reason"])
@@ -65,10 +67,11 @@ def level_history(conn: sa.Connection, *, since: dt.date, meeting: dt.date) -> p
 def place_report_counts(conn: sa.Connection, *, end: dt.date,
                         days: int = REPORT_WINDOW_DAYS) -> pd.DataFrame:
     """Independent reports (not patrol-discovered) per place in the ``days`` ending ``end``."""
-    r = schema.reports
+    r, p = schema.reports, schema.places
     start = end - dt.timedelta(days=days - 1)
+    live = sa.select(p.c.id).where(p.c.erased_at.is_(None))
     rows = conn.execute(sa.select(r.c.place_id, sa.func.count())
-                        .where(r.c.place_id.is_not(None), r.c.patrol_discovered.is_(False),
+                        .where(r.c.place_id.in_(live), r.c.patrol_discovered.is_(False),
                                r.c.reported_on >= start, r.c.reported_on <= end)
                         .group_by(r.c.place_id)).all()
     return pd.DataFrame([(int(p), int(n)) for p, n in rows], columns=["place_id", "reports"])

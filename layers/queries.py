@@ -3,7 +3,8 @@
 Every function takes an open ``sqlalchemy.Connection``, runs plain SQLAlchemy Core selects
 and writes nothing. List queries return a `Page`: one page of rows as a frame plus the
 total number of rows matching the filters, for ``{data, count}`` pagination. Free-text
-intelligence (a place's ``notes``) is left out unless asked for by name.
+intelligence (a place's ``notes``) is left out unless asked for by name. Erased places
+(`layers.review.erase`) are left out of every query, as if they were gone.
 
 The scoring-run queries (`runs`, `cell`, `categories`, `ward_ranking`, `concentration`,
 `explain_cell`, `explain_ward`) read the newest run unless given a ``run_id``; they raise
@@ -104,7 +105,7 @@ def places(conn: sa.Connection, *, ward_code: str | None = None,
     """
     t = schema.places
     columns = (*PLACE_COLUMNS, "notes") if with_notes else PLACE_COLUMNS
-    stmt = sa.select(*(t.c[c] for c in columns))
+    stmt = sa.select(*(t.c[c] for c in columns)).where(t.c.erased_at.is_(None))
     if ward_code is not None:
         stmt = stmt.where(t.c.ward_code == ward_code)
     if mace_level is not None:
@@ -571,7 +572,7 @@ def report_cells(conn: sa.Connection, within: MapFilter,
     """
     r, p = schema.reports, schema.places
     stmt = (sa.select(r.c.h3_cell, r.c.patrol_discovered, sa.func.count().label("n"))
-            .select_from(r.outerjoin(p, r.c.place_id == p.c.id))
+            .select_from(r.outerjoin(p, (r.c.place_id == p.c.id) & p.c.erased_at.is_(None)))
             .where(r.c.h3_cell.is_not(None)))
     if within.date_from is not None:
         stmt = stmt.where(r.c.reported_on >= within.date_from)
@@ -655,7 +656,8 @@ def place_detail(conn: sa.Connection, source_id: str, *, activities_limit: int =
     """
     t, lv, ac = schema.places, schema.place_levels, schema.activities
     row = conn.execute(sa.select(*(t.c[c] for c in PLACE_COLUMNS))
-                       .where(t.c.source_id == source_id)).mappings().first()
+                       .where(t.c.source_id == source_id, t.c.erased_at.is_(None))
+                       ).mappings().first()
     if row is None:
         msg = f"no place {source_id!r}"
         raise NotFoundError(msg)
@@ -688,7 +690,8 @@ def place_notes(conn: sa.Connection, source_id: str, *, reports_limit: int = 50
     """
     t, r = schema.places, schema.reports
     row = conn.execute(sa.select(t.c.id, t.c.source_id, t.c.name, t.c.notes)
-                       .where(t.c.source_id == source_id)).mappings().first()
+                       .where(t.c.source_id == source_id, t.c.erased_at.is_(None))
+                       ).mappings().first()
     if row is None:
         msg = f"no place {source_id!r}"
         raise NotFoundError(msg)

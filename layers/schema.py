@@ -325,3 +325,31 @@ audit_log = sa.Table(
     sa.Column("outcome", sa.String(16), nullable=False),
     sa.Column("detail", sa.String(500)),
 )
+
+# --- review and retention (migration 0004) -------------------------------------------------
+# Every review decision on a place is kept. A closed place can be erased: ``erased_at`` and
+# ``erased_by`` mark it soft-deleted at once (every read leaves it out), and
+# ``placerisk retention --apply`` deletes it for good after the retention period.
+
+REVIEW_DECISIONS = ("retain", "lower", "close")
+
+places.append_column(sa.Column("erased_at", sa.DateTime(timezone=True), index=True))
+places.append_column(sa.Column("erased_by", sa.String(64)))
+
+place_reviews = sa.Table(
+    "place_reviews",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column(
+        "place_id", sa.Integer, sa.ForeignKey("places.id", ondelete="CASCADE"), nullable=False,
+        index=True,
+    ),
+    sa.Column("decided_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("decided_by", sa.String(64), nullable=False),
+    sa.Column("decision", sa.String(8), nullable=False),
+    sa.Column("reason", sa.Text),
+    sa.Column("new_level", sa.SmallInteger),
+    sa.Column("next_review_due", sa.Date),
+    sa.CheckConstraint("decision IN ('retain', 'lower', 'close')", name="decision"),
+    sa.CheckConstraint("new_level BETWEEN 1 AND 4", name="new_level"),
+)

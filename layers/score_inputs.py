@@ -3,7 +3,8 @@
 "Known" means stored: a record counts only if its ``created_at`` is not after the cut-off,
 whatever its event date, so a run for a past JAG meeting is reproduced exactly however many
 late records arrived since. (Records edited in place after the cut-off carry their new
-values: the store keeps no versions of an edited row.)
+values: the store keeps no versions of an edited row. An erased place is left out
+altogether, also when an earlier run is reproduced.)
 """
 
 from __future__ import annotations
@@ -71,10 +72,12 @@ def load_inputs(conn: sa.Connection, *, as_of: dt.date,
                                       i.c.crime_type)
                       .where(i.c.h3_cell.is_not(None), i.c.created_at <= known_by,
                              i.c.month <= as_of.strftime("%Y-%m"), *only(i)))
-    place_filter = (p.c.h3_cell.is_not(None), p.c.created_at <= known_by, *only(p))
+    live = p.c.erased_at.is_(None)  # an erased place is gone, from past runs' inputs too
+    place_filter = (p.c.h3_cell.is_not(None), p.c.created_at <= known_by, live, *only(p))
     places = _read(conn, sa.select(p.c.id, p.c.source_id, p.c.h3_cell, p.c.ward_code)
                    .where(*place_filter))
-    of_places = [h.c.place_id.in_(sa.select(p.c.id).where(*place_filter))] if filtered else []
+    of_places = [h.c.place_id.in_(sa.select(p.c.id).where(*place_filter) if filtered
+                                  else sa.select(p.c.id).where(live))]
     history = _read(conn, sa.select(h.c.place_id, h.c.changed_on, h.c.to_level)
                     .where(h.c.recorded_at <= known_by, h.c.changed_on <= as_of, *of_places))
     for frame in (reports, incidents, places):
@@ -109,7 +112,7 @@ def stored_after(conn: sa.Connection, known_by: dt.datetime, *, as_of: dt.date) 
     late = 0
     for table, when in ((r, r.c.reported_on <= as_of),
                         (i, i.c.month <= as_of.strftime("%Y-%m")),
-                        (p, sa.true())):
+                        (p, p.c.erased_at.is_(None))):
         late += conn.scalar(sa.select(sa.func.count()).select_from(table)
                             .where(table.c.created_at > known_by, when)) or 0
     return int(late)

@@ -44,8 +44,13 @@ def status(store: Store) -> dict[str, Any]:
         }
 
 
+def _live(table: sa.Table) -> sa.ColumnElement[bool]:
+    """Leave erased places out (`layers.review`); other tables have no erased rows."""
+    return table.c.erased_at.is_(None) if "erased_at" in table.c else sa.true()
+
+
 def _count(conn: sa.Connection, table: sa.Table, where: Any = None) -> int:
-    query = sa.select(sa.func.count()).select_from(table)
+    query = sa.select(sa.func.count()).select_from(table).where(_live(table))
     if where is not None:
         query = query.where(where)
     return int(conn.scalar(query) or 0)
@@ -53,7 +58,8 @@ def _count(conn: sa.Connection, table: sa.Table, where: Any = None) -> int:
 
 def _by(conn: sa.Connection, table: sa.Table, column: sa.Column) -> dict[str, int]:
     rows = conn.execute(sa.select(column, sa.func.count()).select_from(table)
-                        .group_by(column).order_by(sa.func.count().desc(), column)).all()
+                        .where(_live(table)).group_by(column)
+                        .order_by(sa.func.count().desc(), column)).all()
     return {str(key): int(n) for key, n in rows}
 
 
@@ -71,7 +77,8 @@ def _ward_counts(conn: sa.Connection) -> dict[str, dict[str, int]]:
     out: dict[str, dict[str, int]] = {}
     for name, t in _COUNTED.items():
         rows = conn.execute(sa.select(t.c.ward_code, sa.func.count())
-                            .where(t.c.ward_code.is_not(None)).group_by(t.c.ward_code)).all()
+                            .where(t.c.ward_code.is_not(None), _live(t))
+                            .group_by(t.c.ward_code)).all()
         for code, n in rows:
             out.setdefault(code, {k: 0 for k in _COUNTED})[name] = int(n)
     return out

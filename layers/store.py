@@ -57,13 +57,31 @@ def resolve_url(db: str | os.PathLike[str] | None = None) -> str:
     return "sqlite:///" + str(Path(target).expanduser().resolve())
 
 
+_IMMEDIATE = "placerisk_immediate"  # execution option of the connections `Store.begin` opens
+
+
 def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
+    # pysqlite must not open transactions on its own (it would BEGIN DEFERRED before the first
+    # write only); `_sqlite_begin` emits every BEGIN instead (SQLAlchemy's pysqlite recipe).
+    dbapi_connection.isolation_level = None  # type: ignore[attr-defined]
     cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def _sqlite_begin(conn: sa.Connection) -> None:
+    """Begin a SQLite transaction: IMMEDIATE for `Store.begin`, deferred for reads.
+
+    A write transaction that starts deferred takes its snapshot at its first read and
+    fails at once with "database is locked" when another writer committed in between;
+    BEGIN IMMEDIATE takes the write lock up front and waits up to the busy timeout for it.
+    In WAL mode readers never wait, so reads stay deferred.
+    """
+    immediate = conn.get_execution_options().get(_IMMEDIATE, False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 @dataclass
@@ -84,12 +102,18 @@ class Store:
 
     @contextmanager
     def begin(self) -> Iterator[sa.Connection]:
-        """Open a transaction: everything inside commits together or not at all."""
-        with self.engine.begin() as conn:
-            yield conn
+        """Open a write transaction: everything inside commits together or not at all.
+
+        On SQLite it begins IMMEDIATE: it waits (up to the busy timeout) until no other
+        writer holds the database, then holds the write lock until it ends.
+        """
+        with self.engine.connect() as conn:
+            conn.execution_options(**{_IMMEDIATE: True})
+            with conn.begin():
+                yield conn
 
     def connect(self) -> sa.Connection:
-        """Open a connection for reading."""
+        """Open a connection for reading (one consistent snapshot until it closes)."""
         return self.engine.connect()
 
     def close(self) -> None:
@@ -129,6 +153,7 @@ def open_store(db: str | os.PathLike[str] | None = None, *, upgrade: bool = True
     engine = sa.create_engine(url, pool_pre_ping=True)
     if engine.dialect.name == "sqlite":
         sa.event.listen(engine, "connect", _sqlite_pragmas)
+        sa.event.listen(engine, "begin", _sqlite_begin)
     store = Store(engine)
     try:
         with engine.connect():
@@ -154,6 +179,11 @@ def head_revision() -> str:
     head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
     assert head is not None
     return head
+
+
+def known_revisions() -> set[str]:
+    """Every migration revision the code knows (a database at any of them can be upgraded)."""
+    return {s.revision for s in ScriptDirectory.from_config(_alembic_config()).walk_revisions()}
 
 
 def current_revision(store: Store) -> str | None:

@@ -1,0 +1,77 @@
+"""``placerisk backup`` and ``placerisk restore``: a consistent copy of the store, and back.
+
+Both are audited (a backup as an export of the database, a restore as an import), as
+``cli:<login name>``.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from api.cli_users import cli_user
+from layers import audit
+from layers.backup import BackupError, BackupInfo, backup, restore
+from layers.store import Store
+
+
+def _fail(exc: Exception) -> None:
+    click.secho(f"error: {exc}", fg="red", err=True)
+    sys.exit(1)
+
+
+def _summary(info: BackupInfo) -> str:
+    rows = ", ".join(f"{name} {n}" for name, n in info.counts.items() if n) or "no rows"
+    return (f"{info.path} ({info.size_bytes / 1e6:.2f} MB, {info.dialect}, schema revision "
+            f"{info.revision}, {info.seconds:.2f} s)\nrows: {rows}")
+
+
+def build_commands(with_store: Callable[..., Any]) -> list[click.Command]:
+    """The ``backup`` and ``restore`` commands, with `api.cli.with_store`."""
+
+    @click.command("backup")
+    @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+    @click.option("--force", is_flag=True, help="Replace FILE if it exists.")
+    @with_store
+    def backup_command(store: Store, file: Path, force: bool) -> None:
+        """Write a consistent backup of the database to FILE while it stays in use.
+
+        SQLite: the online backup API (a single self-contained SQLite file). PostgreSQL:
+        pg_dump --format=custom of the database, or of the schema the URL's search_path
+        names (needs pg_dump of the server's version).
+        """
+        try:
+            info = backup(store, file, force=force)
+        except BackupError as exc:
+            _fail(exc)
+        audit.record(store, action="export", user_name=cli_user(), object_type="database",
+                     detail=f"backup to {file.name}")
+        click.echo(f"backup written: {_summary(info)}")
+
+    @click.command("restore")
+    @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+    @click.option("--force", is_flag=True,
+                  help="Replace a target that already holds data (its audit log too).")
+    @with_store
+    def restore_command(store: Store, file: Path, force: bool) -> None:
+        """Restore the backup FILE into the --db database, after checking the file.
+
+        The file must pass SQLite's integrity check (or be a pg_dump archive of placerisk)
+        and be at a schema revision this placerisk knows; it is migrated to the current one.
+        The target must hold no data unless --force is given. PostgreSQL: restore into an
+        empty database, or a store whose search_path names the schema of the backup; stop
+        the server first.
+        """
+        try:
+            info = restore(file, store, force=force)
+        except BackupError as exc:
+            _fail(exc)
+        audit.record(store, action="import", user_name=cli_user(), object_type="database",
+                     detail=f"restored from {file.name}" + (" (--force)" if force else ""))
+        click.echo(f"restored into {store.url} from {_summary(info)}")
+
+    return [backup_command, restore_command]

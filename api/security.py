@@ -1,0 +1,302 @@
+"""Output and input hardening: security headers, a request body limit, generic 500s.
+
+`install` adds two pure ASGI middlewares (pure, not ``BaseHTTPMiddleware``, so streamed
+responses pass through unbuffered and the body limit sees each chunk as it arrives) and a
+handler for unexpected exceptions:
+
+- `SecurityHeaders` gives every response a Content-Security-Policy, ``nosniff``, no
+  referrer, no framing by other sites, no geolocation, camera or microphone, an
+  ``X-Correlation-ID`` and ``Cache-Control: no-store`` (the vendored libraries under
+  ``/static/`` may be cached). Headers a route sets itself are kept.
+- `BodyLimit` answers 413 to a body over ``Settings.max_body_bytes``: at once when the
+  ``Content-Length`` says so, and for a chunked upload as soon as the bytes received pass
+  the limit, without reading the rest.
+- An exception no other handler takes is logged with its traceback and a random
+  correlation id (logger ``placerisk``); the caller gets a generic message and the id.
+
+Framing is allowed from the app's own pages (``frame-ancestors 'self'``, ``SAMEORIGIN``)
+rather than from none: the ward profile shows its map in an iframe of ``/wards/{code}/map``.
+Other sites still cannot frame any page.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Awaitable, Callable, Sequence
+from urllib.parse import urlsplit
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.settings import Settings
+
+logger = logging.getLogger("placerisk")
+
+CORRELATION_HEADER = "X-Correlation-ID"
+STATIC_PREFIX = "/static/"
+STATIC_CACHE = "public, max-age=86400"
+NO_STORE = "no-store"
+INTERNAL_ERROR = "internal error; quote this id to your administrator"
+_SCOPE_KEY = "placerisk.correlation_id"
+
+
+def new_correlation_id() -> str:
+    """A random id to quote in a bug report: 16 hex digits, never derived from the request."""
+    return secrets.token_hex(8)
+
+
+# --- headers -----------------------------------------------------------------------------
+
+def tile_origin(tiles: str) -> str | None:
+    """The CSP source of a tile server, or ``None`` when the page's own origin serves them.
+
+    ``tiles`` is a Leaflet URL template or a folium / xyzservices tileset name. Templated
+    leading labels (``{s}``) become a wildcard.
+
+    Raises
+    ------
+    ValueError
+        When the template has a placeholder elsewhere in the host, or a scheme other than
+        http(s).
+
+    Examples
+    --------
+    >>> tile_origin("https://tile.openstreetmap.org/{z}/{x}/{y}.png")
+    'https://tile.openstreetmap.org'
+    >>> tile_origin("https://{s}.tile.openstreetmap.org/{z}/{x}/{y}.png")
+    'https://*.tile.openstreetmap.org'
+    >>> tile_origin("http://localhost:8080/tiles/{z}/{x}/{y}.png")
+    'http://localhost:8080'
+    >>> tile_origin("/tiles/{z}/{x}/{y}.png") is None
+    True
+    """
+    url = _tileset_url(tiles.strip())
+    parts = urlsplit(url)
+    if not parts.netloc:  # a path on the app's own server
+        return None
+    if parts.scheme not in ("", "http", "https"):
+        msg = f"tiles {tiles!r}: scheme {parts.scheme!r} is not http or https"
+        raise ValueError(msg)
+    hostport = parts.netloc.rpartition("@")[2]  # no user info
+    host, colon, port = ((hostport, "", "") if hostport.startswith("[")  # IPv6 literal
+                         else hostport.partition(":"))
+    labels = host.split(".")
+    lead = 0
+    while lead < len(labels) and "{" in labels[lead]:
+        lead += 1
+    rest = labels[lead:]
+    if not rest or any("{" in label or "}" in label for label in rest) or "{" in port:
+        msg = (f"tiles {tiles!r}: only the leading labels of the host may be placeholders "
+               f"(such as {{s}}.tile.example.org); cannot allow its server in the CSP")
+        raise ValueError(msg)
+    host = ".".join((["*"] if lead else []) + rest)
+    source = host + colon + port
+    return f"{parts.scheme}://{source}" if parts.scheme else source
+
+
+def _tileset_url(tiles: str) -> str:
+    """The URL template of a folium tileset name (as `folium.TileLayer` resolves it)."""
+    if "/" in tiles:
+        return tiles
+    import xyzservices
+
+    name = "OpenStreetMap Mapnik" if tiles.lower() == "openstreetmap" else tiles
+    try:
+        provider = xyzservices.providers.query_name(name)
+    except ValueError:  # folium would take it as a relative URL: the app's own origin
+        return tiles
+    return str(provider.build_url(fill_subdomain=False, scale_factor="{r}"))
+
+
+def content_security_policy(settings: Settings) -> str:
+    """The Content-Security-Policy of every page.
+
+    Inline scripts and styles are allowed (folium writes both); everything else comes from
+    the app itself, plus the tile server's images when a base map is configured.
+
+    Examples
+    --------
+    >>> csp = content_security_policy(Settings(tiles="none"))
+    >>> csp.split("; ")[3]
+    "img-src 'self' data:"
+    """
+    images = ["'self'", "data:"]
+    if settings.tiles_enabled:
+        origin = tile_origin(settings.tiles)
+        if origin:
+            images.append(origin)
+    directives = {
+        "default-src": ["'self'"],
+        "script-src": ["'self'", "'unsafe-inline'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": images,
+        "connect-src": ["'self'"],
+        "font-src": ["'self'", "data:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'self'"],
+    }
+    return "; ".join(f"{name} {' '.join(sources)}" for name, sources in directives.items())
+
+
+def security_headers(settings: Settings) -> list[tuple[str, str]]:
+    """The headers every response carries (besides Cache-Control and the correlation id)."""
+    return [
+        ("Content-Security-Policy", content_security_policy(settings)),
+        ("X-Content-Type-Options", "nosniff"),
+        ("Referrer-Policy", "no-referrer"),
+        ("X-Frame-Options", "SAMEORIGIN"),
+        ("Permissions-Policy", "geolocation=(), camera=(), microphone=()"),
+    ]
+
+
+def _app_path(scope: Scope) -> str:
+    path: str = scope.get("path", "")
+    root: str = scope.get("root_path", "")
+    return path[len(root):] if root and path.startswith(root) else path
+
+
+class SecurityHeaders:
+    """Add `security_headers`, Cache-Control and a fresh ``X-Correlation-ID`` to responses.
+
+    The correlation id goes into the scope too, where the 500 handler finds it.
+    """
+
+    def __init__(self, app: ASGIApp, *, headers: Sequence[tuple[str, str]]) -> None:
+        self.app = app
+        self.headers = list(headers)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve one request, adding the headers to its response."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        correlation_id = new_correlation_id()
+        scope[_SCOPE_KEY] = correlation_id
+        static = _app_path(scope).startswith(STATIC_PREFIX)
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", [])
+                headers = MutableHeaders(scope=message)
+                for name, value in self.headers:
+                    headers.setdefault(name, value)
+                cacheable = static and message["status"] in (200, 304)
+                headers.setdefault("Cache-Control", STATIC_CACHE if cacheable else NO_STORE)
+                headers[CORRELATION_HEADER] = correlation_id
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+# --- body limit --------------------------------------------------------------------------
+
+class BodyTooLarge(HTTPException):
+    """The request body passed the limit (413).
+
+    An `HTTPException`, so FastAPI passes it on from its body parsing and answers JSON.
+    """
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"request body larger than the limit of {limit} bytes")
+
+
+class BodyLimit:
+    """Answer 413 to a request body over ``max_bytes``, with or without Content-Length."""
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+        if max_bytes < 0:
+            msg = f"max_body_bytes must be 0 or more, not {max_bytes}"
+            raise ValueError(msg)
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve one request, counting its body's bytes as the app reads them."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = _content_length(scope)
+        if declared is not None and declared > self.max_bytes:
+            await self._reject(scope, receive, send)  # before a byte of the body is read
+            return
+        received = 0
+        started = False
+
+        async def receive_limited() -> Message:
+            nonlocal received
+            if received > self.max_bytes:  # asked again after the limit: read no further
+                raise BodyTooLarge(self.max_bytes)
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise BodyTooLarge(self.max_bytes)
+            return message
+
+        async def send_tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive_limited, send_tracked)
+        except BodyTooLarge:  # raised where no exception handler took it
+            if started:
+                raise
+            await self._reject(scope, receive, send)
+
+    async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
+        detail = BodyTooLarge(self.max_bytes).detail
+        await JSONResponse({"detail": detail}, status_code=413)(scope, receive, send)
+
+
+def _content_length(scope: Scope) -> int | None:
+    value = Headers(scope=scope).get("content-length")
+    try:
+        return int(value) if value is not None else None
+    except ValueError:  # the server refuses a malformed length itself
+        return None
+
+
+# --- errors ------------------------------------------------------------------------------
+
+def internal_error_handler(headers: Sequence[tuple[str, str]]
+                           ) -> Callable[[Request, Exception], Awaitable[JSONResponse]]:
+    """A handler for any exception: log it with a correlation id, answer a generic 500.
+
+    The log line names the method and path only: no query string, headers, cookies or body.
+    The response is sent outside `SecurityHeaders`, so it carries ``headers`` itself.
+    """
+
+    async def internal_error(request: Request, exc: Exception) -> JSONResponse:
+        correlation_id = request.scope.get(_SCOPE_KEY) or new_correlation_id()
+        logger.error("internal error %s in %s %s", correlation_id, request.method,
+                     _app_path(request.scope), exc_info=(type(exc), exc, exc.__traceback__))
+        return JSONResponse(
+            {"detail": INTERNAL_ERROR, "correlation_id": correlation_id}, status_code=500,
+            headers={**dict(headers), "Cache-Control": NO_STORE,
+                     CORRELATION_HEADER: correlation_id})
+
+    return internal_error
+
+
+def install(app: FastAPI, settings: Settings) -> None:
+    """Add the security headers, the body limit and the 500 handler to ``app``.
+
+    Parameters
+    ----------
+    app
+        The app; call before it serves its first request.
+    settings
+        The tile server (allowed in the CSP) and ``max_body_bytes``.
+    """
+    headers = security_headers(settings)
+    app.add_exception_handler(Exception, internal_error_handler(headers))
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(SecurityHeaders, headers=headers)  # outermost: also on 413s
