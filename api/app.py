@@ -34,6 +34,7 @@ from api import (
     routes_wards,
     security,
 )
+from api.page_cache import PageCache
 from api.schemas import (
     ActivitiesPublic,
     AreasPublic,
@@ -212,8 +213,10 @@ def get_map_filter(
 def map_page(request: Request,
              within: Annotated[MapFilter, Depends(get_map_filter)]) -> HTMLResponse:
     """The JAG map: wards, cells by score or category, places, activities; filterable."""
-    return HTMLResponse(render_map_html(request.app.state.store, request.app.state.settings,
-                                        within=within))
+    state = request.app.state
+    return HTMLResponse(state.page_cache.page(
+        state.store, "jag", within,
+        lambda: render_map_html(state.store, state.settings, within=within)))
 
 
 @router.get("/api/places", response_model=PlacesPublic, tags=["places"])
@@ -438,6 +441,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.settings = settings
     app.state.store = store
+    app.state.page_cache = PageCache()
     for error, status in ERROR_STATUS.items():
         app.add_exception_handler(error, _error_handler(status))
     for error, handler in auth.HANDLERS.items():

@@ -135,7 +135,8 @@ router = APIRouter()
 def guardian_page(request: Request) -> HTMLResponse:
     """The guardian map: banded areas, suppressed areas and protective places."""
     state = request.app.state
-    return HTMLResponse(render_guardian_html(state.store, state.settings))
+    return HTMLResponse(state.page_cache.page(
+        state.store, "guardian", None, lambda: render_guardian_html(state.store, state.settings)))
 
 
 @router.get("/api/guardian/cells", response_model=GuardianCellsPublic, tags=["guardian"])

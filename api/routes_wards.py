@@ -133,15 +133,19 @@ def ward_index(request: Request) -> HTMLResponse:
 @router.get("/wards/{ward_code}", response_class=HTMLResponse, tags=["wards"])
 def ward_page(request: Request, ward_code: WardCode) -> HTMLResponse:
     """A ward's profile: map, trend, places, hot cells, activities and rank."""
-    return HTMLResponse(render_ward_html(request.app.state.store, request.app.state.settings,
-                                         ward_code))
+    state = request.app.state
+    return HTMLResponse(state.page_cache.page(
+        state.store, "ward", ward_code,
+        lambda: render_ward_html(state.store, state.settings, ward_code)))
 
 
 @router.get("/wards/{ward_code}/map", response_class=HTMLResponse, tags=["wards"])
 def ward_map(request: Request, ward_code: WardCode) -> HTMLResponse:
     """The map of one ward, shown inside its profile page."""
-    return HTMLResponse(render_ward_map_html(request.app.state.store,
-                                             request.app.state.settings, ward_code))
+    state = request.app.state
+    return HTMLResponse(state.page_cache.page(
+        state.store, "ward-map", ward_code,
+        lambda: render_ward_map_html(state.store, state.settings, ward_code)))
 
 
 __all__ = ["render_ward_html", "render_ward_map_html", "router"]

@@ -3,8 +3,8 @@
 What is measured
 ----------------
 The app over the synthetic demo data (``placerisk demo-data --no-accounts`` then
-``placerisk score``), served by uvicorn on a free loopback port in a background thread of
-this process (one worker, as ``placerisk serve`` runs it). `USERS` virtual users, each with
+``placerisk score``), served by ``placerisk serve`` on a free loopback port in a separate
+process (one uvicorn worker). `USERS` virtual users, each with
 its own bearer token from ``POST /api/token``, repeat: wait a think time drawn uniformly
 from `THINK_S`, then send one request drawn from `MIX` (JSON endpoints and map pages,
 equally likely; cell and ward ids drawn from the stored ones). Every route is called once
@@ -17,10 +17,11 @@ Rows (``bench/results.json``): ``load_json_50_users`` and ``load_maps_50_users``
 ``rps`` (answers per second) and ``target_p95_s`` (0.3 s for JSON, 1 s for maps; targets of
 issue 5, with zero errors). There is no baseline: ``baseline_s`` and ``ratio`` are None.
 
-The users run in an asyncio loop (httpx2) in the same process as the server, so client and
-server share one interpreter lock: the figures are an upper bound of what a separate client
-would see. Loopback only; the run is bounded by `WARMUP_S` + `DURATION_S` plus at most
-`TIMEOUT_S` for requests in flight, after the demo data is built (about 5 s).
+The server is ``placerisk serve`` (one uvicorn worker) in a process of its own; the users
+run in an asyncio loop (httpx2) in this process. On this 2-core machine both share the
+CPUs with whatever else runs, so the figures are noisy: compare runs, not single numbers.
+Loopback only; the run is bounded by `WARMUP_S` + `DURATION_S` plus at most `TIMEOUT_S` for
+requests in flight, after the demo data is built (about 5 s).
 
 Run ``.venv/bin/python bench/load.py`` (or ``make bench``, which runs every benchmark).
 """
@@ -32,7 +33,6 @@ import random
 import socket
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -106,29 +106,37 @@ def _free_port() -> int:
 
 @contextmanager
 def serve(db: Path) -> Iterator[str]:
-    """Serve the app over ``db`` with uvicorn in a thread; yields its base URL."""
-    import uvicorn
+    """Run ``placerisk serve`` over ``db`` in its own process; yields its base URL.
 
-    from api.app import create_app
-    from api.settings import Settings
+    A separate process, as in production: the server does not share an interpreter lock
+    with the load generator.
+    """
+    import subprocess
+
+    import httpx2
 
     port = _free_port()
-    app = create_app(Settings(db=str(db)))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                           log_level="warning", access_log=False))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    if not server.started:
-        msg = f"uvicorn did not start on 127.0.0.1:{port} within 20 s"
-        raise RuntimeError(msg)
+    command = [sys.executable, "-c", "from api.cli import main; main()", "--db", str(db),
+               "serve", "--host", "127.0.0.1", "--port", str(port)]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
     try:
-        yield f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx2.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx2.HTTPError:
+                pass
+            time.sleep(0.1)
+        else:
+            msg = f"placerisk serve did not answer on {base} within 30 s"
+            raise RuntimeError(msg)
+        yield base
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+        process.terminate()
+        process.wait(timeout=10)
 
 
 def sign_in(base: str, name: str, password: str, n: int) -> tuple[list[str], list[str], list[str]]:
