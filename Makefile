@@ -13,6 +13,8 @@ H3JS_VERSION ?= 4.5.0
 H3JS := vendor/h3-js/h3-js.umd.js
 MARKERCLUSTER_VERSION ?= 1.5.3
 MARKERCLUSTER := vendor/leaflet.markercluster/leaflet.markercluster.js
+SWAGGER_VERSION ?= 5.35.0
+SWAGGER := vendor/swagger-ui/swagger-ui-bundle.js
 
 .PHONY: install demo test bench lint clean
 
@@ -45,7 +47,20 @@ $(MARKERCLUSTER):
 		rm -rf $$tmp; \
 	else echo "npm not found: places will not be grouped into clusters"; fi
 
-install: $(VENV)/.installed $(H3JS) $(MARKERCLUSTER)
+# Swagger UI 5 (OpenAPI 3.1, which FastAPI writes) for /docs; without it, the older copy
+# from the swagger-ui-bundle PyPI package is served.
+$(SWAGGER):
+	@if command -v npm >/dev/null 2>&1; then \
+		mkdir -p vendor/swagger-ui && tmp=$$(mktemp -d) && \
+		(cd $$tmp && npm pack --silent swagger-ui-dist@$(SWAGGER_VERSION) >/dev/null && \
+		 tar -xzf swagger-ui-dist-$(SWAGGER_VERSION).tgz package/swagger-ui-bundle.js \
+		   package/swagger-ui.css package/LICENSE) && \
+		cp $$tmp/package/swagger-ui-bundle.js $$tmp/package/swagger-ui.css \
+		   $$tmp/package/LICENSE vendor/swagger-ui/ && \
+		rm -rf $$tmp; \
+	else echo "npm not found: /docs uses Swagger UI 4 from PyPI"; fi
+
+install: $(VENV)/.installed $(H3JS) $(MARKERCLUSTER) $(SWAGGER)
 
 demo: install
 	rm -f $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm

@@ -1,7 +1,8 @@
 """The OpenAPI schema and Swagger UI, for signed-in users only and off in production.
 
-Swagger UI's files come from the PyPI package ``swagger-ui-bundle`` and are served by the
-app, so the page makes no CDN request.
+Swagger UI's files come from npm (``make install`` puts swagger-ui-dist 5 in ``vendor/``) or,
+failing that, the PyPI package ``swagger-ui-bundle``, and are served by the app, so the page
+makes no CDN request.
 
 The schema FastAPI builds knows nothing of `api.auth.authorize` (a dependency of the whole
 app) or of the domain errors of ``api.app.ERROR_STATUS``. `document_access` adds what every
@@ -22,6 +23,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from api.policy import rule_for
+from maps.assets import VENDOR_DIR
 
 ROUTE = "/static/vendor/swagger-ui"
 router = APIRouter(include_in_schema=False)
@@ -105,7 +107,14 @@ def openapi_schema(app: FastAPI) -> dict[str, Any]:
 
 
 def swagger_files() -> StaticFiles | None:
-    """Swagger UI's own files, or ``None`` when swagger-ui-bundle is not installed."""
+    """Swagger UI's own files, or ``None`` when neither copy is installed.
+
+    Version 5 from ``vendor/`` (npm, via ``make install``) reads the OpenAPI 3.1 that
+    FastAPI writes; version 4 from the swagger-ui-bundle package is the fallback.
+    """
+    vendored = VENDOR_DIR / "swagger-ui"
+    if (vendored / "swagger-ui-bundle.js").is_file():
+        return StaticFiles(directory=vendored)
     try:
         from swagger_ui_bundle import swagger_ui_path
     except ImportError:
