@@ -19,7 +19,7 @@ import click
 
 from api.cli_users import cli_user
 from geo.boundaries import BoundaryError, read_boundaries
-from layers import loader
+from layers import audit, loader
 from layers.places import CATEGORIES, EXPLOITATION_TYPES
 from layers.store import StoreError, open_store, replace_areas, upgrade_schema
 
@@ -124,6 +124,9 @@ def boundaries_load(store: Any, file: Path, layer: str | None, code_field: str |
     if loaded.areas.empty:
         _fail(f"{file}: no usable ward in the file")
     result = replace_areas(store, loaded.areas, source=file.name, allow_older=allow_older)
+    audit.record(store, action="import", user_name=cli_user(), object_type="boundaries",
+                 object_ids=[file.name], detail=f"{result.wards} wards; authorities "
+                 + ", ".join(result.authorities))
     vintages = ", ".join(sorted(set(loaded.areas["vintage"])))
     for code, name in result.authorities.items():
         old = ", ".join(result.replaced.get(code, [])) or "none"

@@ -86,6 +86,9 @@ def test_real_boundaries_postcodes_and_police_uk(tmp_path, shared_data):
     assert status["postcodes"] == 17823
     text = run(db, "status").output
     assert "Stockton Town Centre" in text and "outside every boundary" in text
+    trail = run(db, "audit", "--action", "import").output
+    assert "boundaries:stockton_wards_2024.geojson" in trail and "27 wards" in trail
+    assert "postcodes:codepoint_open_ts.csv" in trail
 
 
 def test_bng_geopackage_loads_like_the_geojson(tmp_path, shared_data):
