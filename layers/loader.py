@@ -328,6 +328,7 @@ class _Context:
                        & _rows.blank(raw["postcode"]))
             p.add(nowhere, "location", pd.Series([""] * len(raw)),
                   "no location: give latitude and longitude or a postcode")
+            self._erased_places(out, raw, p)
         return out, pd.concat([problems, p.frame()], ignore_index=True)
 
     def _from_places(self, out: pd.DataFrame, raw: pd.DataFrame, p: _rows.Problems) -> None:
@@ -335,17 +336,34 @@ class _Context:
         t = schema.places
         found = pd.DataFrame(
             [r for chunk in batched(refs) for r in self.conn.execute(
-                sa.select(t.c.source_id, t.c.id, t.c.lat, t.c.lng)
+                sa.select(t.c.source_id, t.c.id, t.c.lat, t.c.lng, t.c.erased_at)
                 .where(t.c.source_id.in_(chunk))).all()],
-            columns=["source_id", "id", "lat", "lng"]).set_index("source_id")
+            columns=["source_id", "id", "lat", "lng", "erased_at"]).set_index("source_id")
+        erased = found.index[found["erased_at"].notna()]
+        gone = out["place_ref"].isin(erased)
+        p.add(gone, "place_id", raw["place_id"],
+              "this place was erased; link the record to a current place or give none")
+        found = found[found["erased_at"].isna()]
         known = out["place_ref"].isin(found.index)
-        p.add(out["place_ref"].notna() & ~known, "place_id", raw["place_id"],
+        p.add(out["place_ref"].notna() & ~known & ~gone, "place_id", raw["place_id"],
               "unknown place_id; import the place first (placerisk import places FILE)")
         out["place_id"] = out["place_ref"].map(found["id"]).astype("Int64")
         use = known & out["lat"].isna() & out["postcode"].isna()
         out.loc[use, "lat"] = out.loc[use, "place_ref"].map(found["lat"])
         out.loc[use, "lng"] = out.loc[use, "place_ref"].map(found["lng"])
         out.loc[use, "located_by"] = "place"
+
+    def _erased_places(self, out: pd.DataFrame, raw: pd.DataFrame, p: _rows.Problems) -> None:
+        """Refuse places that were erased: an erasure is not undone by an import."""
+        ids = out["source_id"].dropna().unique().tolist()
+        t = schema.places
+        erased = {r[0] for chunk in batched(ids) for r in self.conn.execute(
+            sa.select(t.c.source_id).where(t.c.source_id.in_(chunk),
+                                           t.c.erased_at.is_not(None))).all()}
+        if erased:
+            p.add(out["source_id"].isin(erased), "place_id", raw["place_id"],
+                  "this place was erased and cannot be imported again; give a new place_id "
+                  "if it is a new concern")
 
     def _from_postcodes(self, out: pd.DataFrame, need: np.ndarray, raw: pd.DataFrame,
                         p: _rows.Problems) -> None:

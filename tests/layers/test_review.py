@@ -238,3 +238,21 @@ def test_purge_dry_run_and_apply_keep_to_the_age_threshold(store: Store) -> None
 def test_purge_refuses_a_negative_period(store: Store) -> None:
     with pytest.raises(ReviewError, match="negative"):
         review.purge(store, older_than_days=-1, apply=False, user="x")
+
+
+def test_an_erased_place_cannot_come_back_by_import(sqlite_store, tmp_path) -> None:
+    from layers import review
+    from layers.loader import import_file
+    from layers.store import replace_areas
+    from tests.api.conftest import PLACES, _write, make_areas
+
+    replace_areas(sqlite_store, make_areas(), source="test")
+    assert import_file(sqlite_store, "places", _write(tmp_path / "p.csv", PLACES)).rejected == 0
+    review.decide(sqlite_store, "P4", decision="close", reason="shop shut", user="analyst")
+    review.erase(sqlite_store, "P4", user="analyst")
+    again = import_file(sqlite_store, "places", _write(tmp_path / "p2.csv", PLACES))
+    assert again.rejected == 1
+    assert "P4" in again.messages[0] and "erased and cannot be imported again" in again.messages[0]
+    linked = [{"report_id": "RX", "reported_on": "2025-06-01", "place_id": "P4", "mace_level": 2}]
+    result = import_file(sqlite_store, "reports", _write(tmp_path / "r.csv", linked))
+    assert result.rejected == 1 and "this place was erased" in result.messages[0]
