@@ -458,27 +458,21 @@ def serve(ctx: click.Context, host: str, port: int, db: str | None) -> None:
     uvicorn.run(app, host=host, port=port, log_level="warning")
 
 
-from api.cli_exports import export  # noqa: E402  (the command uses `with_store` above)
+# Commands of their own modules: each builder takes `with_store`, defined above.
+from api import (  # noqa: E402
+    cli_backup,
+    cli_briefing,
+    cli_exports,
+    cli_outcomes,
+    cli_patrol,
+    cli_review,
+    cli_users,
+)
 
-main.add_command(export)
-
-from api.cli_outcomes import build_command as _outcomes_command  # noqa: E402
-
-main.add_command(_outcomes_command(with_store))
-
-from api.cli_users import build_commands as _user_commands  # noqa: E402
-
-for _command in _user_commands(with_store):
-    main.add_command(_command)
-
-from api.cli_backup import build_commands as _backup_commands  # noqa: E402
-from api.cli_briefing import briefing  # noqa: E402, F401  (uses `with_store`; adds itself to main)
-from api.cli_patrol import patrol_plan  # noqa: E402, F401  (uses `with_store`; adds itself to main)
-
-for _command in _backup_commands(with_store):
-    main.add_command(_command)
-
-from api.cli_review import build_commands as _review_commands  # noqa: E402
-
-for _command in _review_commands(with_store):
-    main.add_command(_command)
+for _build in (cli_exports.build_command, cli_outcomes.build_command,
+               cli_briefing.build_command, cli_patrol.build_command):
+    main.add_command(_build(with_store))
+for _build_all in (cli_users.build_commands, cli_backup.build_commands,
+                   cli_review.build_commands):
+    for _command in _build_all(with_store):
+        main.add_command(_command)

@@ -1,9 +1,6 @@
 """The ``placerisk briefing`` command: the JAG briefing pack for a meeting, as HTML or PDF.
 
-Like `api.cli_patrol`, the command needs `api.cli.with_store`, so it is built on first
-access (a module ``__getattr__``) and then added to `api.cli.main`; `api.cli` imports it at
-the end of its module. ``from api.cli_briefing import briefing`` works whatever was imported
-first.
+`build_command` takes `api.cli.with_store`; `api.cli` builds and registers the command.
 """
 
 from __future__ import annotations
@@ -84,18 +81,3 @@ def build_command(with_store: Callable[..., Any]) -> click.Command:
                         since=since.date() if since else None, out=out)
 
     return briefing
-
-
-def __getattr__(name: str) -> click.Command:
-    """Build ``briefing`` on first access and add it to `api.cli.main`."""
-    if name != "briefing":
-        msg = f"module {__name__!r} has no attribute {name!r}"
-        raise AttributeError(msg)
-    from api.cli import main, with_store  # defined before api.cli imports this module
-
-    if "briefing" not in globals():  # importing api.cli may have built it meanwhile
-        command = build_command(with_store)
-        main.add_command(command)
-        globals()["briefing"] = command
-    built: click.Command = globals()["briefing"]
-    return built

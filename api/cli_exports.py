@@ -1,9 +1,6 @@
 """The ``placerisk export`` command: cells, places, activities or wards as a GIS file.
 
-`api.cli` adds the command to its group at the end of its module, and the command needs
-`api.cli.with_store`. To let either module be imported first, ``export`` is built on first
-access (a module ``__getattr__``), once `api.cli` has defined ``with_store``:
-``from api.cli_exports import export`` works whatever was imported before.
+`build_command` takes `api.cli.with_store`; `api.cli` builds and registers the command.
 """
 
 from __future__ import annotations
@@ -86,16 +83,3 @@ def build_command(with_store: Callable[..., Any]) -> click.Command:
         _run_export(store, what, fmt, out, run_id)
 
     return export
-
-
-def __getattr__(name: str) -> click.Command:
-    """Build ``export`` on first access, with `api.cli.with_store`."""
-    if name != "export":
-        msg = f"module {__name__!r} has no attribute {name!r}"
-        raise AttributeError(msg)
-    from api.cli import with_store  # defined before api.cli imports this module
-
-    if "export" not in globals():  # importing api.cli may have built it meanwhile
-        globals()["export"] = build_command(with_store)
-    command: click.Command = globals()["export"]
-    return command

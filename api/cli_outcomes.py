@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -11,6 +10,7 @@ from typing import Any
 import click
 import pandas as pd
 
+from api.routes_outcomes import json_records
 from layers import disruptions, queries
 from layers.exports import neutralise_csv
 from layers.outcomes import DEFAULT_DAYS
@@ -20,25 +20,14 @@ from maps.outcomes_page import outcomes_page_html
 FORMATS = {".csv": "csv", ".json": "json", ".html": "html", ".htm": "html"}
 
 
-def _json_ready(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    return value.item() if hasattr(value, "item") else value
-
-
 def write_table(table: pd.DataFrame, summary: pd.DataFrame, out: Path, fmt: str, *,
                 days: int, alpha: float) -> None:
     """Write the outcome table as CSV (formula-safe), JSON or an HTML page."""
     if fmt == "csv":
         neutralise_csv(table).to_csv(out, index=False, encoding="utf-8")
     elif fmt == "json":
-        body = {"days": days, "alpha": alpha,
-                "by_type": [{k: _json_ready(v) for k, v in r.items()}
-                            for r in summary.to_dict(orient="records")],
-                "data": [{k: _json_ready(v) for k, v in r.items()}
-                         for r in table.to_dict(orient="records")]}
+        body = {"days": days, "alpha": alpha, "by_type": json_records(summary),
+                "data": json_records(table)}
         out.write_text(json.dumps(body, indent=1), encoding="utf-8")
     else:
         out.write_text(outcomes_page_html(table, summary, days=days, alpha=alpha),

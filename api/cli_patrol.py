@@ -1,9 +1,6 @@
 """The ``placerisk patrol-plan`` command: a shift's patrol plan as HTML, PDF, GPX, KML or JSON.
 
-Like `api.cli_exports`, the command needs `api.cli.with_store`, so it is built on first
-access (a module ``__getattr__``) and then added to `api.cli.main`; `api.cli` imports it at
-the end of its module. ``from api.cli_patrol import patrol_plan`` works whatever was
-imported first.
+`build_command` takes `api.cli.with_store`; `api.cli` builds and registers the command.
 """
 
 from __future__ import annotations
@@ -128,18 +125,3 @@ def build_command(with_store: Callable[..., Any]) -> click.Command:
                     officers=officers, top=top, out=out, fmt=fmt)
 
     return patrol_plan
-
-
-def __getattr__(name: str) -> click.Command:
-    """Build ``patrol_plan`` on first access and add it to `api.cli.main`."""
-    if name != "patrol_plan":
-        msg = f"module {__name__!r} has no attribute {name!r}"
-        raise AttributeError(msg)
-    from api.cli import main, with_store  # defined before api.cli imports this module
-
-    if "patrol_plan" not in globals():  # importing api.cli may have built it meanwhile
-        command = build_command(with_store)
-        main.add_command(command)
-        globals()["patrol_plan"] = command
-    built: click.Command = globals()["patrol_plan"]
-    return built

@@ -103,7 +103,8 @@ def _json_value(value: Any) -> Any:
     return value
 
 
-def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+def json_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows as JSON-ready dicts: dates as ISO text, NaN and infinity as ``None``."""
     return [{k: _json_value(v) for k, v in row.items()}
             for row in frame.to_dict(orient="records")]
 
@@ -131,7 +132,7 @@ def outcomes_json(request: Request, days: Days = DEFAULT_DAYS, alpha: Alpha = 0.
                                        crime_types=tuple(sorted(set(crime_type or ()))))
     shown = _select(table, type, sort, order)
     return {"days": days, "alpha": alpha, "verdicts": list(VERDICTS),
-            "by_type": _records(summary), "data": _records(shown), "count": len(shown)}
+            "by_type": json_records(summary), "data": json_records(shown), "count": len(shown)}
 
 
 @router.get("/outcomes.csv", tags=["outcomes"], response_class=Response)

@@ -347,11 +347,8 @@ def test_cli_help_explains_koper_and_the_bias_guardrail() -> None:
 
 
 def test_the_command_module_imports_before_or_after_the_cli() -> None:
-    code = ("import api.cli_patrol as m, click; from api.cli_patrol import patrol_plan; "
-            "import api.cli; assert isinstance(patrol_plan, click.Command); "
-            "assert m.patrol_plan is patrol_plan; "
-            "assert api.cli.main.commands['patrol-plan'] is patrol_plan; "
-            "print(patrol_plan.name)")
+    code = ("import api.cli_patrol, api.cli; "
+            "print(api.cli.main.commands['patrol-plan'].name)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           cwd=Path(__file__).resolve().parents[2], check=False)
     assert done.returncode == 0, done.stderr
