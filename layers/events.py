@@ -62,9 +62,12 @@ def place_events(places: pd.DataFrame, history: pd.DataFrame, steps: Steps,
     """Events on the last day of each step, weighted by each place's level at that day.
 
     ``places`` has ``id``, ``key`` and ``source_id``; ``history`` has ``place_id``,
-    ``changed_on`` and ``to_level`` (every change of level, the first included). The step
+    ``changed_on`` and ``to_level`` (every change of level, the first included). History of
+    places not in ``places`` is ignored: a ward cube passes only the places in a ward, and a
+    place outside every ward counts in its cell, not in any ward. The step
     holding ``as_of`` is read at ``as_of``, not at its end, which lies in the future.
     """
+    history = history[history["place_id"].isin(places["id"])]  # e.g. places outside wards
     if places.empty or history.empty or len(steps) == 0:
         none = np.array([])
         return _frame(none, none, none, none, none.astype(bool), "places", "place", none)

@@ -137,3 +137,22 @@ def test_month_steps():
     result = score_hotspots(inputs(rows), ScoreParams(as_of=AS_OF, step="month"))
     assert len(result.steps) == 24 and result.steps.labels[-1] == "2025-06-01"
     assert category_of(result, CELLS[0]) in emerging.CATEGORIES[:8]
+
+
+def test_a_place_outside_every_ward_counts_in_its_cell_not_in_a_ward():
+    """Regression: a place with no ward crashed the ward summary (KeyError in place_events)."""
+    base = inputs(background())
+    cells = h3index.cells_to_str(CELLS[:2])
+    places = pd.DataFrame({"id": [1, 2], "source_id": ["IN", "OUT"],
+                           "key": CELLS[:2].astype(np.uint64), "h3_cell": cells,
+                           "ward_code": ["W1", None]})
+    history = pd.DataFrame({"place_id": [1, 2], "changed_on": [dt.date(2023, 1, 2)] * 2,
+                            "to_level": [4, 4]})
+    result = score_hotspots(dataclasses.replace(base, places=places, history=history),
+                            ScoreParams(as_of=AS_OF))
+    inside, outside = (result.parts["places"][np.searchsorted(result.cells, c)] for c in CELLS[:2])
+    assert inside.sum() > 0 and outside.sum() == inside.sum()
+    assert result.wards["ward_code"].tolist() == ["W1"]
+    without = score_hotspots(dataclasses.replace(base, places=places[:1], history=history[:1]),
+                             ScoreParams(as_of=AS_OF))
+    np.testing.assert_allclose(result.wards["current"], without.wards["current"])
