@@ -151,6 +151,24 @@ class CellsPublic(_Public):
     count: int
 
 
+class SourcePeriod(_Public):
+    """First and last day of one source's records."""
+
+    first: dt.date
+    last: dt.date
+
+
+class CoveredPublic(_Public):
+    """The period a run's data cover; the run scores only the steps inside it."""
+
+    first: dt.date = Field(description="First day of the scored window.")
+    last: dt.date = Field(description="Last day of the scored window.")
+    sources: dict[str, SourcePeriod] = Field(
+        description="Per source (reports, incidents): its first and last record's day.")
+    steps_asked: int
+    steps_scored: int = Field(description="Fewer than asked when the data begin later.")
+
+
 class RunPublic(_Public):
     """A stored scoring run and every parameter that produced it (the weights included)."""
 
@@ -168,6 +186,9 @@ class RunPublic(_Public):
     grid_size: int = Field(description="Cells in the study grid.")
     reused_steps: int
     duration_s: float
+    covered: CoveredPublic | None = Field(
+        default=None, description="The period the data cover; null for runs stored before "
+                                  "placerisk recorded it.")
 
 
 class RunsPublic(_Public):
@@ -221,6 +242,7 @@ class CellDetail(_Public):
 
     run_id: int
     as_of: dt.date
+    covered: CoveredPublic | None = None
     h3_cell: str
     ward_code: str | None = None
     category: str
@@ -246,6 +268,7 @@ class CategoriesPublic(_Public):
 
     run_id: int
     as_of: dt.date
+    covered: CoveredPublic | None = None
     data: list[CategoryCount]
     count: int
 
@@ -269,6 +292,7 @@ class WardRanking(_Public):
 
     run_id: int
     as_of: dt.date
+    covered: CoveredPublic | None = None
     since: dt.date | None = None
     since_step: dt.date | None = None
     data: list[WardRank]
@@ -290,6 +314,7 @@ class ConcentrationPublic(_Public):
 
     run_id: int
     as_of: dt.date
+    covered: CoveredPublic | None = None
     data: list[ConcentrationStep]
     count: int
 
@@ -314,6 +339,7 @@ class ExplanationPublic(_Public):
     key: str
     run_id: int = Field(description="The run whose parameters and cut-off were used.")
     as_of: dt.date
+    covered: CoveredPublic | None = None
     known_by: UtcDateTime
     half_life_days: float
     total: float = Field(description="Independent score: the sum of by_source.")

@@ -20,6 +20,7 @@ import pandas as pd
 
 from layers import emerging, getis, trend
 from layers.concentration import concentration
+from layers.coverage import Coverage, check_steps, clip_steps, data_coverage
 from layers.cube import (
     EVENT_COLUMNS,
     PATROL,
@@ -32,6 +33,9 @@ from layers.cube import (
 from layers.events import incident_events, place_events, report_events
 from layers.score_inputs import ScoreInputs
 from layers.weights import Weights
+
+
+RECENT_STEPS = 4  # the final steps that make a cell "emerging" or "former"
 
 
 @dataclass(frozen=True)
@@ -83,6 +87,8 @@ class HotSpots:
     concentration: pd.DataFrame
     background: pd.DataFrame
     wards: pd.DataFrame
+    coverage: Coverage = field(default_factory=lambda: Coverage({}))
+    asked_steps: int = 0
 
 
 def events_for(inputs: ScoreInputs, steps: Steps, weights: Weights, *, key: str = "key",
@@ -139,9 +145,14 @@ def score_hotspots(inputs: ScoreInputs, params: ScoreParams, *,
 
     With ``previous`` (an earlier run with the same `ScoreParams.fingerprint`), Gi* is
     computed only for the steps whose input changed; the other steps are taken from it. The
-    result equals a full run.
+    result equals a full run. Only the steps inside the period the data covers are scored
+    (`layers.coverage`): steps before the first record are left out, not counted as quiet.
+    `layers.coverage.CoverageError` if fewer than three whole steps remain.
     """
-    steps = make_steps(params.as_of, kind=params.step, count=params.n_steps)
+    asked = make_steps(params.as_of, kind=params.step, count=params.n_steps)
+    coverage = data_coverage(inputs.reports, inputs.incidents)
+    steps = clip_steps(asked, coverage)
+    check_steps(steps, coverage, asked=len(asked))
     cube = build_cube(events_for(inputs, steps, params.weights, as_of=params.as_of), steps)
     include = params.weights.include_patrol
     gi, reused = _gi_star(inputs.grid, cube.keys, cube.values(include_patrol=include), steps,
@@ -161,12 +172,24 @@ def score_hotspots(inputs: ScoreInputs, params: ScoreParams, *,
         category=emerging.classify(gi.z, sig, share=params.share,
                                    trend_alpha=params.trend_alpha,
                                    trend=mk if len(gi.cells) else None),
-        label=emerging.simple_labels(sig & (gi.z > 0)),
+        label=emerging.simple_labels(sig & (gi.z > 0), recent=recent_steps(len(steps))),
         current=values @ factors,
         concentration=concentration(cube.values(include_patrol=include), gi.n),
         background=_background(gi, params),
         wards=ward_summary(inputs, params, steps),
+        coverage=coverage, asked_steps=len(asked),
     )
+
+
+def recent_steps(n_steps: int) -> int:
+    """How many final steps count as recent for the simple labels: 4, fewer in short runs.
+
+    Examples
+    --------
+    >>> [recent_steps(n) for n in (3, 4, 5, 104)]
+    [2, 3, 4, 4]
+    """
+    return max(1, min(RECENT_STEPS, n_steps - 1))
 
 
 def _gi_star(grid: np.ndarray, keys: np.ndarray, values: np.ndarray, steps: Steps, k: int,

@@ -254,6 +254,8 @@ def _run(conn: sa.Connection, run_id: int | None) -> dict[str, Any]:
         raise NotFoundError(msg)
     out = dict(row)
     out["params"] = json.loads(out.pop("params_json"))
+    out["coverage"] = json.loads(out.pop("coverage_json") or "null")  # null: an older run
+    out["covered"] = covered(out)
     return out
 
 
@@ -263,7 +265,17 @@ def _run_steps(run: dict[str, Any]) -> Steps:
 
 
 def _meta(run: dict[str, Any]) -> dict[str, Any]:
-    return {"run_id": run["id"], "as_of": run["as_of"]}
+    return {"run_id": run["id"], "as_of": run["as_of"], "covered": covered(run)}
+
+
+def covered(run: dict[str, Any]) -> dict[str, Any] | None:
+    """The period a run's data cover, as the API states it; ``None`` for an older run."""
+    coverage = run.get("coverage")
+    if not coverage:
+        return None
+    return {"first": coverage["window"]["first"], "last": coverage["window"]["last"],
+            "sources": coverage["sources"], "steps_asked": coverage["steps_asked"],
+            "steps_scored": coverage["steps_scored"]}
 
 
 def trend_direction(z: np.ndarray, p: np.ndarray, *, alpha: float) -> np.ndarray:
@@ -281,10 +293,12 @@ def trend_direction(z: np.ndarray, p: np.ndarray, *, alpha: float) -> np.ndarray
 def runs(conn: sa.Connection, *, limit: int | None = None, offset: int = 0) -> Page:
     """Stored scoring runs, newest first, with their parameters (``params``, parsed)."""
     r = schema.score_runs
-    columns = (*RUN_COLUMNS, "params_json")
+    columns = (*RUN_COLUMNS, "params_json", "coverage_json")
     page = _page(conn, sa.select(*(r.c[c] for c in columns)), [r.c.id.desc()], columns,
                  limit=limit, offset=offset)
     page.rows["params"] = [json.loads(text) for text in page.rows.pop("params_json")]
+    page.rows["covered"] = [covered({"coverage": json.loads(text or "null")})
+                            for text in page.rows.pop("coverage_json")]
     return page
 
 
@@ -364,12 +378,12 @@ def categories(conn: sa.Connection, *, run_id: int | None = None
     return _meta(run), frame
 
 
-def _step_of(steps: Steps, day: dt.date, *, run_id: int) -> int:
+def _step_of(steps: Steps, day: dt.date, *, run_id: int, name: str = "since") -> int:
     """The index of the step holding ``day``; `ParameterError` naming the valid range."""
     first, last = steps.starts[0], steps.ends[-1] - 1
     when = np.datetime64(day, "D")
     if not first <= when <= last:
-        msg = (f"since: {day} is outside the steps of run {run_id}; expected a date from "
+        msg = (f"{name}: {day} is outside the steps of run {run_id}; expected a date from "
                f"{first} to {last}")
         raise ParameterError(msg)
     return int(np.searchsorted(steps.ends, when, side="right"))
@@ -419,12 +433,18 @@ def concentration(conn: sa.Connection, *, run_id: int | None = None
     return _meta(run), pd.DataFrame([tuple(r) for r in rows], columns=list(columns))
 
 
+def _steps_to(steps: Steps, day: dt.date, *, run_id: int) -> Steps:
+    """The run's steps up to the one holding ``day``: its window starts where the run's did."""
+    t = _step_of(steps, day, run_id=run_id, name="as_of")
+    return Steps(steps.kind, steps.starts[:t + 1], steps.ends[:t + 1])
+
+
 def _explain(conn: sa.Connection, run: dict[str, Any], *, as_of: dt.date | None,
              top: int, key: str, **only: Any) -> tuple[dict[str, Any], Explanation, int]:
     """Explain the records selected by ``only`` with the run's weights, steps and cut-off."""
     as_of = as_of or run["as_of"]
     weights = weights_from_dict(run["params"]["weights"])
-    steps = make_steps(as_of, kind=run["step"], count=run["n_steps"])
+    steps = _steps_to(_run_steps(run), as_of, run_id=run["id"])
     inputs = load_inputs(conn, as_of=as_of, known_by=run["known_by"], **only)
     events = events_for(inputs, steps, weights, key=key, as_of=as_of)
     meta = {**_meta(run), "as_of": as_of, "known_by": run["known_by"]}

@@ -79,6 +79,7 @@ def _save(conn: sa.Connection, h: HotSpots, known_by: dt.datetime, resolution: i
     inserted = conn.execute(sa.insert(schema.score_runs).values(
         as_of=p.as_of, known_by=known_by, step=p.step, n_steps=len(h.steps), k=p.k,
         fingerprint=p.fingerprint(), params_json=json.dumps(p.as_dict(), sort_keys=True),
+        coverage_json=json.dumps(run_coverage(h), sort_keys=True),
         resolution=resolution, grid_size=h.grid_size, n_cells=len(h.cells),
         reused_steps=h.reused_steps, duration_s=duration, created_at=utcnow(),
     )).inserted_primary_key
@@ -98,6 +99,13 @@ def _save(conn: sa.Connection, h: HotSpots, known_by: dt.datetime, resolution: i
         rows = records(h.background.assign(run_id=run_id), ["run_id", "w", "cells", "category"])
         conn.execute(sa.insert(schema.run_background), rows)
     return int(run_id)
+
+
+def run_coverage(h: HotSpots) -> dict[str, Any]:
+    """What a run states about its period: `layers.coverage.Coverage.as_dict`, plus the
+    steps asked for and scored, and the scored window's first and last day."""
+    return {**h.coverage.as_dict(), "steps_asked": h.asked_steps, "steps_scored": len(h.steps),
+            "window": {"first": str(h.steps.starts[0]), "last": str(h.steps.ends[-1] - 1)}}
 
 
 def _cell_rows(run_id: int, h: HotSpots, index: WardIndex | None) -> list[dict[str, Any]]:
@@ -172,7 +180,8 @@ def read_run(conn: sa.Connection, run_id: int) -> dict[str, Any]:
     row = conn.execute(sa.select(runs).where(runs.c.id == run_id)).mappings().one()
     steps = pd.DataFrame(conn.execute(sa.select(st).where(st.c.run_id == run_id)
                                       .order_by(st.c.step)).mappings().all())
-    return {**dict(row), "params": json.loads(row["params_json"]), "steps": steps}
+    return {**dict(row), "params": json.loads(row["params_json"]), "steps": steps,
+            "coverage": json.loads(row["coverage_json"] or "null")}
 
 
 def read_run_cells(conn: sa.Connection, run_id: int, *, series: bool = False) -> pd.DataFrame:

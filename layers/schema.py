@@ -202,6 +202,7 @@ score_runs = sa.Table(
     sa.Column("k", sa.SmallInteger, nullable=False),
     sa.Column("fingerprint", sa.String(16), nullable=False, index=True),
     sa.Column("params_json", sa.Text, nullable=False),
+    sa.Column("coverage_json", sa.Text),  # layers.coverage: the period the data cover
     sa.Column("resolution", sa.SmallInteger, nullable=False),
     sa.Column("grid_size", sa.Integer, nullable=False),
     sa.Column("n_cells", sa.Integer, nullable=False),

@@ -48,6 +48,10 @@ PLACES = [
      "longitude": -1.32, "mace_level": 2},
 ]
 REPORTS = [
+    # The hub's first record, before the 104-week window: the data cover the whole window
+    # (layers.coverage). Level 1 weighs nothing, so it changes no score.
+    {"report_id": "R0", "reported_on": "2023-07-03", "latitude": 54.56, "longitude": -1.33,
+     "mace_level": 1},
     {"report_id": "R1", "reported_on": "2025-06-01", "place_id": "P2", "mace_level": 4},
     {"report_id": "R2", "reported_on": "2025-06-10", "place_id": "P2", "mace_level": 3},
     {"report_id": "R3", "reported_on": "2025-05-20", "latitude": 54.56, "longitude": -1.33,
@@ -171,7 +175,9 @@ POLICE_UK = [
      "LSOA name": "Stockton-on-Tees 001A", "Crime type": crime,
      "Last outcome category": "", "Context": ""}
     for i, (month, crime) in enumerate([("2025-05", "Violence and sexual offences"),
-                                        ("2025-06", "Drugs"), ("2025-03", "Robbery")])
+                                        ("2025-06", "Drugs"), ("2025-03", "Robbery"),
+                                        # before the window: police.uk then covers all 104 weeks
+                                        ("2023-06", "Bicycle theft")])
 ]
 
 

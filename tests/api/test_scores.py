@@ -61,7 +61,7 @@ def test_run_shape(client: TestClient, synthetic: SimpleNamespace) -> None:
     (run,) = client.get("/api/runs").json()["data"]
     assert set(run) == {"id", "as_of", "known_by", "created_at", "step", "n_steps", "k",
                         "fingerprint", "resolution", "params", "n_cells", "grid_size",
-                        "reused_steps", "duration_s"}
+                        "reused_steps", "duration_s", "covered"}
     assert (run["step"], run["n_steps"], run["k"], run["resolution"]) == ("week", 104, 1, 9)
     assert run["n_cells"] == len(all_cells(client)) and run["grid_size"] >= run["n_cells"]
     assert len(run["fingerprint"]) == 16 and run["duration_s"] > 0
@@ -70,6 +70,15 @@ def test_run_shape(client: TestClient, synthetic: SimpleNamespace) -> None:
     assert len(detail["steps"]) == 104
     assert detail["steps"][-1] == "2025-06-30"  # the Monday of the as-of week
     assert detail["steps"][0] == "2023-07-10"
+    # the period the data cover, stated with the run and with every run-based answer
+    assert run["covered"] == {"first": "2023-07-10", "last": "2025-07-06",
+                              "sources": {"reports": {"first": "2023-07-03",
+                                                      "last": "2025-06-20"}},
+                              "steps_asked": 104, "steps_scored": 104}
+    cell = all_cells(client)[0]["h3_cell"]
+    for route in ("/api/categories", "/api/wards/ranking", "/api/concentration",
+                  f"/api/cells/{cell}", f"/api/explain/cell/{cell}"):
+        assert client.get(route).json()["covered"] == run["covered"], route
 
 
 @pytest.mark.parametrize(("run_id", "status"), [(2, 404), (999, 404), (0, 422), (-1, 422),
@@ -113,7 +122,7 @@ def test_cell_detail(rich_client: TestClient) -> None:
     listed = all_cells(rich_client)
     for row in listed:
         cell = rich_client.get(f"/api/cells/{row['h3_cell']}").json()
-        assert set(cell) == {"run_id", "as_of", "h3_cell", "ward_code", "category", "label",
+        assert set(cell) == {"run_id", "as_of", "covered", "h3_cell", "ward_code", "category", "label",
                              "current", "parts", "patrol_share", "trend", "steps"}
         assert (cell["current"], cell["category"], cell["label"]) == (
             row["score"], row["category"], row["label"])
@@ -250,7 +259,7 @@ def test_bad_since_is_422(client: TestClient, since: str) -> None:
 
 # --- explanations --------------------------------------------------------------------------
 
-EXPLANATION_KEYS = {"kind", "key", "run_id", "as_of", "known_by", "half_life_days", "total",
+EXPLANATION_KEYS = {"kind", "key", "run_id", "as_of", "covered", "known_by", "half_life_days", "total",
                     "by_source", "patrol", "patrol_share", "include_patrol", "score",
                     "records", "top"}
 
@@ -345,8 +354,9 @@ def test_explain_a_cell_next_to_data(client: TestClient) -> None:
 
 @pytest.mark.parametrize(("params", "status"), [
     ({"top": 0}, 422), ({"top": 101}, 422), ({"top": "many"}, 422), ({"as_of": "June"}, 422),
-    ({"as_of": "2025-02-30"}, 422), ({"as_of": "0001-01-01"}, 200),
-    ({"as_of": "9999-12-31"}, 200), ({"top": 100}, 200),
+    ({"as_of": "2025-02-30"}, 422), ({"as_of": "2025-01-01"}, 200),
+    # outside the run's steps: the run cannot say what its score was then
+    ({"as_of": "0001-01-01"}, 422), ({"as_of": "9999-12-31"}, 422), ({"top": 100}, 200),
 ])
 def test_explain_parameters(client: TestClient, params: dict, status: int) -> None:
     for route in ("/api/explain/ward/E05000002",

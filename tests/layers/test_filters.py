@@ -130,6 +130,6 @@ def test_report_cells_counts_matching_reports(store: Store, tmp_path: Path) -> N
         assert counts(exploitation_type="cce") == [(1, 1)]
         assert counts(date_from=dt.date(2025, 6, 10), date_to=dt.date(2025, 6, 11),
                       place_category="takeaway") == [(1, 1)]
-        # R3 (no place) and R4 (P1) fall in other cells; R1/R2/RC/RP share P2's
-        assert sorted(counts(authority_code="E06000004")) == [(1, 0), (1, 0), (3, 1)]
+        # R0 and R3 (no place) share a cell, R4 (P1) has its own; R1/R2/RC/RP share P2's
+        assert sorted(counts(authority_code="E06000004")) == [(1, 0), (2, 0), (3, 1)]
         assert counts(authority_code="E06000099") == []

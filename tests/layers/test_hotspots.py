@@ -12,6 +12,7 @@ import shapely
 
 from geo import h3index
 from layers import emerging
+from layers.coverage import CoverageError
 from layers.cube import make_steps
 from layers.hotspots import Previous, ScoreParams, score_hotspots
 from layers.score_inputs import ScoreInputs
@@ -156,3 +157,57 @@ def test_a_place_outside_every_ward_counts_in_its_cell_not_in_a_ward():
     without = score_hotspots(dataclasses.replace(base, places=places[:1], history=history[:1]),
                              ScoreParams(as_of=AS_OF))
     np.testing.assert_allclose(result.wards["current"], without.wards["current"])
+
+
+def late_background(first_week: int, seed: int = 1) -> list[tuple]:
+    """`background`, but only from ``first_week`` on: data that begin mid-window."""
+    starts = make_steps(AS_OF, count=104).starts
+    return [row for row in background(seed) if row[1] >= starts[first_week].astype(dt.date)]
+
+
+def test_data_that_start_mid_window_are_scored_from_their_start():
+    """Weeks before the first record are not quiet weeks (issue 10, item 6)."""
+    rows = late_background(52) + weekly(CELLS[0], range(52, 104), 6)
+    result = score_hotspots(inputs(rows), ScoreParams(as_of=AS_OF))
+    first = min(r[1] for r in rows)
+    assert result.asked_steps == 104 and len(result.steps) == 52
+    assert result.steps.starts[0] <= np.datetime64(first) < result.steps.ends[0]
+    assert result.coverage.sources["reports"] == (first, AS_OF)
+    # hot in every covered week: persistent, not "new", "consecutive" or "intensifying"
+    assert category_of(result, CELLS[0]) == "persistent hot spot"
+    # the same as asking for the 52 weeks the data cover
+    same = score_hotspots(inputs(rows), ScoreParams(as_of=AS_OF, n_steps=52))
+    np.testing.assert_array_equal(result.cells, same.cells)
+    np.testing.assert_allclose(result.z, same.z)
+    np.testing.assert_array_equal(result.category, same.category)
+
+
+def test_police_uk_months_limit_the_window_to_whole_covered_weeks():
+    rows = late_background(0)
+    months = pd.period_range("2024-02", "2025-06", freq="M").astype(str)
+    crime = pd.DataFrame({"incident_key": [f"c{m}" for m in months],
+                          "key": np.full(len(months), CELLS[1], np.uint64),
+                          "ward_code": "W1", "month": months, "crime_type": "Robbery"})
+    result = score_hotspots(inputs(rows, crime), ScoreParams(as_of=AS_OF))
+    assert result.steps.labels[0] == "2024-02-05"  # the first Monday in February
+    assert result.coverage.start == dt.date(2024, 2, 1)
+    monthly = score_hotspots(inputs(rows, crime), ScoreParams(as_of=AS_OF, step="month"))
+    assert monthly.steps.labels[0] == "2024-02-01" and len(monthly.steps) == 17
+
+
+@pytest.mark.parametrize("step", ["week", "month"])
+@pytest.mark.parametrize("n_steps", [3, 4, 5, 6, 12])
+def test_every_step_count_the_cli_accepts_scores(step, n_steps):
+    """Regression: --step month --steps 3 or 4 failed inside the simple labels."""
+    rows = background() + weekly(CELLS[0], range(90, 104), 6)
+    result = score_hotspots(inputs(rows), ScoreParams(as_of=AS_OF, step=step, n_steps=n_steps))
+    assert len(result.steps) == n_steps and len(result.label) == len(result.cells)
+
+
+def test_too_short_a_coverage_is_refused_in_the_users_terms():
+    rows = weekly(CELLS[0], range(102, 104), 6)
+    with pytest.raises(CoverageError, match=r"only 2 whole weeks of the 104 asked for.*at "
+                                            r"least 3.*import more history"):
+        score_hotspots(inputs(rows), ScoreParams(as_of=AS_OF))
+    with pytest.raises(CoverageError, match=r"only 1 whole month .*use --step week"):
+        score_hotspots(inputs(rows), ScoreParams(as_of=AS_OF, step="month"))

@@ -110,5 +110,7 @@ def test_a_run_is_stored_with_its_parameters(scored):
                               .where(schema.run_cells.c.run_id == run.run_id))
     assert stored["params"]["k"] == 2 and stored["params"]["correction"] == "holm"
     assert stored["params"]["weights"]["report_levels"]["4"] == 4.0
-    assert stored["as_of"] == AS_OF and len(stored["steps"]) == 104
+    # the reports begin on 2023-07-10, a week into the 104 weeks: the run starts there
+    assert stored["as_of"] == AS_OF and len(stored["steps"]) == 103
+    assert stored["steps"]["start"].iloc[0] == dt.date(2023, 7, 10)
     assert n_cells == len(run.hotspots.cells) > 0
