@@ -251,7 +251,8 @@ def status(store: Any, as_json: bool) -> None:
 @main.command()
 @click.option("--as-of", type=click.DateTime(["%Y-%m-%d"]),
               help="Score as the data stood at the end of this day: later events and records "
-                   "stored later are left out (default: today).")
+                   "stored later are left out [default: today, or the newest record's day "
+                   "when the window to today holds no record].")
 @click.option("--step", type=click.Choice(["week", "month"]), default="week", show_default=True,
               help="Time step of the space-time cube.")
 @click.option("--steps", "n_steps", type=click.IntRange(3, 520),
@@ -286,21 +287,25 @@ def score(store: Any, as_of: dt.datetime | None, step: str, n_steps: int | None,
     from layers.emerging import CATEGORIES
     from layers.getis import Method
     from layers.hotspots import ScoreParams
-    from layers.runs import run_scoring
+    from layers.runs import default_as_of, run_scoring, run_warnings
+    from layers.store import utcnow
     from layers.weights import load_weights
 
     weights = load_weights(weights_file)
     if half_life:
         weights = dataclasses.replace(weights, half_life_days=half_life)
-    params = ScoreParams(as_of=as_of.date() if as_of else dt.date.today(), step=step,
-                         n_steps=n_steps, k=k, alpha=alpha,
-                         correction=cast(Method, correction),
-                         weights=weights)
     cutoff = known_by.replace(tzinfo=dt.UTC) if known_by else None
+    day = as_of.date() if as_of else None
+    if day is None:
+        day, why = default_as_of(store, today=dt.date.today(), step=step, n_steps=n_steps)
+        if why:
+            click.secho(f"note: {why}", fg="yellow", err=True)
+            cutoff = cutoff or utcnow()  # not a past meeting's cut-off: count what is known
+    params = ScoreParams(as_of=day, step=step, n_steps=n_steps, k=k, alpha=alpha,
+                         correction=cast(Method, correction), weights=weights)
     run = run_scoring(store, params, known_by=cutoff, incremental=not full)
-    if run.later_records:
-        click.secho(f"note: {run.later_records} records stored after the cut-off are left out; "
-                    "pass --known-by to include them", fg="yellow", err=True)
+    for warning in run_warnings(run):
+        click.secho(f"warning: {warning}", fg="yellow", err=True)
     h = run.hotspots
     click.echo(f"run {run.run_id}: {len(h.steps)} {step}s to {params.as_of}, "
                f"{len(h.cells)} cells near data in a study grid of {h.grid_size}, "

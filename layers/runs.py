@@ -21,9 +21,10 @@ import sqlalchemy as sa
 from geo import h3index
 from geo.wards import WardIndex
 from layers import schema
-from layers.cube import decay_factors
+from layers.coverage import describe
+from layers.cube import decay_factors, make_steps
 from layers.hotspots import HotSpots, Previous, ScoreParams, score_hotspots, score_series
-from layers.score_inputs import load_inputs, stored_after
+from layers.score_inputs import ScoreInputs, load_inputs, stored_after
 from layers.store import Store, records, utcnow, ward_index
 
 
@@ -50,6 +51,69 @@ class RunSummary:
     hotspots: HotSpots
     duration_s: float
     later_records: int
+    known_by: dt.datetime | None = None
+    in_window: int = 0  # reports and police.uk crimes dated inside the scored steps
+
+
+def newest_record_day(conn: sa.Connection) -> dt.date | None:
+    """The day of the newest located concern report or police.uk month's last day."""
+    r, i = schema.reports, schema.incidents
+    report = conn.scalar(sa.select(sa.func.max(r.c.reported_on)).where(r.c.h3_cell.is_not(None)))
+    month = conn.scalar(sa.select(sa.func.max(i.c.month)).where(i.c.h3_cell.is_not(None)))
+    days = [d if isinstance(d, dt.date) else dt.date.fromisoformat(str(d))
+            for d in (report,) if d is not None]
+    if month:
+        days.append(pd.Period(str(month), freq="M").end_time.date())
+    return max(days, default=None)
+
+
+def default_as_of(store: Store, *, today: dt.date, step: str, n_steps: int | None
+                  ) -> tuple[dt.date, str | None]:
+    """Today, or the newest record's day when the window ending today would hold none.
+
+    Returns the day and, when it is not today, a sentence saying why.
+    """
+    with store.connect() as conn:
+        newest = newest_record_day(conn)
+    window = make_steps(today, kind=step, count=n_steps)
+    if newest is None or newest >= window.starts[0].astype(dt.date):
+        return today, None
+    note = (f"no concern reports and no police.uk crime in the {len(window)} {step}s to today "
+            f"({today}); the newest record is dated {newest}, so this run is as of {newest} "
+            "(pass --as-of to choose another day)")
+    return newest, note
+
+
+def run_warnings(run: RunSummary) -> list[str]:
+    """What a reader of a run should know: a short window, few records, late police.uk."""
+    h = run.hotspots
+    unit, n = h.params.step, len(h.steps)
+    first, last = h.steps.starts[0].astype(dt.date), (h.steps.ends[-1] - 1).astype(dt.date)
+    out = []
+    if n < h.asked_steps:
+        out.append(f"the data cover {describe(h.coverage)}: scored the {n} {unit}s from "
+                   f"{first}, not the {h.asked_steps} asked for (earlier {unit}s hold no "
+                   f"records and would count as quiet {unit}s)")
+    crime = h.coverage.sources.get("incidents")
+    if crime and np.datetime64(crime[1], "D") < h.steps.starts[-1]:
+        late = int((h.steps.starts > np.datetime64(crime[1], "D")).sum())
+        out.append(f"police.uk crime ends {crime[1]}: the last {late} {unit}s hold none "
+                   "(police.uk publishes about two months late), so their scores rest on "
+                   "concern reports and places alone")
+    if run.in_window == 0:
+        out.append(f"the window ({first} to {last}) holds no concern reports and no police.uk "
+                   "crime: every cell will show no pattern and every ward 0")
+    elif run.in_window < n:
+        out.append(f"only {run.in_window} concern reports and police.uk crimes in the {n} "
+                   f"{unit}s: too few for hot spots to stand out")
+    if run.later_records:
+        known = f"{run.known_by:%Y-%m-%d %H:%M} UTC" if run.known_by else "the cut-off"
+        out.append(f"{run.later_records} records dated up to {h.params.as_of} were stored "
+                   f"after {known} and are left out: a run counts what was known by the end "
+                   "of its as-of day, so a past JAG meeting's map is reproduced exactly. To "
+                   "count them (history imported since, say), add --known-by with a later "
+                   f"time, e.g. --known-by {utcnow():%Y-%m-%dT%H:%M}")
+    return out
 
 
 def run_scoring(store: Store, params: ScoreParams, *, known_by: dt.datetime | None = None,
@@ -70,7 +134,16 @@ def run_scoring(store: Store, params: ScoreParams, *, known_by: dt.datetime | No
     duration = time.perf_counter() - started
     with store.begin() as conn:
         run_id = _save(conn, result, inputs.known_by, inputs.resolution, duration)
-    return RunSummary(run_id, result, duration, later)
+    return RunSummary(run_id, result, duration, later, inputs.known_by,
+                      _in_window(inputs, result))
+
+
+def _in_window(inputs: ScoreInputs, h: HotSpots) -> int:
+    """Reports and police.uk crimes dated inside the run's steps."""
+    first = h.steps.starts[0]
+    days = pd.to_datetime(inputs.reports["reported_on"]).to_numpy().astype("datetime64[D]")
+    months = np.asarray(inputs.incidents["month"], dtype=str).astype("datetime64[M]")
+    return int((days >= first).sum() + (months >= first.astype("datetime64[M]")).sum())
 
 
 def _save(conn: sa.Connection, h: HotSpots, known_by: dt.datetime, resolution: int,
