@@ -18,7 +18,7 @@ from typing import Any, cast
 import click
 
 from api.cli_users import cli_user
-from geo.boundaries import BoundaryError, read_boundaries
+from geo.boundaries import BoundaryError, bundled_ward_files, read_boundaries
 from layers import audit, loader
 from layers.places import CATEGORIES, EXPLOITATION_TYPES
 from layers.store import StoreError, open_store, replace_areas, upgrade_schema
@@ -328,29 +328,44 @@ def score(store: Any, as_of: dt.datetime | None, step: str, n_steps: int | None,
 @click.option("--accounts/--no-accounts", default=True, show_default=True,
               help="Create one demo account per role (demo-admin, demo-analyst, demo-police, "
                    "demo-guardian) and print their passwords.")
-@click.option("--boundaries", "boundary_file", type=click.Path(dir_okay=False, path_type=Path),
-              help="Real ward boundaries to use instead of the built-in approximate areas.")
+@click.option("--boundaries", "boundary_files", multiple=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Ward boundary file(s) to use [default: the 2024 wards of Stockton-on-Tees "
+                   "and Hartlepool in data/boundaries/]. Repeat for several files.")
+@click.option("--real-boundaries/--no-real-boundaries", default=True, show_default=True,
+              help="Use real wards; --no-real-boundaries uses the demo's approximate areas.")
 @click.option("--csv-dir", type=click.Path(file_okay=False, path_type=Path),
               help="Also keep the generated CSVs here (examples of the import formats).")
 @with_store
-def demo_data(store: Any, seed: int, boundary_file: Path | None, csv_dir: Path | None,
-              accounts: bool) -> None:
-    """Generate and load a deterministic, clearly SYNTHETIC dataset for Stockton-on-Tees.
+def demo_data(store: Any, seed: int, boundary_files: tuple[Path, ...], real_boundaries: bool,
+              csv_dir: Path | None, accounts: bool) -> None:
+    """Generate and load a deterministic, clearly SYNTHETIC dataset for the MACE hub's area.
 
-    Without --boundaries the demo uses approximate areas of its own (the repository cannot
-    ship ONS boundaries) and the map says so.
+    Invented places, reports and activities around real town centres of Stockton-on-Tees
+    and Hartlepool, on the real 2024 wards shipped in data/boundaries/ (or --boundaries).
+    With --no-real-boundaries, or when those files are missing, the demo uses approximate
+    areas of its own, and the map says so.
     """
     import tempfile
 
+    import pandas as pd
+
     from layers.demo import DEMO_NOTICE, approximate_areas, make_demo_data
 
-    if boundary_file:
-        areas = read_boundaries(boundary_file).areas
-        source = boundary_file.name
+    files = list(boundary_files) or (bundled_ward_files() if real_boundaries else [])
+    if real_boundaries and not files:
+        click.secho("note: no ward files in data/boundaries/; using approximate demo areas",
+                    fg="yellow", err=True)
+    if files:
+        sets = [read_boundaries(f).areas for f in files]
+        for path, one in zip(files, sets, strict=True):
+            replace_areas(store, one, source=path.name, allow_older=True)
+        areas = pd.concat(sets, ignore_index=True)
     else:
-        areas, source = approximate_areas(), "approximate demo areas (not ONS wards)"
-    replace_areas(store, areas, source=source, allow_older=True)
-    data = make_demo_data(seed=seed, areas=areas if boundary_file else None)
+        areas = approximate_areas()
+        replace_areas(store, areas, source="approximate demo areas (not ONS wards)",
+                      allow_older=True)
+    data = make_demo_data(seed=seed, areas=areas)
     with tempfile.TemporaryDirectory() as tmp:
         folder = csv_dir or Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)

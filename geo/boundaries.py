@@ -75,6 +75,15 @@ class FieldChoice:
     vintage: str | None = None
 
 
+# The current wards of the hub's authorities, shipped in the repository (see its README).
+BUNDLED_DIR = Path(__file__).resolve().parents[1] / "data" / "boundaries"
+
+
+def bundled_ward_files() -> list[Path]:
+    """The ward files shipped in ``data/boundaries/`` (none in an installed package)."""
+    return sorted(BUNDLED_DIR.glob("*.geojson")) if BUNDLED_DIR.is_dir() else []
+
+
 def read_boundaries(
     path: str | Path,
     *,

@@ -1,7 +1,8 @@
-"""A synthetic demo dataset for the Stockton-on-Tees area.
+"""A synthetic demo dataset for the joint MACE hub's area: Stockton-on-Tees and Hartlepool.
 
 Everything made here is invented: places, concern reports and disruption activities are
-random draws around six real town centres, so that maps, hot spot statistics and outcome
+random draws around eight real town centres (six in Stockton-on-Tees, two in Hartlepool) and
+other localities of both boroughs, so that maps, hot spot statistics and outcome
 measures have something realistic to find. No real place, report or person is in it, and
 names, addresses and notes say so ("Synthetic ...", "Demo ...").
 
@@ -50,7 +51,8 @@ class HotSpot:
 
 # Centres checked against police.uk snap points and the 2024 ward polygons: each lies in
 # its town's shopping streets (Stockton High Street, Thornaby Town Centre, Billingham
-# Queensway, Norton High Street, Yarm High Street, Ingleby Barwick's shops).
+# Queensway, Norton High Street, Yarm High Street, Ingleby Barwick's shops; in Hartlepool,
+# Middleton Grange and York Road in Victoria ward, and Seaton Carew's front in Seaton ward).
 HOT_SPOTS = (
     HotSpot("Stockton High Street", "Stockton Town Centre", 54.5670, -1.3140, 300.0,
             "persisting", 1.5),
@@ -59,6 +61,9 @@ HOT_SPOTS = (
     HotSpot("Norton", "Norton", 54.5890, -1.3150, 300.0, "fading", 1.0),
     HotSpot("Yarm", "Yarm", 54.5075, -1.3540, 250.0, "emerging", 0.7),
     HotSpot("Ingleby Barwick", "Ingleby Barwick", 54.5225, -1.3200, 350.0, "fading", 0.8),
+    HotSpot("Hartlepool town centre", "Hartlepool Town Centre", 54.6855, -1.2145, 300.0,
+            "persisting", 1.2),
+    HotSpot("Seaton Carew", "Seaton Carew", 54.6620, -1.1860, 250.0, "emerging", 0.7),
 )
 # Which temporal pattern each hot spot got. emerging: 0.25 x scale a day until the last
 # 90 days, then a sharp rise to 3 x scale within a month; persisting: scale every day;
@@ -77,8 +82,15 @@ OTHER_SEEDS = (
     ("Portrack and Tilery", 54.5760, -1.2880),
     ("Wolviston and Northern Parishes", 54.6250, -1.3500),
     ("Southern Villages", 54.4850, -1.3050),
+    ("Headland and Harbour", 54.6950, -1.1830),
+    ("Owton Manor", 54.6700, -1.2370),
+    ("Throston and De Bruce", 54.7020, -1.2250),
 )
-_HULL = (-1.46, 54.46, -1.16, 54.66)  # lng_min, lat_min, lng_max, lat_max: the borough's box
+STOCKTON = ("E06000004", "Stockton-on-Tees")
+HARTLEPOOL = ("E06000001", "Hartlepool")
+_HARTLEPOOL_SEEDS = {"Hartlepool Town Centre", "Seaton Carew", "Headland and Harbour",
+                     "Owton Manor", "Throston and De Bruce"}
+_HULL = (-1.46, 54.46, -1.15, 54.73)  # lng_min, lat_min, lng_max, lat_max: both boroughs' box
 _M_PER_DEG_LAT = 111_320.0
 _M_PER_DEG_LNG = _M_PER_DEG_LAT * float(np.cos(np.radians(54.56)))
 _SEED_LAT = np.array([h.lat for h in HOT_SPOTS] + [s[1] for s in OTHER_SEEDS])
@@ -171,23 +183,24 @@ _SPECS = {
 
 
 def approximate_areas() -> gpd.GeoDataFrame:
-    """Build clearly approximate demo areas covering the Stockton-on-Tees area.
+    """Build clearly approximate demo areas covering Stockton-on-Tees and Hartlepool.
 
-    The repository cannot ship ONS boundaries, so these are Voronoi cells (computed in
-    British National Grid) around the six town centres and six other seeds, clipped to a
-    box around the borough. They are not wards.
+    For a demo without the real wards of ``data/boundaries/`` (``--no-real-boundaries``, or
+    the files missing): Voronoi cells (computed in British National Grid) around the eight
+    town centres and nine other seeds, clipped to a box around both boroughs. They are not
+    wards.
 
     Returns
     -------
     gpd.GeoDataFrame
-        Twelve Polygons in EPSG:4326 with columns code (``DEMO0001`` ...), name,
+        Seventeen Polygons in EPSG:4326 with columns code (``DEMO0001`` ...), name,
         authority_code, authority_name, vintage (``"demo"``) and geometry.
 
     Examples
     --------
     >>> areas = approximate_areas()
     >>> len(areas), areas["code"].iloc[0], bool(areas.is_valid.all())
-    (12, 'DEMO0001', True)
+    (17, 'DEMO0001', True)
     """
     seeds = gpd.GeoSeries(gpd.points_from_xy(_SEED_LNG, _SEED_LAT), crs=WGS84).to_crs(BNG)
     hull = gpd.GeoSeries([shapely.box(*_HULL)], crs=WGS84).segmentize(0.01).to_crs(BNG).iloc[0]
@@ -195,11 +208,12 @@ def approximate_areas() -> gpd.GeoDataFrame:
         shapely.MultiPoint(shapely.get_coordinates(seeds.values)), extend_to=hull, ordered=True))
     clipped = gpd.GeoSeries(shapely.intersection(cells, hull), crs=BNG).to_crs(WGS84)
     names = list(_SEED_AREA)
+    authority = [HARTLEPOOL if n in _HARTLEPOOL_SEEDS else STOCKTON for n in names]
     return gpd.GeoDataFrame({
         "code": [f"DEMO{i:04d}" for i in range(1, len(names) + 1)],
         "name": [f"{n} (approximate demo area)" for n in names],
-        "authority_code": "E06000004",
-        "authority_name": "Stockton-on-Tees",
+        "authority_code": [code for code, _ in authority],
+        "authority_name": [name for _, name in authority],
         "vintage": "demo",
     }, geometry=clipped.make_valid().values, crs=WGS84)
 
@@ -217,12 +231,14 @@ def make_demo_data(*, seed: int = 42, end: datetime.date | None = None,
         dates lie in the `WINDOW_DAYS` days ending here; a place's review_due may be later.
     areas
         Polygons (any CRS, e.g. real wards with code, name, geometry) used to keep points
-        inside; default `approximate_areas`. Hot spots stay at the town centres either way.
+        inside; default `approximate_areas`. Hot spots stay at the town centres either way;
+        town centres and other seeds outside the areas are left out (real wards of one
+        borough give that borough's part of the demo).
 
     Returns
     -------
     DemoData
-        places (360 rows), reports (about 6,500), activities (about 1,050) with the import
+        places (432 rows), reports (about 7,000), activities (about 1,050) with the import
         CSV columns, and the areas the points were kept inside (EPSG:4326).
     """
     if isinstance(end, datetime.datetime):
@@ -232,17 +248,46 @@ def make_demo_data(*, seed: int = 42, end: datetime.date | None = None,
     areas = approximate_areas() if areas is None else _checked_areas(areas)
     union = areas.union_all()
     shapely.prepare(union)
+    seeds = _seeds_in(union)
     rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(4)]
-    pl = _make_places(rngs[0], union, start)
-    plan = _plan_interventions(rngs[0], pl)
-    patrols = _plan_patrols(rngs[1], pl, union)
-    drawn = _make_reports(rngs[2], pl, plan, patrols, union)
+    pl = _make_places(rngs[0], seeds, union, start)
+    plan = _plan_interventions(rngs[0], seeds, pl)
+    patrols = _plan_patrols(rngs[1], seeds, pl, union)
+    drawn = _make_reports(rngs[2], seeds, pl, plan, patrols, union)
     return DemoData(
         places=pl[list(PLACE_COLUMNS)].copy(),
         reports=_reports_frame(rngs[2], drawn, pl, start),
         activities=_make_activities(rngs[3], pl, plan, patrols, start),
         areas=areas,
     )
+
+
+@dataclass(frozen=True)
+class _Seeds:
+    """The hot spots and other seeds that lie inside the demo's areas."""
+
+    hot: tuple[HotSpot, ...]
+    lat: np.ndarray
+    lng: np.ndarray
+    name: np.ndarray
+    area: np.ndarray
+
+    @property
+    def n_hot(self) -> int:
+        """The number of hot spots, also the group number of background places."""
+        return len(self.hot)
+
+
+def _seeds_in(union: shapely.Geometry) -> _Seeds:
+    """Keep the seeds inside ``union``: real wards of one borough get that borough's demo."""
+    inside = shapely.contains_xy(union, _SEED_LNG, _SEED_LAT)
+    hot = tuple(h for h, keep in zip(HOT_SPOTS, inside[:_N_HOT], strict=True) if keep)
+    if not hot:
+        msg = ("areas: none of the demo's town centres lies inside them; the demo covers "
+               "Stockton-on-Tees and Hartlepool")
+        raise ValueError(msg)
+    return _Seeds(hot, _SEED_LAT[inside], _SEED_LNG[inside], _SEED_NAME[inside],
+                  _SEED_AREA[inside])
 
 
 def _checked_areas(areas: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -285,16 +330,16 @@ def _ids(prefix: str, n: int, width: int) -> np.ndarray:
     return np.char.add(prefix, np.char.zfill(np.arange(1, n + 1).astype(str), width))
 
 
-def _make_places(rng: np.random.Generator, union: shapely.Geometry, start: datetime.date
-                 ) -> pd.DataFrame:
+def _make_places(rng: np.random.Generator, seeds: _Seeds, union: shapely.Geometry,
+                 start: datetime.date) -> pd.DataFrame:
     """Places: 36 around each hot spot, 144 around any seed; internal columns kept."""
-    group = np.concatenate([np.repeat(np.arange(_N_HOT), 36), np.full(144, _N_HOT)])
-    seed_ix = np.where(group < _N_HOT, group, rng.integers(len(_SEED_LAT), size=len(group)))
-    hot_sigma = np.array([h.sigma_m for h in HOT_SPOTS])
-    sigma = np.where(group < _N_HOT, hot_sigma[np.minimum(group, _N_HOT - 1)], 1000.0)
-    lat, lng = _jitter(rng, _SEED_LAT[seed_ix], _SEED_LNG[seed_ix], sigma)
-    lat, lng = _keep_inside(lat, lng, _SEED_LAT[seed_ix], _SEED_LNG[seed_ix], union)
-    n, hot = len(group), group < _N_HOT
+    group = np.concatenate([np.repeat(np.arange(seeds.n_hot), 36), np.full(144, seeds.n_hot)])
+    seed_ix = np.where(group < seeds.n_hot, group, rng.integers(len(seeds.lat), size=len(group)))
+    hot_sigma = np.array([h.sigma_m for h in seeds.hot])
+    sigma = np.where(group < seeds.n_hot, hot_sigma[np.minimum(group, seeds.n_hot - 1)], 1000.0)
+    lat, lng = _jitter(rng, seeds.lat[seed_ix], seeds.lng[seed_ix], sigma)
+    lat, lng = _keep_inside(lat, lng, seeds.lat[seed_ix], seeds.lng[seed_ix], union)
+    n, hot = len(group), group < seeds.n_hot
     cat = np.where(hot, rng.choice(len(CATEGORIES), n, p=_HOT_CAT_P),
                    rng.choice(len(CATEGORIES), n, p=_BG_CAT_P))
     u = rng.random(n)
@@ -311,7 +356,7 @@ def _make_places(rng: np.random.Generator, union: shapely.Geometry, start: datet
                      _PROTECTIVE_LABELS[rng.integers(3, size=n)],
                      np.where(protective, "Demo youth club", _LABELS[cat]))
     number = pd.Series(label).groupby(label).cumcount().to_numpy() + 1
-    locality = _SEED_NAME[seed_ix]
+    locality = seeds.name[seed_ix]
     assessed = rng.integers(0, WINDOW_DAYS, size=n)
     street = np.array(["Demo Street", "Demo Road", "Demo Lane", "Demo Court", "Demo Terrace"])
     return pd.DataFrame({
@@ -319,7 +364,7 @@ def _make_places(rng: np.random.Generator, union: shapely.Geometry, start: datet
         "name": [f"{a} {b} ({c})" for a, b, c in zip(label, number, locality, strict=True)],
         "category": np.array(CATEGORIES)[cat],
         "address": [f"{a} {b}, {c}" for a, b, c in zip(
-            rng.integers(1, 200, size=n), street[rng.integers(5, size=n)], _SEED_AREA[seed_ix],
+            rng.integers(1, 200, size=n), street[rng.integers(5, size=n)], seeds.area[seed_ix],
             strict=True)],
         "postcode": "",
         "latitude": lat.round(6),
@@ -371,9 +416,9 @@ def _pattern_rate(pattern: str, n_days: int = WINDOW_DAYS) -> np.ndarray:
     raise ValueError(msg)
 
 
-def _hot_spot_rates() -> np.ndarray:
+def _hot_spot_rates(seeds: _Seeds) -> np.ndarray:
     """Return expected reports per day, one row per hot spot."""
-    return np.stack([h.scale * _pattern_rate(h.pattern) for h in HOT_SPOTS])
+    return np.stack([h.scale * _pattern_rate(h.pattern) for h in seeds.hot])
 
 
 def _from_rates(rng: np.random.Generator, rates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -382,16 +427,17 @@ def _from_rates(rng: np.random.Generator, rates: np.ndarray) -> tuple[np.ndarray
     return idx // rates.shape[1], idx % rates.shape[1]
 
 
-def _plan_interventions(rng: np.random.Generator, pl: pd.DataFrame) -> pd.DataFrame:
+def _plan_interventions(rng: np.random.Generator, seeds: _Seeds, pl: pd.DataFrame
+                        ) -> pd.DataFrame:
     """Effective closures: 3 in each fading hot spot's first year, 6 at background places."""
     ok = (pl["mace_level"] >= 3).to_numpy() & pl["category"].isin(_CLOSABLE).to_numpy()
     rows = []
-    for g in range(_N_HOT + 1):
-        if g < _N_HOT and HOT_SPOTS[g].pattern != "fading":
+    for g in range(seeds.n_hot + 1):
+        if g < seeds.n_hot and seeds.hot[g].pattern != "fading":
             continue
         cand = np.flatnonzero(ok & (pl["group"].to_numpy() == g))
-        chosen = rng.choice(cand, size=min(3 if g < _N_HOT else 6, len(cand)), replace=False)
-        high = 330 if g < _N_HOT else WINDOW_DAYS - 130
+        chosen = rng.choice(cand, size=min(3 if g < seeds.n_hot else 6, len(cand)), replace=False)
+        high = 330 if g < seeds.n_hot else WINDOW_DAYS - 130
         rows.append(pd.DataFrame({"place": chosen, "day": rng.integers(150, high, len(chosen))}))
     plan = pd.concat(rows, ignore_index=True)
     plan["lat"] = pl["latitude"].to_numpy()[plan["place"]]
@@ -399,18 +445,18 @@ def _plan_interventions(rng: np.random.Generator, pl: pd.DataFrame) -> pd.DataFr
     return plan
 
 
-def _plan_patrols(rng: np.random.Generator, pl: pd.DataFrame, union: shapely.Geometry
-                  ) -> pd.DataFrame:
+def _plan_patrols(rng: np.random.Generator, seeds: _Seeds, pl: pd.DataFrame,
+                  union: shapely.Geometry) -> pd.DataFrame:
     """Street patrols go where and when the hot spots are hot (so they follow concern)."""
-    rates = _hot_spot_rates()
+    rates = _hot_spot_rates(seeds)
     n = _SPECS["street_patrol"].n
     idx = rng.choice(rates.size, size=n, p=rates.ravel() / rates.sum())
     hot, day = idx // WINDOW_DAYS, np.minimum(idx % WINDOW_DAYS, WINDOW_DAYS - 2)
     place = _pick_places(rng, hot, pl, (pl["mace_level"] >= 3).to_numpy())
     at_place = rng.random(n) < 0.4
-    sigma = 0.6 * np.array([h.sigma_m for h in HOT_SPOTS])[hot]
-    lat, lng = _jitter(rng, _SEED_LAT[hot], _SEED_LNG[hot], sigma)
-    lat, lng = _keep_inside(lat, lng, _SEED_LAT[hot], _SEED_LNG[hot], union)
+    sigma = 0.6 * np.array([h.sigma_m for h in seeds.hot])[hot]
+    lat, lng = _jitter(rng, seeds.lat[hot], seeds.lng[hot], sigma)
+    lat, lng = _keep_inside(lat, lng, seeds.lat[hot], seeds.lng[hot], union)
     return pd.DataFrame({
         "day": day,
         "place": np.where(at_place, place, -1),
@@ -434,17 +480,18 @@ def _located(rng: np.random.Generator, day: np.ndarray, place: np.ndarray, linke
     })
 
 
-def _make_reports(rng: np.random.Generator, pl: pd.DataFrame, plan: pd.DataFrame,
-                  patrols: pd.DataFrame, union: shapely.Geometry) -> pd.DataFrame:
+def _make_reports(rng: np.random.Generator, seeds: _Seeds, pl: pd.DataFrame,
+                  plan: pd.DataFrame, patrols: pd.DataFrame, union: shapely.Geometry
+                  ) -> pd.DataFrame:
     """Make internal report rows: day, place (-1), located lat/lng, patrol, stream."""
     plat, plng = pl["latitude"].to_numpy(), pl["longitude"].to_numpy()
-    hot, day = _from_rates(rng, _hot_spot_rates())
+    hot, day = _from_rates(rng, _hot_spot_rates(seeds))
     place = _pick_places(rng, hot, pl)
-    sigma = np.array([h.sigma_m for h in HOT_SPOTS])[hot]
-    parts = [_located(rng, day, place, rng.random(len(day)) < 0.75, (_SEED_LAT[hot],
-                      _SEED_LNG[hot]), sigma, union, pl, stream=-1)]
+    sigma = np.array([h.sigma_m for h in seeds.hot])[hot]
+    parts = [_located(rng, day, place, rng.random(len(day)) < 0.75, (seeds.lat[hot],
+                      seeds.lng[hot]), sigma, union, pl, stream=-1)]
     n_bg = rng.poisson(BACKGROUND_PER_DAY * WINDOW_DAYS)
-    place = _pick_places(rng, np.full(n_bg, _N_HOT), pl)
+    place = _pick_places(rng, np.full(n_bg, seeds.n_hot), pl)
     parts.append(_located(rng, rng.integers(0, WINDOW_DAYS, n_bg), place,
                           rng.random(n_bg) < 0.75, (plat[place], plng[place]), 400.0, union, pl,
                           stream=-1))

@@ -207,16 +207,17 @@ def test_approximate_areas():
     areas = approximate_areas()
     assert list(areas.columns) == [
         "code", "name", "authority_code", "authority_name", "vintage", "geometry"]
-    assert 8 <= len(areas) <= 12
+    assert len(areas) == 17
     assert areas.crs.to_epsg() == 4326
     assert (areas.geom_type == "Polygon").all() and areas.is_valid.all()
     assert areas["code"].str.fullmatch(r"DEMO\d{4}").all() and areas["code"].is_unique
     assert areas["name"].str.endswith("(approximate demo area)").all()
-    assert (areas["authority_code"] == "E06000004").all()
+    assert areas["authority_code"].value_counts().to_dict() == {"E06000004": 12,
+                                                                "E06000001": 5}
     assert (areas["vintage"] == "demo").all()
     for spot, geom in zip(HOT_SPOTS, areas.geometry, strict=False):
         assert geom.contains(shapely.Point(spot.lng, spot.lat))
-    # the cells tile the borough's box without overlapping
+    # the cells tile the boroughs' box without overlapping
     bng = areas.to_crs(27700)
     assert bng.union_all().area == pytest.approx(bng.area.sum())
 
@@ -239,6 +240,29 @@ def test_points_inside_real_wards(shared_data):
     data = make_demo_data(seed=42, end=END, areas=wards[["code", "name", "geometry"]])
     assert inside_share(data, wards.union_all()) >= 0.98
     assert len(data.reports) >= 5000
+
+
+def test_the_real_wards_of_both_boroughs_hold_the_demo(shared_data):
+    """Both 2024 ward files: every hot spot is used and the points fall inside the wards."""
+    frames = [gpd.read_file(shared_data / "boundaries" / f"{name}_wards_2024.geojson")
+              for name in ("stockton", "hartlepool")]
+    wards = pd.concat(frames, ignore_index=True).rename(
+        columns={"WD24CD": "code", "WD24NM": "name"})
+    data = make_demo_data(seed=42, end=END, areas=wards[["code", "name", "geometry"]])
+    assert inside_share(data, wards.union_all()) >= 0.98
+    lat, lng = data.places["latitude"], data.places["longitude"]
+    for _, borough in wards.groupby("LAD24CD"):
+        share = shapely.contains_xy(borough.union_all(), lng, lat).mean()
+        assert share > 0.2, borough["LAD24NM"].iloc[0]
+    assert len(data.places) == 36 * len(HOT_SPOTS) + 144
+
+
+def test_one_borough_gets_its_own_part_of_the_demo(shared_data):
+    path = shared_data / "boundaries" / "hartlepool_wards_2024.geojson"
+    wards = gpd.read_file(path).rename(columns={"WD24CD": "code", "WD24NM": "name"})
+    data = make_demo_data(seed=42, end=END, areas=wards[["code", "name", "geometry"]])
+    assert len(data.places) == 36 * 2 + 144  # Hartlepool's two town centres
+    assert inside_share(data, wards.union_all()) >= 0.98
 
 
 def test_areas_without_crs_are_refused():
