@@ -70,7 +70,13 @@ class ImportResult:
 
 @dataclass(frozen=True)
 class Kind:
-    """How one kind of file is read and stored."""
+    """How one kind of file is read and stored.
+
+    ``stored`` are the columns written. One named like a file column comes from it; the
+    others (coordinates, cell, ward, ``located_by``) come from the ``location`` columns. A
+    stored record keeps its value of a column the file does not give, or whose cell is empty
+    in ``keep_when_blank``, and its whole location when a row gives none.
+    """
 
     name: str
     columns: tuple[str, ...]
@@ -80,6 +86,8 @@ class Kind:
     key: str
     id_column: str
     stored: tuple[str, ...]
+    location: tuple[str, ...]
+    keep_when_blank: tuple[str, ...]
 
 
 _LOCATED = ("lat", "lng", "h3_cell", "ward_code", "outside_areas")
@@ -89,6 +97,7 @@ KINDS = {
         "source_id", "place_id",
         ("name", "category", "address", "postcode", *_LOCATED, "mace_level",
          "exploitation_types", "source_agency", "assessed_on", "review_due", "status", "notes"),
+        places.LOCATION, places.KEEP_WHEN_BLANK,
     ),
     "reports": Kind(
         "reports", reports.COLUMNS, (), reports.parse_reports, schema.reports, "source_id",
@@ -96,12 +105,14 @@ KINDS = {
         ("reported_on", "place_id", "postcode", "located_by", *_LOCATED, "mace_level",
          "exploitation_type", "source_agency", "patrol_discovered", "source_grade",
          "intel_grade", "handling_code", "summary"),
+        reports.LOCATION, reports.KEEP_WHEN_BLANK,
     ),
     "activities": Kind(
         "activities", activities.COLUMNS, (), activities.parse_activities, schema.activities,
         "source_id", "activity_id",
         ("activity_type", "started_at", "ended_at", "place_id", "postcode", "located_by",
          *_LOCATED, "agency", "outcome", "jag_ref"),
+        activities.LOCATION, activities.KEEP_WHEN_BLANK,
     ),
 }
 POLICE_UK_STORED = ("crime_id", "month", "reported_by", "falls_within", *_LOCATED, "location",
@@ -127,7 +138,9 @@ def import_file(store: Store, kind: str, path: str | Path, *, rejects: str | Pat
         parsed, problems = ctx.locate(spec, parsed, problems, raw, rows)
         problems = ctx.duplicates(spec, parsed, problems, rows)
         good = _accept(result, sink, raw, rows, parsed, problems)
-        before, changed = _store_located(ctx, result, good, spec.table, spec.key, spec.stored)
+        keep = _kept(spec, raw)[~_bad_rows(problems, len(raw))].reset_index(drop=True)
+        before, changed = _store_located(ctx, result, good, spec.table, spec.key, spec.stored,
+                                         keep=keep)
         if kind == "places":
             _record_levels(ctx.conn, good, before, changed, path)
 
@@ -204,13 +217,42 @@ def _run(store: Store, result: ImportResult, chunks: Generator, step: _Step, *,
 
 
 def _store_located(ctx: _Context, result: ImportResult, good: pd.DataFrame, table: sa.Table,
-                   key: str, stored: tuple[str, ...]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Index good rows to cells and wards and upsert them; return what upsert returns."""
+                   key: str, stored: tuple[str, ...], *, keep: pd.DataFrame | None = None
+                   ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Index good rows to cells and wards and upsert them; return what upsert returns.
+
+    ``keep`` marks the values a stored record keeps (see `layers.store.upsert`).
+    """
     good = index_frame(good, resolution=ctx.resolution, wards=ctx.wards)
-    counts, before, changed = upsert(ctx.conn, table, good, key=key, columns=list(stored))
+    counts, before, changed = upsert(ctx.conn, table, good, key=key, columns=list(stored),
+                                     keep=keep)
     result.add(counts)
     result.outside += int(good["outside_areas"].sum())
     return before, changed
+
+
+def _kept(spec: Kind, raw: pd.DataFrame) -> pd.DataFrame:
+    """Per row and stored column: whether a stored record keeps its value.
+
+    It does for a column the file does not have, for an empty cell of a
+    ``spec.keep_when_blank`` column, and for the whole location of a row that gives none.
+    """
+    given = set(raw.attrs.get("source_columns") or raw.columns)
+    files = set(spec.columns) | set(spec.optional)
+    nowhere = np.logical_and.reduce([_rows.blank(raw[c]).to_numpy() for c in spec.location])
+    keep = {}
+    for column in spec.stored:
+        if column not in files:  # from the location: coordinates, cell, ward, located_by
+            keep[column] = nowhere
+        elif column not in given:
+            keep[column] = np.ones(len(raw), dtype=bool)
+        elif column in spec.keep_when_blank:
+            keep[column] = _rows.blank(raw[column]).to_numpy()
+        else:
+            keep[column] = np.zeros(len(raw), dtype=bool)
+        if column in spec.location:
+            keep[column] = keep[column] | nowhere
+    return pd.DataFrame(keep)
 
 
 # --- reading -----------------------------------------------------------------------------
@@ -323,13 +365,25 @@ class _Context:
             self._from_places(out, raw, p)
         need = ~out["lat"].notna().to_numpy() & out["postcode"].notna().to_numpy()
         self._from_postcodes(out, need, raw, p)
+        self._new_need_location(spec, out, raw, p)
         if spec.name == "places":
-            nowhere = (_rows.blank(raw["latitude"]) & _rows.blank(raw["longitude"])
-                       & _rows.blank(raw["postcode"]))
-            p.add(nowhere, "location", pd.Series([""] * len(raw)),
-                  "no location: give latitude and longitude or a postcode")
             self._erased_places(out, raw, p)
         return out, pd.concat([problems, p.frame()], ignore_index=True)
+
+    def _new_need_location(self, spec: Kind, out: pd.DataFrame, raw: pd.DataFrame,
+                           p: _rows.Problems) -> None:
+        """Refuse a new record that gives no location; a stored one keeps its own."""
+        nowhere = np.logical_and.reduce([_rows.blank(raw[c]).to_numpy() for c in spec.location])
+        if not nowhere.any():
+            return
+        keys = out["source_id"][nowhere].dropna().unique().tolist()
+        t = spec.table
+        stored = {r[0] for chunk in batched(keys) for r in self.conn.execute(
+            sa.select(t.c.source_id).where(t.c.source_id.in_(chunk))).all()}
+        ways = ("latitude and longitude, a postcode or a place_id" if "place_id" in spec.location
+                else "latitude and longitude or a postcode")
+        p.add(nowhere & ~out["source_id"].isin(stored).to_numpy(), "location",
+              pd.Series([""] * len(raw)), f"no location: give {ways}")
 
     def _from_places(self, out: pd.DataFrame, raw: pd.DataFrame, p: _rows.Problems) -> None:
         refs = out["place_ref"].dropna().unique().tolist()
@@ -401,13 +455,20 @@ class _Context:
         return pd.concat([problems, p.frame()], ignore_index=True)
 
 
+def _bad_rows(problems: pd.DataFrame, n: int) -> np.ndarray:
+    """Boolean mask of the ``n`` rows of a chunk that have a problem."""
+    bad = np.zeros(n, dtype=bool)
+    if not problems.empty:
+        bad[problems["position"].to_numpy(dtype=int)] = True
+    return bad
+
+
 def _accept(result: ImportResult, sink: _Rejects, raw: pd.DataFrame, rows: pd.Series,
             parsed: pd.DataFrame, problems: pd.DataFrame) -> pd.DataFrame:
     """Count the chunk, write its bad rows to the rejects file, return its good rows."""
     result.read += len(raw)
-    bad = np.zeros(len(raw), dtype=bool)
+    bad = _bad_rows(problems, len(raw))
     if not problems.empty:
-        bad[problems["position"].to_numpy(dtype=int)] = True
         text = _rows.messages(problems)
         room = MAX_MESSAGES - len(result.messages)
         result.messages.extend(text.tolist()[:max(room, 0)])
