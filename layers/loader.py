@@ -430,12 +430,21 @@ class _Context:
                 sa.select(t.c.postcode, t.c.lat, t.c.lng).where(t.c.postcode.in_(chunk))).all()],
             columns=["postcode", "lat", "lng"]).set_index("postcode")
         hit = need & out["postcode"].isin(found.index).to_numpy()
-        p.add(need & ~hit, "postcode", raw["postcode"],
-              "unknown postcode; load Code-Point Open first (placerisk postcodes load FILE) "
-              "or give latitude and longitude")
+        if (need & ~hit).any():
+            p.add(need & ~hit, "postcode", raw["postcode"], self._unknown_postcode())
         out.loc[hit, "lat"] = out.loc[hit, "postcode"].map(found["lat"])
         out.loc[hit, "lng"] = out.loc[hit, "postcode"].map(found["lng"])
         out.loc[hit, "located_by"] = "postcode"
+
+    def _unknown_postcode(self) -> str:
+        """Why a postcode was not found: none are loaded, or it is not among those that are."""
+        t = schema.postcodes
+        loaded = int(self.conn.scalar(sa.select(sa.func.count()).select_from(t)) or 0)
+        if not loaded:
+            return ("unknown postcode; load Code-Point Open first (placerisk postcodes load "
+                    "FILE) or give latitude and longitude")
+        return (f"not in the {loaded:,} loaded postcode{'s' if loaded != 1 else ''} "
+                "(Code-Point Open); check it or give latitude and longitude")
 
     def duplicates(self, spec: Kind, parsed: pd.DataFrame, problems: pd.DataFrame,
                    rows: pd.Series) -> pd.DataFrame:
