@@ -20,18 +20,20 @@ from typing import IO, Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyogrio
 import sqlalchemy as sa
 from tqdm import tqdm
 
 from geo.crs import WGS84
 from geo.wards import WardIndex
-from layers import _rows, activities, audit, incidents, places, postcodes, reports, schema
+from layers import _rows, activities, audit, exports, incidents, places, postcodes, reports, schema
 from layers.indexing import index_frame
 from layers.store import Store, UpsertCounts, batched, records, resolution, upsert, utcnow
 from layers.store import ward_index as load_ward_index
 
 CHUNK_ROWS = 50_000
 MAX_MESSAGES = 1_000
+GEO_SUFFIXES = (".geojson", ".json", ".gpkg")  # places only; anything else is read as CSV
 
 
 class ImportFileError(ValueError):
@@ -132,9 +134,10 @@ def import_file(store: Store, kind: str, path: str | Path, *, rejects: str | Pat
     spec = KINDS[kind]
     path = Path(path)
     result = ImportResult(kind, str(path))
+    geo = path.suffix.lower() in GEO_SUFFIXES
 
     def step(ctx: _Context, sink: _Rejects, raw: pd.DataFrame, rows: pd.Series) -> None:
-        parsed, problems = spec.parse(raw, rows)
+        parsed, problems = spec.parse(raw if geo else exports.restore_csv(raw), rows)
         parsed, problems = ctx.locate(spec, parsed, problems, raw, rows)
         problems = ctx.duplicates(spec, parsed, problems, rows)
         good = _accept(result, sink, raw, rows, parsed, problems)
@@ -283,11 +286,12 @@ def _read_csv(path: Path, chunk_rows: int, *, lower: bool, names: tuple[str, ...
 def _read_own_format(path: Path, spec: Kind, result: ImportResult, chunk_rows: int
                      ) -> Generator[tuple[pd.DataFrame, pd.Series], None, None]:
     """Yield chunks with every known column present; check the header on the first."""
-    if path.suffix.lower() in (".geojson", ".json"):
+    if path.suffix.lower() in GEO_SUFFIXES:
         if spec.name != "places":
-            msg = f"{path}: GeoJSON is accepted for places only; give {spec.name} as CSV"
+            msg = (f"{path}: GeoJSON and GeoPackage are accepted for places only; give "
+                   f"{spec.name} as CSV")
             raise ImportFileError(msg)
-        source: Generator = (chunk for chunk in [_read_geojson(path)])
+        source: Generator = (chunk for chunk in [_read_points(path, layer=spec.name)])
     else:
         source = _read_csv(path, chunk_rows, lower=True)
     with closing(source):
@@ -310,7 +314,8 @@ def _check_header(path: Path, spec: Kind, columns: list[str], result: ImportResu
             f"Expected columns: {', '.join(spec.columns)}"
         )
         raise ImportFileError(msg)
-    unknown = [c for c in columns if c not in spec.columns and c not in spec.optional]
+    known = {*spec.columns, *spec.optional, *exports.DERIVED}
+    unknown = [c for c in columns if c not in known]
     if unknown:
         result.warnings.append(f"{path}: ignoring unknown column(s): {', '.join(unknown)}")
 
@@ -320,16 +325,19 @@ def _required(spec: Kind) -> tuple[str, ...]:
     return module.REQUIRED
 
 
-def _read_geojson(path: Path) -> tuple[pd.DataFrame, pd.Series]:
+def _read_points(path: Path, *, layer: str) -> tuple[pd.DataFrame, pd.Series]:
+    """Read GeoJSON or a GeoPackage (its layer ``layer``, or its only one) as text columns."""
+    what = "GeoPackage" if path.suffix.lower() == ".gpkg" else "GeoJSON"
     try:
-        frame = gpd.read_file(path)
+        layers = [name for name, _ in pyogrio.list_layers(path)]
+        frame = gpd.read_file(path, layer=layer if layer in layers else None)
     except Exception as exc:  # pyogrio raises several types; all mean "cannot read"
-        msg = f"{path}: cannot read as GeoJSON: {exc}"
+        msg = f"{path}: cannot read as {what}: {exc}"
         raise ImportFileError(msg) from exc
     if frame.crs is not None:
         frame = frame.to_crs(WGS84)
-    raw = pd.DataFrame(frame.drop(columns=frame.geometry.name)).astype(str)
-    raw = raw.replace({"None": "", "nan": "", "<NA>": ""})
+    table = pd.DataFrame(frame.drop(columns=frame.geometry.name)).astype(object)
+    raw = table.where(table.notna(), "").astype(str)
     raw.columns = [str(c).strip().lower() for c in raw.columns]
     points = frame.geometry.geom_type == "Point"
     raw["latitude"] = np.where(points, frame.geometry.y.astype(str), "")
@@ -355,7 +363,12 @@ class _Context:
 
     def locate(self, spec: Kind, parsed: pd.DataFrame, problems: pd.DataFrame,
                raw: pd.DataFrame, rows: pd.Series) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """Fill coordinates from postcodes and places; record what cannot be located."""
+        """Fill coordinates from postcodes and places; record what cannot be located.
+
+        ``located_by`` says where the coordinates came from: the row's own, its postcode or
+        its place. Coordinates equal to those of the row's postcode (or else of its place)
+        count as found from it, so that an exported row imports back as it was.
+        """
         p = _rows.Problems(rows)
         out = parsed.copy()
         has_coords = out["lat"].notna().to_numpy()
@@ -363,8 +376,7 @@ class _Context:
                                       dtype=object).replace("", None)
         if "place_ref" in out:
             self._from_places(out, raw, p)
-        need = ~out["lat"].notna().to_numpy() & out["postcode"].notna().to_numpy()
-        self._from_postcodes(out, need, raw, p)
+        self._from_postcodes(out, raw, p)
         self._new_need_location(spec, out, raw, p)
         if spec.name == "places":
             self._erased_places(out, raw, p)
@@ -402,6 +414,7 @@ class _Context:
         p.add(out["place_ref"].notna() & ~known & ~gone, "place_id", raw["place_id"],
               "unknown place_id; import the place first (placerisk import places FILE)")
         out["place_id"] = out["place_ref"].map(found["id"]).astype("Int64")
+        out.loc[_at(out, known, found), "located_by"] = "place"
         use = known & out["lat"].isna() & out["postcode"].isna()
         out.loc[use, "lat"] = out.loc[use, "place_ref"].map(found["lat"])
         out.loc[use, "lng"] = out.loc[use, "place_ref"].map(found["lng"])
@@ -419,16 +432,19 @@ class _Context:
                   "this place was erased and cannot be imported again; give a new place_id "
                   "if it is a new concern")
 
-    def _from_postcodes(self, out: pd.DataFrame, need: np.ndarray, raw: pd.DataFrame,
-                        p: _rows.Problems) -> None:
-        if not need.any():
+    def _from_postcodes(self, out: pd.DataFrame, raw: pd.DataFrame, p: _rows.Problems) -> None:
+        coded = out["postcode"].notna().to_numpy()
+        if not coded.any():
             return
-        codes = out.loc[need, "postcode"].unique().tolist()
+        need = coded & out["lat"].isna().to_numpy()
+        codes = out.loc[coded, "postcode"].unique().tolist()
         t = schema.postcodes
         found = pd.DataFrame(
             [r for chunk in batched(codes) for r in self.conn.execute(
                 sa.select(t.c.postcode, t.c.lat, t.c.lng).where(t.c.postcode.in_(chunk))).all()],
             columns=["postcode", "lat", "lng"]).set_index("postcode")
+        out.loc[_at(out, out["postcode"].isin(found.index), found, key="postcode"),
+                "located_by"] = "postcode"
         hit = need & out["postcode"].isin(found.index).to_numpy()
         if (need & ~hit).any():
             p.add(need & ~hit, "postcode", raw["postcode"], self._unknown_postcode())
@@ -462,6 +478,17 @@ class _Context:
         reasons = pd.Series([f"appears again (first at row {f})" for f in first])
         p.add(dup, spec.id_column, keys.fillna(""), reasons)
         return pd.concat([problems, p.frame()], ignore_index=True)
+
+
+def _at(out: pd.DataFrame, known: pd.Series, found: pd.DataFrame, *, key: str = "place_ref"
+        ) -> np.ndarray:
+    """Rows whose own coordinates are those ``found`` for their ``key`` (to about 0.1 mm)."""
+    lat = out[key].map(found["lat"]).to_numpy(dtype=float)
+    lng = out[key].map(found["lng"]).to_numpy(dtype=float)
+    own_lat, own_lng = out["lat"].to_numpy(dtype=float), out["lng"].to_numpy(dtype=float)
+    close = (np.isclose(own_lat, lat, rtol=0, atol=1e-9)
+             & np.isclose(own_lng, lng, rtol=0, atol=1e-9))
+    return known.to_numpy(dtype=bool) & close
 
 
 def _bad_rows(problems: pd.DataFrame, n: int) -> np.ndarray:
