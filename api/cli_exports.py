@@ -1,4 +1,4 @@
-"""The ``placerisk export`` command: cells, places, activities or wards as a GIS file.
+"""The ``placerisk export`` command: cells, places, reports, activities or wards as a file.
 
 `build_command` takes `api.cli.with_store`; `api.cli` builds and registers the command.
 """
@@ -72,13 +72,15 @@ def build_command(with_store: Callable[..., Any]) -> click.Command:
     @with_store
     def export(store: Store, what: str, fmt: str | None, out: Path, run_id: int | None
                ) -> None:
-        """Export WHAT (cells, places, activities or wards) for QGIS, ArcGIS or Excel.
+        """Export WHAT (cells, places, reports, activities or wards) for QGIS, ArcGIS or Excel.
 
         Cells and wards come from the newest scoring run (or --run-id); places never
-        include their notes. GeoJSON follows RFC 7946 (WGS84 longitude, latitude). A
-        GeoPackage holds one layer named WHAT. CSV is UTF-8 for spreadsheets: the geometry
-        as WKT, lat and lng for points, and text starting with = + - @ prefixed with ' so
-        that it cannot run as a formula.
+        include their notes; reports include their summary and grades. GeoJSON follows RFC
+        7946 (WGS84 longitude, latitude). A GeoPackage holds one layer named WHAT. CSV is
+        UTF-8 for spreadsheets: the geometry as WKT, latitude and longitude for points, and
+        text starting with = + - @ prefixed with ' so that it cannot run as a formula.
+        Places, reports and activities use the import columns: `placerisk import` reads
+        the CSV back unchanged (places also as GeoJSON or GeoPackage).
         """
         _run_export(store, what, fmt, out, run_id)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import getpass
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -44,6 +45,24 @@ def create_demo_accounts(store: Store) -> dict[str, tuple[str, str]]:
     return made
 
 
+def _ask_password() -> str:
+    """Ask for a new password twice; without a terminal, say how to do without one.
+
+    Raises
+    ------
+    click.UsageError
+        When there is no terminal and nothing to read (a script, a pipe, a scheduler).
+    """
+    try:
+        return str(click.prompt("Password", hide_input=True, confirmation_prompt=True))
+    except click.Abort:
+        if sys.stdin is not None and sys.stdin.isatty():
+            raise  # Ctrl-C or Ctrl-D at the prompt: the user chose to stop
+        msg = ("no terminal to ask for the password: pass --generate to have one generated "
+               "and printed once, or run the command in a terminal (no account was added)")
+        raise click.UsageError(msg) from None
+
+
 def build_commands(with_store: Callable[..., Any]) -> list[click.Command]:
     """The ``users`` group and the ``audit`` command, with `api.cli.with_store`."""
 
@@ -57,16 +76,13 @@ def build_commands(with_store: Callable[..., Any]) -> list[click.Command]:
                   help="admin: everything and the audit log; analyst: full detail; police: "
                        "no notes or grades; guardian: the guardian view only.")
     @click.option("--password", "ask", flag_value="ask", default=True,
-                  help="Ask for the password (the default).")
+                  help="Ask for the password (the default; needs a terminal).")
     @click.option("--generate", "ask", flag_value="generate",
                   help="Generate a random password and print it once.")
     @with_store
     def users_add(store: Store, name: str, role: str, ask: str) -> None:
         """Add the account NAME with a role and a password (12+ characters)."""
-        if ask == "generate":
-            password = accounts.new_password()
-        else:
-            password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+        password = accounts.new_password() if ask == "generate" else _ask_password()
         accounts.add_user(store, name, role, password)
         audit.record(store, action="users", user_name=cli_user(), object_type="user",
                      object_ids=[name], detail=f"added, role {role}")

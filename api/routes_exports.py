@@ -18,7 +18,7 @@ from layers import export_io, exports
 router = APIRouter()
 
 _MEDIA_TYPES: dict[str, Any] = {f.media_type: {} for f in export_io.FORMATS.values()}
-What = Annotated[str, Path(description="cells, places, activities or wards.")]
+What = Annotated[str, Path(description="cells, places, reports, activities or wards.")]
 Fmt = Annotated[str, Path(description="geojson, csv or gpkg.")]
 Purpose = Annotated[str, Query(min_length=5, max_length=200,
                                description="Why you need this export (to the audit log).")]
@@ -31,7 +31,7 @@ Purpose = Annotated[str, Query(min_length=5, max_length=200,
 )
 def export_file(conn: Conn, what: What, fmt: Fmt, purpose: Purpose,  # noqa: ARG001
                 run_id: RunId = None) -> Response:
-    """Download cells, places (without notes), activities or wards as GeoJSON, CSV or GPKG."""
+    """Download cells, places (no notes), reports, activities or wards: GeoJSON, CSV or GPKG."""
     try:
         exports.check_export(what)
         export_io.check_format(fmt)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pandas as pd
 
 from layers import _rows
-from layers.reports import require_location
 
 ACTIVITY_TYPES = (
     "licensing_visit", "premises_closure", "empty_property_secured", "street_patrol",
@@ -22,6 +21,8 @@ COLUMNS = (
     "longitude", "postcode", "agency", "outcome", "jag_ref",
 )
 REQUIRED = ("activity_id", "activity_type", "started_at")
+LOCATION = ("latitude", "longitude", "postcode", "place_id")  # see `layers.places.LOCATION`
+KEEP_WHEN_BLANK: tuple[str, ...] = ()  # every empty optional cell clears
 
 
 def parse_activities(raw: pd.DataFrame, rows: pd.Series) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -47,7 +48,6 @@ def parse_activities(raw: pd.DataFrame, rows: pd.Series) -> tuple[pd.DataFrame, 
         "outcome": _rows.text(raw["outcome"], limit=10_000),
         "jag_ref": _rows.text(raw["jag_ref"], limit=64),
     })
-    require_location(p, raw)
     return out, p.frame()
 
 

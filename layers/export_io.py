@@ -4,7 +4,8 @@
   counter-clockwise (GDAL's ``RFC7946=YES``).
 * **CSV** is for spreadsheets: UTF-8 with a byte order mark so that Excel reads it as UTF-8,
   text quoted and defused against formulas (`layers.exports.neutralise_csv`), the geometry as
-  WKT in ``geometry_wkt`` and, for points, ``lat`` and ``lng`` columns too.
+  WKT in ``geometry_wkt`` and, for points, ``latitude`` and ``longitude`` columns too. The
+  CSV of places, reports and activities imports back unchanged (`layers.loader`).
 * **GeoPackage** holds one layer named after the export. Writing into an existing
   GeoPackage replaces that layer and keeps the others, so one file can hold every export.
 """
@@ -24,7 +25,7 @@ import shapely
 import sqlalchemy as sa
 
 from geo.crs import WGS84, check_crs
-from layers import exports, queries
+from layers import exports, queries, schema
 from layers.runs import latest_run_id
 
 
@@ -64,7 +65,8 @@ def load_export(conn: sa.Connection, what: str, *, run_id: int | None = None
     conn
         An open connection to the store.
     what
-        ``cells`` or ``wards`` (of a scoring run), ``places`` or ``activities`` (as stored).
+        ``cells`` or ``wards`` (of a scoring run); ``places``, ``reports`` or ``activities``
+        (as stored).
     run_id
         The run of ``cells`` and ``wards``; default the newest.
 
@@ -75,17 +77,19 @@ def load_export(conn: sa.Connection, what: str, *, run_id: int | None = None
     layers.queries.NotFoundError
         If ``cells`` or ``wards`` are asked for and there is no such run, or no run yet.
     layers.queries.ParameterError
-        If ``run_id`` is given for ``places`` or ``activities``, which belong to no run.
+        If ``run_id`` is given for places, reports or activities, which belong to no run.
     """
     exports.check_export(what)
-    if what in ("places", "activities"):
+    if what in ("places", "reports", "activities"):
         if run_id is not None:
             msg = (f"run_id: {what} are exported as stored now and belong to no scoring run; "
                    "run_id applies to cells and wards")
             raise queries.ParameterError(msg)
         if what == "places":
             return exports.places_frame(queries.places(conn).rows)
-        return exports.activities_frame(queries.activities(conn).rows)
+        if what == "reports":
+            return exports.reports_frame(_linked_rows(conn, schema.reports))
+        return exports.activities_frame(_linked_rows(conn, schema.activities))
     run = queries.run(conn, _run_id(conn, what, run_id))
     if what == "cells":
         rows = queries.cells(conn, run_id=run["id"]).rows
@@ -93,6 +97,19 @@ def load_export(conn: sa.Connection, what: str, *, run_id: int | None = None
     _, ranking = queries.ward_ranking(conn, run_id=run["id"])
     areas, _ = queries.areas(conn)
     return exports.wards_frame(ranking, areas, run_id=run["id"], as_of=run["as_of"])
+
+
+def _linked_rows(conn: sa.Connection, table: sa.Table) -> pd.DataFrame:
+    """Every report or activity in id order, with ``place_ref``: its place's ``place_id``.
+
+    A record linked to an erased place is exported unlinked, as every read shows it.
+    """
+    p = schema.places
+    live = sa.and_(p.c.id == table.c.place_id, p.c.erased_at.is_(None))
+    stmt = (sa.select(table, p.c.source_id.label("place_ref"))
+            .select_from(table.outerjoin(p, live)).order_by(table.c.id))
+    result = conn.execute(stmt)
+    return pd.DataFrame(result.all(), columns=list(result.keys()))
 
 
 def _run_id(conn: sa.Connection, what: str, run_id: int | None) -> int:
@@ -148,8 +165,8 @@ def csv_bytes(frame: gpd.GeoDataFrame) -> bytes:
     geoms = frame.geometry.to_numpy()
     table = pd.DataFrame(frame.drop(columns=frame.geometry.name))
     if _is_point_layer(frame):
-        table["lat"] = shapely.get_y(geoms)
-        table["lng"] = shapely.get_x(geoms)
+        table["latitude"] = shapely.get_y(geoms)
+        table["longitude"] = shapely.get_x(geoms)
     wkt = shapely.to_wkt(geoms, rounding_precision=WKT_DECIMALS)
     table["geometry_wkt"] = pd.Series(wkt, index=table.index, dtype=object)
     text = exports.neutralise_csv(table).to_csv(

@@ -6,7 +6,12 @@ simple column types (text, numbers, booleans, dates as ISO ``YYYY-MM-DD`` text, 
 
 Only the columns listed in `COLUMNS` leave the store, whatever the rows hold: a place's
 free-text ``notes`` are never exported, and an activity's only free text is its ``outcome``.
-Rows without a location are kept, with an empty geometry.
+Reports carry their free-text ``summary`` and 3x5x2 grades: analysts' data, like every
+export. Rows without a location are kept, with an empty geometry.
+
+Places, reports and activities use the import column names (``place_id``, ``mace_level``...,
+and in CSV ``latitude`` and ``longitude``), so that an export imports back unchanged; the
+columns in `DERIVED` are worked out by placerisk, and the importer passes over them.
 """
 
 from __future__ import annotations
@@ -23,10 +28,15 @@ import shapely
 from geo import h3index
 from geo.crs import WGS84
 
-EXPORTS = ("cells", "places", "activities", "wards")
-GEOMETRY_TYPES = {"cells": "Polygon", "places": "Point", "activities": "Point",
-                  "wards": "MultiPolygon"}
+EXPORTS = ("cells", "places", "reports", "activities", "wards")
+GEOMETRY_TYPES = {"cells": "Polygon", "places": "Point", "reports": "Point",
+                  "activities": "Point", "wards": "MultiPolygon"}
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+_CHARS = "".join(re.escape(c) for c in FORMULA_PREFIXES)
+_FORMULA = re.compile(f"^'*[{_CHARS}]")  # a formula, or a formula defused already
+_DEFUSED = f"^'('*[{_CHARS}])"  # what `neutralise_csv` prefixed: `restore_csv` takes it off
+# Export columns worked out by placerisk rather than given in an import file.
+DERIVED = ("level_name", "ward_code", "outside_areas", "h3_cell", "geometry_wkt")
 
 # The exported columns of each layer and the type of each (geometry apart).
 COLUMNS: dict[str, dict[str, str]] = {
@@ -36,16 +46,24 @@ COLUMNS: dict[str, dict[str, str]] = {
         "run_id": "int",
     },
     "places": {
-        "source_id": "text", "name": "text", "category": "text", "address": "text",
-        "postcode": "text", "mace_level": "int", "level_name": "text",
-        "exploitation_types": "text", "source_agency": "text", "assessed_on": "date",
-        "review_due": "date", "status": "text", "ward_code": "text", "outside_areas": "bool",
+        "place_id": "text", "name": "text", "category": "text", "address": "text",
+        "postcode": "text", "mace_level": "int", "exploitation_types": "text",
+        "source_agency": "text", "assessed_on": "date", "review_due": "date",
+        "status": "text", "level_name": "text", "ward_code": "text", "outside_areas": "bool",
         "h3_cell": "text",
     },
+    "reports": {
+        "report_id": "text", "reported_on": "date", "place_id": "text", "postcode": "text",
+        "mace_level": "int", "exploitation_type": "text", "source_agency": "text",
+        "patrol_discovered": "bool", "source_grade": "int?", "intel_grade": "text",
+        "handling_code": "text", "summary": "text", "ward_code": "text",
+        "outside_areas": "bool", "h3_cell": "text",
+    },
     "activities": {
-        "source_id": "text", "activity_type": "text", "started_at": "datetime",
-        "ended_at": "datetime", "agency": "text", "outcome": "text", "jag_ref": "text",
-        "ward_code": "text", "outside_areas": "bool", "h3_cell": "text",
+        "activity_id": "text", "activity_type": "text", "started_at": "datetime",
+        "ended_at": "datetime", "place_id": "text", "postcode": "text", "agency": "text",
+        "outcome": "text", "jag_ref": "text", "ward_code": "text", "outside_areas": "bool",
+        "h3_cell": "text",
     },
     "wards": {
         "ward_code": "text", "name": "text", "authority_code": "text", "authority": "text",
@@ -66,10 +84,10 @@ def check_export(what: str) -> str:
     --------
     >>> check_export("places")
     'places'
-    >>> check_export("reports")
+    >>> check_export("notes")
     Traceback (most recent call last):
     ...
-    layers.exports.UnknownExportError: unknown export 'reports'; expected one of cells, places, activities, wards
+    layers.exports.UnknownExportError: unknown export 'notes'; expected one of cells, places, reports, activities, wards
     """  # noqa: E501
     if what not in EXPORTS:
         msg = f"unknown export {what!r}; expected one of {', '.join(EXPORTS)}"
@@ -106,6 +124,7 @@ _CONVERT: dict[str, Callable[[pd.Series], pd.Series]] = {
     "text": _text,
     "float": lambda s: s.astype(float),
     "int": lambda s: s.astype("int64"),
+    "int?": lambda s: s.astype("Int64"),  # whole numbers, some missing
     "bool": lambda s: s.astype(bool),
     "date": _dates,
     "datetime": lambda s: pd.to_datetime(s.astype(object)),
@@ -156,9 +175,22 @@ def places_frame(rows: pd.DataFrame) -> gpd.GeoDataFrame:
     Parameters
     ----------
     rows
-        `layers.queries.places` rows; a ``notes`` column, if present, is left out.
+        `layers.queries.places` rows (``source_id`` is exported as ``place_id``); a
+        ``notes`` column, if present, is left out.
     """
-    return _frame("places", rows, _points(rows))
+    return _frame("places", rows.rename(columns={"source_id": "place_id"}), _points(rows))
+
+
+def reports_frame(rows: pd.DataFrame) -> gpd.GeoDataFrame:
+    """Concern reports as points, with their summary and grades (analysts' data).
+
+    Parameters
+    ----------
+    rows
+        Report rows with ``source_id`` (exported as ``report_id``) and ``place_ref``, the
+        ``place_id`` of the report's place as imported (exported as ``place_id``).
+    """
+    return _frame("reports", _linked(rows, "report_id"), _points(rows))
 
 
 def activities_frame(rows: pd.DataFrame) -> gpd.GeoDataFrame:
@@ -167,9 +199,15 @@ def activities_frame(rows: pd.DataFrame) -> gpd.GeoDataFrame:
     Parameters
     ----------
     rows
-        `layers.queries.activities` rows.
+        Activity rows with ``source_id`` and ``place_ref``, as for `reports_frame`.
     """
-    return _frame("activities", rows, _points(rows))
+    return _frame("activities", _linked(rows, "activity_id"), _points(rows))
+
+
+def _linked(rows: pd.DataFrame, id_column: str) -> pd.DataFrame:
+    """Rows named as in the import file: the record's id and its place's ``place_id``."""
+    return rows.drop(columns=["place_id"], errors="ignore").rename(
+        columns={"source_id": id_column, "place_ref": "place_id"})
 
 
 def wards_frame(ranking: pd.DataFrame, areas: gpd.GeoDataFrame, *, run_id: int,
@@ -217,7 +255,9 @@ def neutralise_csv(frame: pd.DataFrame) -> pd.DataFrame:
     """Defuse spreadsheet formulas: prefix ``'`` to text starting with = + - @ tab or CR.
 
     Spreadsheets run a cell that starts with one of these as a formula (OWASP "CSV
-    injection"). Only text is changed: numbers, negative ones included, stay numbers.
+    injection"). Text that starts with quotes and then one of them (``'=x``) gets one more
+    quote too, so that `restore_csv` can take exactly one off and the round trip is exact.
+    Only text is changed: numbers, negative ones included, stay numbers.
 
     Returns
     -------
@@ -226,15 +266,30 @@ def neutralise_csv(frame: pd.DataFrame) -> pd.DataFrame:
 
     Examples
     --------
-    >>> f = pd.DataFrame({"name": ["=1+1", "-2+3", "ok"], "z": [-1.5, 0.0, 2.0]})
+    >>> f = pd.DataFrame({"name": ["=1+1", "-2+3", "'=x", "ok"], "z": [-1.5, 0.0, 2.0, 1.0]})
     >>> neutralise_csv(f).to_dict("list")
-    {'name': ["'=1+1", "'-2+3", 'ok'], 'z': [-1.5, 0.0, 2.0]}
+    {'name': ["'=1+1", "'-2+3", "''=x", 'ok'], 'z': [-1.5, 0.0, 2.0, 1.0]}
     """
     out = frame.copy()
     for name in out.columns:
         column = out[name]
         if column.dtype == object or pd.api.types.is_string_dtype(column.dtype):
             out[name] = pd.Series(
-                [f"'{v}" if isinstance(v, str) and v.startswith(FORMULA_PREFIXES) else v
+                [f"'{v}" if isinstance(v, str) and _FORMULA.match(v) else v
                  for v in column], index=out.index, dtype=object)
     return out
+
+
+def restore_csv(frame: pd.DataFrame) -> pd.DataFrame:
+    """Undo `neutralise_csv` on text read from a CSV file: take one ``'`` off a defused cell.
+
+    A cell is defused when it is one or more ``'`` followed by = + - @ tab or CR; every
+    other cell is left as it is. ``restore_csv(neutralise_csv(f))`` equals ``f``.
+
+    Examples
+    --------
+    >>> f = pd.DataFrame({"name": ["'=1+1", "''=x", "'quoted'", "a'=b", "-"]})
+    >>> restore_csv(f)["name"].tolist()
+    ['=1+1', "'=x", "'quoted'", "a'=b", '-']
+    """
+    return frame.replace(_DEFUSED, r"\1", regex=True)

@@ -20,18 +20,20 @@ from typing import IO, Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyogrio
 import sqlalchemy as sa
 from tqdm import tqdm
 
 from geo.crs import WGS84
 from geo.wards import WardIndex
-from layers import _rows, activities, audit, incidents, places, postcodes, reports, schema
+from layers import _rows, activities, audit, exports, incidents, places, postcodes, reports, schema
 from layers.indexing import index_frame
 from layers.store import Store, UpsertCounts, batched, records, resolution, upsert, utcnow
 from layers.store import ward_index as load_ward_index
 
 CHUNK_ROWS = 50_000
 MAX_MESSAGES = 1_000
+GEO_SUFFIXES = (".geojson", ".json", ".gpkg")  # places only; anything else is read as CSV
 
 
 class ImportFileError(ValueError):
@@ -70,7 +72,13 @@ class ImportResult:
 
 @dataclass(frozen=True)
 class Kind:
-    """How one kind of file is read and stored."""
+    """How one kind of file is read and stored.
+
+    ``stored`` are the columns written. One named like a file column comes from it; the
+    others (coordinates, cell, ward, ``located_by``) come from the ``location`` columns. A
+    stored record keeps its value of a column the file does not give, or whose cell is empty
+    in ``keep_when_blank``, and its whole location when a row gives none.
+    """
 
     name: str
     columns: tuple[str, ...]
@@ -80,6 +88,8 @@ class Kind:
     key: str
     id_column: str
     stored: tuple[str, ...]
+    location: tuple[str, ...]
+    keep_when_blank: tuple[str, ...]
 
 
 _LOCATED = ("lat", "lng", "h3_cell", "ward_code", "outside_areas")
@@ -89,6 +99,7 @@ KINDS = {
         "source_id", "place_id",
         ("name", "category", "address", "postcode", *_LOCATED, "mace_level",
          "exploitation_types", "source_agency", "assessed_on", "review_due", "status", "notes"),
+        places.LOCATION, places.KEEP_WHEN_BLANK,
     ),
     "reports": Kind(
         "reports", reports.COLUMNS, (), reports.parse_reports, schema.reports, "source_id",
@@ -96,12 +107,14 @@ KINDS = {
         ("reported_on", "place_id", "postcode", "located_by", *_LOCATED, "mace_level",
          "exploitation_type", "source_agency", "patrol_discovered", "source_grade",
          "intel_grade", "handling_code", "summary"),
+        reports.LOCATION, reports.KEEP_WHEN_BLANK,
     ),
     "activities": Kind(
         "activities", activities.COLUMNS, (), activities.parse_activities, schema.activities,
         "source_id", "activity_id",
         ("activity_type", "started_at", "ended_at", "place_id", "postcode", "located_by",
          *_LOCATED, "agency", "outcome", "jag_ref"),
+        activities.LOCATION, activities.KEEP_WHEN_BLANK,
     ),
 }
 POLICE_UK_STORED = ("crime_id", "month", "reported_by", "falls_within", *_LOCATED, "location",
@@ -121,13 +134,16 @@ def import_file(store: Store, kind: str, path: str | Path, *, rejects: str | Pat
     spec = KINDS[kind]
     path = Path(path)
     result = ImportResult(kind, str(path))
+    geo = path.suffix.lower() in GEO_SUFFIXES
 
     def step(ctx: _Context, sink: _Rejects, raw: pd.DataFrame, rows: pd.Series) -> None:
-        parsed, problems = spec.parse(raw, rows)
+        parsed, problems = spec.parse(raw if geo else exports.restore_csv(raw), rows)
         parsed, problems = ctx.locate(spec, parsed, problems, raw, rows)
         problems = ctx.duplicates(spec, parsed, problems, rows)
         good = _accept(result, sink, raw, rows, parsed, problems)
-        before, changed = _store_located(ctx, result, good, spec.table, spec.key, spec.stored)
+        keep = _kept(spec, raw)[~_bad_rows(problems, len(raw))].reset_index(drop=True)
+        before, changed = _store_located(ctx, result, good, spec.table, spec.key, spec.stored,
+                                         keep=keep)
         if kind == "places":
             _record_levels(ctx.conn, good, before, changed, path)
 
@@ -204,13 +220,42 @@ def _run(store: Store, result: ImportResult, chunks: Generator, step: _Step, *,
 
 
 def _store_located(ctx: _Context, result: ImportResult, good: pd.DataFrame, table: sa.Table,
-                   key: str, stored: tuple[str, ...]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Index good rows to cells and wards and upsert them; return what upsert returns."""
+                   key: str, stored: tuple[str, ...], *, keep: pd.DataFrame | None = None
+                   ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Index good rows to cells and wards and upsert them; return what upsert returns.
+
+    ``keep`` marks the values a stored record keeps (see `layers.store.upsert`).
+    """
     good = index_frame(good, resolution=ctx.resolution, wards=ctx.wards)
-    counts, before, changed = upsert(ctx.conn, table, good, key=key, columns=list(stored))
+    counts, before, changed = upsert(ctx.conn, table, good, key=key, columns=list(stored),
+                                     keep=keep)
     result.add(counts)
     result.outside += int(good["outside_areas"].sum())
     return before, changed
+
+
+def _kept(spec: Kind, raw: pd.DataFrame) -> pd.DataFrame:
+    """Per row and stored column: whether a stored record keeps its value.
+
+    It does for a column the file does not have, for an empty cell of a
+    ``spec.keep_when_blank`` column, and for the whole location of a row that gives none.
+    """
+    given = set(raw.attrs.get("source_columns") or raw.columns)
+    files = set(spec.columns) | set(spec.optional)
+    nowhere = np.logical_and.reduce([_rows.blank(raw[c]).to_numpy() for c in spec.location])
+    keep = {}
+    for column in spec.stored:
+        if column not in files:  # from the location: coordinates, cell, ward, located_by
+            keep[column] = nowhere
+        elif column not in given:
+            keep[column] = np.ones(len(raw), dtype=bool)
+        elif column in spec.keep_when_blank:
+            keep[column] = _rows.blank(raw[column]).to_numpy()
+        else:
+            keep[column] = np.zeros(len(raw), dtype=bool)
+        if column in spec.location:
+            keep[column] = keep[column] | nowhere
+    return pd.DataFrame(keep)
 
 
 # --- reading -----------------------------------------------------------------------------
@@ -241,11 +286,12 @@ def _read_csv(path: Path, chunk_rows: int, *, lower: bool, names: tuple[str, ...
 def _read_own_format(path: Path, spec: Kind, result: ImportResult, chunk_rows: int
                      ) -> Generator[tuple[pd.DataFrame, pd.Series], None, None]:
     """Yield chunks with every known column present; check the header on the first."""
-    if path.suffix.lower() in (".geojson", ".json"):
+    if path.suffix.lower() in GEO_SUFFIXES:
         if spec.name != "places":
-            msg = f"{path}: GeoJSON is accepted for places only; give {spec.name} as CSV"
+            msg = (f"{path}: GeoJSON and GeoPackage are accepted for places only; give "
+                   f"{spec.name} as CSV")
             raise ImportFileError(msg)
-        source: Generator = (chunk for chunk in [_read_geojson(path)])
+        source: Generator = (chunk for chunk in [_read_points(path, layer=spec.name)])
     else:
         source = _read_csv(path, chunk_rows, lower=True)
     with closing(source):
@@ -268,7 +314,8 @@ def _check_header(path: Path, spec: Kind, columns: list[str], result: ImportResu
             f"Expected columns: {', '.join(spec.columns)}"
         )
         raise ImportFileError(msg)
-    unknown = [c for c in columns if c not in spec.columns and c not in spec.optional]
+    known = {*spec.columns, *spec.optional, *exports.DERIVED}
+    unknown = [c for c in columns if c not in known]
     if unknown:
         result.warnings.append(f"{path}: ignoring unknown column(s): {', '.join(unknown)}")
 
@@ -278,16 +325,19 @@ def _required(spec: Kind) -> tuple[str, ...]:
     return module.REQUIRED
 
 
-def _read_geojson(path: Path) -> tuple[pd.DataFrame, pd.Series]:
+def _read_points(path: Path, *, layer: str) -> tuple[pd.DataFrame, pd.Series]:
+    """Read GeoJSON or a GeoPackage (its layer ``layer``, or its only one) as text columns."""
+    what = "GeoPackage" if path.suffix.lower() == ".gpkg" else "GeoJSON"
     try:
-        frame = gpd.read_file(path)
+        layers = [name for name, _ in pyogrio.list_layers(path)]
+        frame = gpd.read_file(path, layer=layer if layer in layers else None)
     except Exception as exc:  # pyogrio raises several types; all mean "cannot read"
-        msg = f"{path}: cannot read as GeoJSON: {exc}"
+        msg = f"{path}: cannot read as {what}: {exc}"
         raise ImportFileError(msg) from exc
     if frame.crs is not None:
         frame = frame.to_crs(WGS84)
-    raw = pd.DataFrame(frame.drop(columns=frame.geometry.name)).astype(str)
-    raw = raw.replace({"None": "", "nan": "", "<NA>": ""})
+    table = pd.DataFrame(frame.drop(columns=frame.geometry.name)).astype(object)
+    raw = table.where(table.notna(), "").astype(str)
     raw.columns = [str(c).strip().lower() for c in raw.columns]
     points = frame.geometry.geom_type == "Point"
     raw["latitude"] = np.where(points, frame.geometry.y.astype(str), "")
@@ -313,7 +363,12 @@ class _Context:
 
     def locate(self, spec: Kind, parsed: pd.DataFrame, problems: pd.DataFrame,
                raw: pd.DataFrame, rows: pd.Series) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """Fill coordinates from postcodes and places; record what cannot be located."""
+        """Fill coordinates from postcodes and places; record what cannot be located.
+
+        ``located_by`` says where the coordinates came from: the row's own, its postcode or
+        its place. Coordinates equal to those of the row's postcode (or else of its place)
+        count as found from it, so that an exported row imports back as it was.
+        """
         p = _rows.Problems(rows)
         out = parsed.copy()
         has_coords = out["lat"].notna().to_numpy()
@@ -321,15 +376,26 @@ class _Context:
                                       dtype=object).replace("", None)
         if "place_ref" in out:
             self._from_places(out, raw, p)
-        need = ~out["lat"].notna().to_numpy() & out["postcode"].notna().to_numpy()
-        self._from_postcodes(out, need, raw, p)
+        self._from_postcodes(out, raw, p)
+        self._new_need_location(spec, out, raw, p)
         if spec.name == "places":
-            nowhere = (_rows.blank(raw["latitude"]) & _rows.blank(raw["longitude"])
-                       & _rows.blank(raw["postcode"]))
-            p.add(nowhere, "location", pd.Series([""] * len(raw)),
-                  "no location: give latitude and longitude or a postcode")
             self._erased_places(out, raw, p)
         return out, pd.concat([problems, p.frame()], ignore_index=True)
+
+    def _new_need_location(self, spec: Kind, out: pd.DataFrame, raw: pd.DataFrame,
+                           p: _rows.Problems) -> None:
+        """Refuse a new record that gives no location; a stored one keeps its own."""
+        nowhere = np.logical_and.reduce([_rows.blank(raw[c]).to_numpy() for c in spec.location])
+        if not nowhere.any():
+            return
+        keys = out["source_id"][nowhere].dropna().unique().tolist()
+        t = spec.table
+        stored = {r[0] for chunk in batched(keys) for r in self.conn.execute(
+            sa.select(t.c.source_id).where(t.c.source_id.in_(chunk))).all()}
+        ways = ("latitude and longitude, a postcode or a place_id" if "place_id" in spec.location
+                else "latitude and longitude or a postcode")
+        p.add(nowhere & ~out["source_id"].isin(stored).to_numpy(), "location",
+              pd.Series([""] * len(raw)), f"no location: give {ways}")
 
     def _from_places(self, out: pd.DataFrame, raw: pd.DataFrame, p: _rows.Problems) -> None:
         refs = out["place_ref"].dropna().unique().tolist()
@@ -348,6 +414,7 @@ class _Context:
         p.add(out["place_ref"].notna() & ~known & ~gone, "place_id", raw["place_id"],
               "unknown place_id; import the place first (placerisk import places FILE)")
         out["place_id"] = out["place_ref"].map(found["id"]).astype("Int64")
+        out.loc[_at(out, known, found), "located_by"] = "place"
         use = known & out["lat"].isna() & out["postcode"].isna()
         out.loc[use, "lat"] = out.loc[use, "place_ref"].map(found["lat"])
         out.loc[use, "lng"] = out.loc[use, "place_ref"].map(found["lng"])
@@ -365,23 +432,35 @@ class _Context:
                   "this place was erased and cannot be imported again; give a new place_id "
                   "if it is a new concern")
 
-    def _from_postcodes(self, out: pd.DataFrame, need: np.ndarray, raw: pd.DataFrame,
-                        p: _rows.Problems) -> None:
-        if not need.any():
+    def _from_postcodes(self, out: pd.DataFrame, raw: pd.DataFrame, p: _rows.Problems) -> None:
+        coded = out["postcode"].notna().to_numpy()
+        if not coded.any():
             return
-        codes = out.loc[need, "postcode"].unique().tolist()
+        need = coded & out["lat"].isna().to_numpy()
+        codes = out.loc[coded, "postcode"].unique().tolist()
         t = schema.postcodes
         found = pd.DataFrame(
             [r for chunk in batched(codes) for r in self.conn.execute(
                 sa.select(t.c.postcode, t.c.lat, t.c.lng).where(t.c.postcode.in_(chunk))).all()],
             columns=["postcode", "lat", "lng"]).set_index("postcode")
+        out.loc[_at(out, out["postcode"].isin(found.index), found, key="postcode"),
+                "located_by"] = "postcode"
         hit = need & out["postcode"].isin(found.index).to_numpy()
-        p.add(need & ~hit, "postcode", raw["postcode"],
-              "unknown postcode; load Code-Point Open first (placerisk postcodes load FILE) "
-              "or give latitude and longitude")
+        if (need & ~hit).any():
+            p.add(need & ~hit, "postcode", raw["postcode"], self._unknown_postcode())
         out.loc[hit, "lat"] = out.loc[hit, "postcode"].map(found["lat"])
         out.loc[hit, "lng"] = out.loc[hit, "postcode"].map(found["lng"])
         out.loc[hit, "located_by"] = "postcode"
+
+    def _unknown_postcode(self) -> str:
+        """Why a postcode was not found: none are loaded, or it is not among those that are."""
+        t = schema.postcodes
+        loaded = int(self.conn.scalar(sa.select(sa.func.count()).select_from(t)) or 0)
+        if not loaded:
+            return ("unknown postcode; load Code-Point Open first (placerisk postcodes load "
+                    "FILE) or give latitude and longitude")
+        return (f"not in the {loaded:,} loaded postcode{'s' if loaded != 1 else ''} "
+                "(Code-Point Open); check it or give latitude and longitude")
 
     def duplicates(self, spec: Kind, parsed: pd.DataFrame, problems: pd.DataFrame,
                    rows: pd.Series) -> pd.DataFrame:
@@ -401,13 +480,31 @@ class _Context:
         return pd.concat([problems, p.frame()], ignore_index=True)
 
 
+def _at(out: pd.DataFrame, known: pd.Series, found: pd.DataFrame, *, key: str = "place_ref"
+        ) -> np.ndarray:
+    """Rows whose own coordinates are those ``found`` for their ``key`` (to about 0.1 mm)."""
+    lat = out[key].map(found["lat"]).to_numpy(dtype=float)
+    lng = out[key].map(found["lng"]).to_numpy(dtype=float)
+    own_lat, own_lng = out["lat"].to_numpy(dtype=float), out["lng"].to_numpy(dtype=float)
+    close = (np.isclose(own_lat, lat, rtol=0, atol=1e-9)
+             & np.isclose(own_lng, lng, rtol=0, atol=1e-9))
+    return known.to_numpy(dtype=bool) & close
+
+
+def _bad_rows(problems: pd.DataFrame, n: int) -> np.ndarray:
+    """Boolean mask of the ``n`` rows of a chunk that have a problem."""
+    bad = np.zeros(n, dtype=bool)
+    if not problems.empty:
+        bad[problems["position"].to_numpy(dtype=int)] = True
+    return bad
+
+
 def _accept(result: ImportResult, sink: _Rejects, raw: pd.DataFrame, rows: pd.Series,
             parsed: pd.DataFrame, problems: pd.DataFrame) -> pd.DataFrame:
     """Count the chunk, write its bad rows to the rejects file, return its good rows."""
     result.read += len(raw)
-    bad = np.zeros(len(raw), dtype=bool)
+    bad = _bad_rows(problems, len(raw))
     if not problems.empty:
-        bad[problems["position"].to_numpy(dtype=int)] = True
         text = _rows.messages(problems)
         room = MAX_MESSAGES - len(result.messages)
         result.messages.extend(text.tolist()[:max(room, 0)])

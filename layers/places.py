@@ -45,6 +45,11 @@ COLUMNS = (
 )
 OPTIONAL_COLUMNS = ("status", "level_reason")
 REQUIRED = ("place_id", "name", "category", "mace_level")
+# A row gives its location by these; a stored place keeps its own when a row gives none.
+LOCATION = ("latitude", "longitude", "postcode")
+# An empty cell of these keeps a stored place's value (a new place is open); an empty cell of
+# any other optional column clears it. README.md "CSV formats" documents both.
+KEEP_WHEN_BLANK = ("status",)
 
 
 def parse_places(raw: pd.DataFrame, rows: pd.Series) -> tuple[pd.DataFrame, pd.DataFrame]:

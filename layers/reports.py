@@ -30,6 +30,10 @@ COLUMNS = (
     "handling_code", "summary",
 )
 REQUIRED = ("report_id", "reported_on", "mace_level")
+LOCATION = ("latitude", "longitude", "postcode", "place_id")  # see `layers.places.LOCATION`
+# An empty patrol_discovered keeps a stored report's flag (the bias guardrail); a new report
+# is then independent. See `layers.places.KEEP_WHEN_BLANK`.
+KEEP_WHEN_BLANK = ("patrol_discovered",)
 
 
 def parse_reports(raw: pd.DataFrame, rows: pd.Series, *, today: dt.date | None = None
@@ -60,7 +64,6 @@ def parse_reports(raw: pd.DataFrame, rows: pd.Series, *, today: dt.date | None =
     today = today or dt.date.today()
     future = out["reported_on"].notna() & (out["reported_on"] > today)
     p.add(future, "reported_on", raw["reported_on"], f"is in the future (today is {today})")
-    require_location(p, raw)
     return out, p.frame()
 
 
@@ -70,11 +73,3 @@ def _grade(p: _rows.Problems, values: pd.Series, column: str, codes: dict[str, s
     bad = (key != "") & ~key.isin(list(codes))
     p.add(bad, column, values, f"must be one of {', '.join(codes)}")
     return key.astype(object).where(~bad & (key != ""), None)
-
-
-def require_location(p: _rows.Problems, raw: pd.DataFrame) -> None:
-    """Record a problem for rows with no coordinates, postcode or place_id at all."""
-    none = (_rows.blank(raw["latitude"]) & _rows.blank(raw["longitude"])
-            & _rows.blank(raw["postcode"]) & _rows.blank(raw["place_id"]))
-    p.add(none, "location", pd.Series([""] * len(raw)),
-          "no location: give latitude and longitude, a postcode or a place_id")

@@ -269,15 +269,34 @@ def fetch_by_keys(conn: sa.Connection, table: sa.Table, key: str, keys: list,
 
 
 def upsert(conn: sa.Connection, table: sa.Table, frame: pd.DataFrame, *, key: str,
-           columns: list[str]) -> tuple[UpsertCounts, pd.DataFrame, pd.DataFrame]:
+           columns: list[str], keep: pd.DataFrame | None = None
+           ) -> tuple[UpsertCounts, pd.DataFrame, pd.DataFrame]:
     """Insert new rows and update changed ones, matching on ``key``.
 
-    Returns the counts, the existing rows before the change (for history) and the keys that
-    were inserted or updated.
+    Parameters
+    ----------
+    conn
+        An open write transaction.
+    table, key, columns
+        The table, the column rows are matched on and the columns written.
+    frame
+        One row per record: the values to insert, and to update unless ``keep`` says not.
+    keep
+        Booleans aligned with ``frame``, one column per column of ``columns`` that a stored
+        row may keep: where true, a row already stored keeps its value (the file did not give
+        one). A new row is inserted with ``frame``'s value either way.
+
+    Returns
+    -------
+    (UpsertCounts, pandas.DataFrame, pandas.DataFrame)
+        The counts, the existing rows before the change (for history) and the keys that
+        were inserted or updated.
     """
     now = utcnow()
     keys = frame[key].tolist()
     existing = fetch_by_keys(conn, table, key, keys, columns)
+    if keep is not None:
+        frame = keep_stored(frame, existing, keep, key=key)
     new_rows = records(frame, [key, *columns])
     old = {r[key]: r for r in records(existing, ["id", key, *columns])}
     inserts, updates = [], []
@@ -297,6 +316,29 @@ def upsert(conn: sa.Connection, table: sa.Table, frame: pd.DataFrame, *, key: st
     changed = pd.DataFrame({key: [r[key] for r in inserts] + [r[key] for r in updates],
                             "change": ["inserted"] * len(inserts) + ["updated"] * len(updates)})
     return counts, existing, changed
+
+
+def keep_stored(frame: pd.DataFrame, existing: pd.DataFrame, keep: pd.DataFrame, *,
+                key: str) -> pd.DataFrame:
+    """``frame`` with the stored value put back wherever ``keep`` holds for a stored row.
+
+    Examples
+    --------
+    >>> new = pd.DataFrame({"k": ["a", "b"], "notes": [None, None]})
+    >>> old = pd.DataFrame({"id": [1], "k": ["a"], "notes": ["kept"]})
+    >>> keep_stored(new, old, pd.DataFrame({"notes": [True, True]}), key="k")["notes"].tolist()
+    ['kept', None]
+    """
+    out = frame.copy()
+    old = existing.drop_duplicates(key).set_index(key).reindex(frame[key].to_numpy())
+    found = old["id"].notna().to_numpy()
+    for column in keep.columns:
+        mask = keep[column].to_numpy(dtype=bool) & found
+        if mask.any():
+            values = out[column].to_numpy(dtype=object, copy=True)
+            values[mask] = old[column].to_numpy(dtype=object)[mask]
+            out[column] = pd.Series(values, index=out.index, dtype=object)
+    return out
 
 
 def _same(a: Any, b: Any) -> bool:

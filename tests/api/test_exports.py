@@ -28,7 +28,7 @@ MORE = {"places": [{"place_id": "F1", "name": FORMULA, "category": "other",
                     "notes": "QUOKKA-notes-stay-home"}]}
 MEDIA = {"geojson": "application/geo+json", "csv": "text/csv",
          "gpkg": "application/geopackage+sqlite3"}
-ROWS = {"places": 6, "activities": 2, "wards": 2}
+ROWS = {"places": 6, "reports": 4, "activities": 2, "wards": 2}
 MATRIX = [(what, fmt) for what in exports.EXPORTS for fmt in export_io.FORMATS]
 
 
@@ -112,7 +112,7 @@ def test_a_run_can_be_chosen(api):
     assert wrong.status_code == 422 and "cells and wards" in wrong.json()["detail"]
 
 
-@pytest.mark.parametrize("path", ["/api/export/reports.csv", "/api/export/places.xlsx",
+@pytest.mark.parametrize("path", ["/api/export/reports.xlsx", "/api/export/places.xlsx",
                                   "/api/export/places.shp", "/api/export/places",
                                   "/api/export/places.geojson.csv", "/api/export/.csv",
                                   "/api/export/notes.gpkg", "/api/export/PLACES.csv"])
@@ -183,7 +183,7 @@ def test_export_command_errors_are_friendly(cli, db, unscored, tmp_path):
     assert result.exit_code == 1 and "cells and wards" in result.output
     result = invoke(cli, db, "places", "--out", str(tmp_path / "none" / "p.csv"))
     assert result.exit_code == 1 and "does not exist" in result.output
-    result = invoke(cli, db, "reports", "--out", str(tmp_path / "r.csv"))
+    result = invoke(cli, db, "notes", "--out", str(tmp_path / "r.csv"))
     assert result.exit_code == 2 and "Invalid value" in result.output
 
 
@@ -208,3 +208,21 @@ def test_an_export_must_say_why_and_is_audited(api):
     assert "JAG 12 March" in set(rows["purpose"])
     row = rows[rows["purpose"] == "JAG 12 March"].iloc[0]
     assert (row["user_name"], row["role"], row["object_ids"]) == ("analyst", "analyst", "places")
+
+
+def test_the_reports_export_is_for_analysts_only_and_audited(db):
+    from layers import audit
+
+    with export_client(db) as c:
+        response = c.get("/api/export/reports.csv", params={"purpose": "JAG grades review"})
+        assert response.status_code == 200
+        header = response.content.decode("utf-8-sig").splitlines()[0]
+        for column in ("report_id", "summary", "source_grade", "intel_grade", "handling_code"):
+            assert f'"{column}"' in header
+        with c.app.state.store.connect() as conn:
+            rows = audit.query(conn, action="export")
+        row = rows[rows["purpose"] == "JAG grades review"].iloc[0]
+        assert (row["role"], row["object_ids"]) == ("analyst", "reports")
+        sign_in(c, "police")
+        refused = c.get("/api/export/reports.csv", params={"purpose": "JAG grades review"})
+        assert refused.status_code == 403

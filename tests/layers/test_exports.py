@@ -16,8 +16,11 @@ import pandas as pd
 import pyogrio
 import pytest
 import shapely
+import sqlalchemy as sa
+from hypothesis import given
+from hypothesis import strategies as st
 
-from layers import export_io, exports, queries
+from layers import export_io, exports, queries, schema
 from layers.store import Store, open_store
 from tests.api.conftest import AS_OF, LAT, LNG, NOTE, build_store
 
@@ -36,8 +39,8 @@ MORE = {
                     "started_at": "2025-06-21T09:00", "place_id": "F0", "agency": "Council",
                     "outcome": "@SUM(1)", "jag_ref": "-JAG-12"}],
 }
-GEOMETRY = {"cells": {"Polygon"}, "places": {"Point"}, "activities": {"Point"},
-            "wards": {"MultiPolygon"}}
+GEOMETRY = {"cells": {"Polygon"}, "places": {"Point"}, "reports": {"Point"},
+            "activities": {"Point"}, "wards": {"MultiPolygon"}}
 SLACK = 0.01  # a hexagon near a box edge, or the place just outside, reaches a little beyond
 CSV_OPTIONS = {"GEOM_POSSIBLE_NAMES": "geometry_wkt", "KEEP_GEOM_COLUMNS": "NO"}
 MATRIX = [(what, fmt) for what in exports.EXPORTS for fmt in export_io.FORMATS]
@@ -62,6 +65,7 @@ def frames(store: Store) -> dict[str, gpd.GeoDataFrame]:
 def totals(store: Store) -> dict[str, int]:
     with store.connect() as conn:
         return {"cells": queries.cells(conn).total, "places": queries.places(conn).total,
+                "reports": conn.scalar(sa.select(sa.func.count()).select_from(schema.reports)),
                 "activities": queries.activities(conn).total,
                 "wards": len(queries.ward_ranking(conn)[1])}
 
@@ -85,7 +89,7 @@ def test_every_export_reads_back(tmp_path, frames, totals, what, fmt):
     assert set(back.geom_type.dropna()) == GEOMETRY[what]
     expected = list(exports.COLUMNS[what])
     if fmt == "csv" and GEOMETRY[what] == {"Point"}:
-        expected += ["lat", "lng"]
+        expected += ["latitude", "longitude"]
     assert [c for c in back.columns if c != back.geometry.name] == expected
     if fmt == "gpkg":
         assert [name for name, _ in pyogrio.list_layers(path)] == [what]
@@ -93,17 +97,17 @@ def test_every_export_reads_back(tmp_path, frames, totals, what, fmt):
 
 
 @pytest.mark.parametrize("what", exports.EXPORTS)
-def test_csv_is_utf8_with_bom_wkt_and_lat_lng(frames, what):
+def test_csv_is_utf8_with_bom_wkt_and_latitude_longitude(frames, what):
     data = export_io.csv_bytes(frames[what])
     assert data.startswith(b"\xef\xbb\xbf")
     table = pd.read_csv(io.BytesIO(data), encoding="utf-8-sig")
     geoms = shapely.from_wkt(table["geometry_wkt"].dropna().to_numpy())
     assert set(shapely.get_type_id(geoms)) == {
         {"Point": 0, "Polygon": 3, "MultiPolygon": 6}[next(iter(GEOMETRY[what]))]}
-    if what in ("places", "activities"):
+    if GEOMETRY[what] == {"Point"}:
         located = table.dropna(subset=["geometry_wkt"])
-        np.testing.assert_allclose(shapely.get_x(geoms), located["lng"])
-        np.testing.assert_allclose(shapely.get_y(geoms), located["lat"])
+        np.testing.assert_allclose(shapely.get_x(geoms), located["longitude"])
+        np.testing.assert_allclose(shapely.get_y(geoms), located["latitude"])
 
 
 def test_geopackage_keeps_its_other_layers(tmp_path, frames):
@@ -142,7 +146,7 @@ def test_geojson_is_rfc7946_in_lng_lat_order(frames, what):
 
 def test_points_outside_every_ward_are_kept_and_flagged(frames):
     places = frames["places"]
-    (outside,) = places.index[places["source_id"] == "OUT"]
+    (outside,) = places.index[places["place_id"] == "OUT"]
     assert places.loc[outside, "outside_areas"]
     assert places.loc[outside, "ward_code"] is None
     point = places.geometry[outside]
@@ -178,13 +182,14 @@ def csv_rows(data: bytes) -> list[dict[str, str]]:
 def test_csv_defuses_formulas_in_text(frames):
     data, media_type, _ = export_io.export_bytes(frames["places"], "csv", "places")
     assert media_type == "text/csv"
-    names = {row["source_id"]: row["name"] for row in csv_rows(data)}
+    names = {row["place_id"]: row["name"] for row in csv_rows(data)}
     for i, formula in enumerate(FORMULAS):
         assert names[f"F{i}"] == "'" + formula
     assert names["P4"] == "Corner Shop"
     text = data.decode("utf-8-sig")
     assert '"=HYPERLINK' not in text and "\n=" not in text and ",=" not in text
-    activities = {r["source_id"]: r for r in csv_rows(export_io.csv_bytes(frames["activities"]))}
+    activities = {r["activity_id"]: r
+                  for r in csv_rows(export_io.csv_bytes(frames["activities"]))}
     assert activities["A3"]["outcome"] == "'@SUM(1)"
     assert activities["A3"]["jag_ref"] == "'-JAG-12"
 
@@ -193,8 +198,8 @@ def test_csv_keeps_negative_numbers_numeric(frames):
     data = export_io.csv_bytes(frames["places"])
     lines = data.decode("utf-8-sig").splitlines()
     rows = csv_rows(data)
-    assert all(float(row["lng"]) < 0 for row in rows)
-    assert all(not row["lng"].startswith("'") for row in rows)
+    assert all(float(row["longitude"]) < 0 for row in rows)
+    assert all(not row["longitude"].startswith("'") for row in rows)
     assert ",-1.34," in lines[1]  # unquoted, so a spreadsheet reads a number
     cells = pd.read_csv(io.BytesIO(export_io.csv_bytes(frames["cells"])), encoding="utf-8-sig")
     assert cells["trend_z"].dtype == float and (cells["trend_z"] < 0).any()
@@ -202,16 +207,26 @@ def test_csv_keeps_negative_numbers_numeric(frames):
 
 
 @pytest.mark.parametrize("value", ['=HYPERLINK("http://x")', "+cmd", "-2+3", "@SUM(1)",
-                                   "\tx", "\rx", "=", "-"])
+                                   "\tx", "\rx", "=", "-", "'=x", "''-1"])
 def test_neutralise_prefixes_formula_text(value):
     out = exports.neutralise_csv(pd.DataFrame({"t": [value]}))
     assert out["t"].tolist() == ["'" + value]
+    assert exports.restore_csv(out)["t"].tolist() == [value]
 
 
-@pytest.mark.parametrize("value", ["plain", "a=b", " =x", "'=x", "", None, "54.5"])
+@pytest.mark.parametrize("value", ["plain", "a=b", " =x", "'x", "'", "", None, "54.5"])
 def test_neutralise_leaves_other_text(value):
     out = exports.neutralise_csv(pd.DataFrame({"t": [value]}, dtype=object))
     assert out["t"].tolist() == [value]
+    assert exports.restore_csv(out)["t"].tolist() == [value]
+
+
+@given(st.lists(st.text(alphabet="'=+-@\t\rab 1", max_size=6), min_size=1, max_size=5))
+def test_restore_undoes_neutralise_exactly_and_nothing_runs(values):
+    frame = pd.DataFrame({"t": values}, dtype=object)
+    defused = exports.neutralise_csv(frame)
+    assert not defused["t"].str.startswith(exports.FORMULA_PREFIXES).any()
+    assert exports.restore_csv(defused)["t"].tolist() == values
 
 
 def test_neutralise_leaves_numbers_and_the_input_alone():
@@ -248,8 +263,8 @@ def test_run_exports_carry_their_run(store, frames):
             export_io.load_export(conn, "wards", run_id=99)
         with pytest.raises(queries.ParameterError, match="run_id applies to cells and wards"):
             export_io.load_export(conn, "places", run_id=1)
-        with pytest.raises(exports.UnknownExportError, match="unknown export 'reports'"):
-            export_io.load_export(conn, "reports")
+        with pytest.raises(exports.UnknownExportError, match="unknown export 'notes'"):
+            export_io.load_export(conn, "notes")
     assert len(again) == len(frames["cells"])
     wards = frames["wards"]
     assert wards["rank"].tolist() == sorted(wards["rank"])
