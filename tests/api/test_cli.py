@@ -123,6 +123,16 @@ def test_bad_options_are_usage_errors(tmp_path, args):
     assert result.exit_code == 2 and "Invalid value" in result.output
 
 
+def test_demo_without_real_boundaries_uses_the_approximate_areas(tmp_path):
+    db = tmp_path / "a.db"
+    result = run(db, "demo-data", "--no-real-boundaries", "--no-accounts")
+    assert result.exit_code == 0, result.output
+    status = run(db, "status", "--json")
+    authorities = {a["authority_code"]: a for a in json.loads(status.output)["boundaries"]}
+    assert {a["vintage"] for a in authorities.values()} == {"demo"}
+    assert set(authorities) == {"E06000004", "E06000001"}
+
+
 def test_map_views_as_standalone_files(tmp_path):
     db = tmp_path / "m.db"
     assert run(db, "demo-data", "--seed", "3").exit_code == 0
@@ -131,14 +141,15 @@ def test_map_views_as_standalone_files(tmp_path):
     assert run(db, "map", "--out", str(jag)).exit_code == 0
     assert "leaflet" in jag.read_text().lower()
     ward = tmp_path / "ward.html"
-    result = run(db, "map", "--view", "ward", "--ward", "DEMO0001", "--out", str(ward))
+    # the demo runs on the real 2024 wards of data/boundaries/
+    result = run(db, "map", "--view", "ward", "--ward", "E05014882", "--out", str(ward))
     assert result.exit_code == 0, result.output
     assert "Stockton Town Centre" in ward.read_text()
     assert run(db, "map", "--view", "ward", "--out", str(ward)).exit_code == 2
     missing = run(db, "map", "--view", "ward", "--ward", "NOPE", "--out", str(ward))
     assert missing.exit_code == 1 and "no ward 'NOPE'" in missing.output
     patrol = tmp_path / "patrol.html"
-    result = run(db, "map", "--view", "patrol", "--ward", "DEMO0001", "--out", str(patrol))
+    result = run(db, "map", "--view", "patrol", "--ward", "E05013049", "--out", str(patrol))
     assert result.exit_code == 0, result.output
     assert "placerisk-patrol-table" in patrol.read_text()
     guardian = tmp_path / "guardian.html"
