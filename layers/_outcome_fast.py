@@ -164,6 +164,8 @@ class CellSpace:
         if len(wards) == 0:
             return None
         pool = self._pool(wards, self._disk(2, centre))
+        if len(pool) == 0 and len(self._pools):  # a small ward: the whole study area
+            pool = self._pool(np.arange(len(self._pools)), self._disk(2, centre))
         if len(pool) == 0:
             return None
         n = len(target) if n_control is None else n_control

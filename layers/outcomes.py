@@ -27,7 +27,8 @@ Areas (`choose_areas`)
 ----------------------
 * **target R**: the activity's cell(s) and their ring 1 (grid disk of radius 1);
 * **buffer B**: ring 2 of the activity's cell(s), outside the target;
-* **control C**: cells of the activity's ward(s) at least 4 steps from every activity cell,
+* **control C**: cells of the activity's ward(s) at least 4 steps from every activity cell
+  (when a small ward, such as a town centre, has none that far: of the whole study area),
   so neither they nor their neighbours touch the target or buffer; of those, the
   ``n_control`` whose before-window count is closest to the target's mean count per cell,
   ties to the lower cell id. ``n_control`` defaults to the number of target cells, so the
@@ -437,12 +438,15 @@ def choose_areas(target_cells: Sequence[str], candidate_cells: pd.DataFrame, *,
              else candidate_cells.assign(h3_cell=_canonical(candidate_cells["h3_cell"])))
     wards = _wards(centre, target, cells)
     near = _disk(centre, EXCLUSION_RING - 1)
-    pool = cells.loc[cells["ward_code"].isin(list(wards)) & ~cells["h3_cell"].isin(list(near)),
-                     ["h3_cell"]].drop_duplicates().sort_values("h3_cell")
+    far = ~cells["h3_cell"].isin(list(near))
+    pool = cells.loc[cells["ward_code"].isin(list(wards)) & far, ["h3_cell"]]
+    if pool.empty:  # a small ward (a town centre): match in the whole study area instead
+        pool = cells.loc[far & cells["ward_code"].notna(), ["h3_cell"]]
+    pool = pool.drop_duplicates().sort_values("h3_cell")
     counts = pd.Series(dtype=np.float64) if before is None else before.astype(np.float64)
     pool = pool.assign(before=counts.reindex(pool["h3_cell"]).fillna(0.0).to_numpy())
     if pool.empty:
-        msg = f"no candidate cell of ward(s) {sorted(wards)} is {EXCLUSION_RING}+ steps away"
+        msg = f"no candidate cell is {EXCLUSION_RING}+ steps away from ward(s) {sorted(wards)}"
         raise AreaError(msg)
     mean = counts.reindex(sorted(target)).fillna(0.0).mean()
     control = _closest(pool, mean, len(target) if n_control is None else n_control)

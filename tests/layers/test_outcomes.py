@@ -526,3 +526,20 @@ def test_outcome_table_raises_as_the_reference() -> None:
         outcome_table(acts, reports, cells, weighted=True)
     with pytest.raises(ValueError, match="days must be a positive whole number"):
         outcome_table(acts, reports, cells, days=0)
+
+
+def test_a_small_ward_takes_its_control_from_the_whole_study_area() -> None:
+    """Regression: an activity in a ward with no cell 4+ steps away (Hartlepool's Victoria,
+    a town centre) made the whole outcome table fail."""
+    small = candidates().assign(ward_code=lambda f: np.where(
+        f["h3_cell"].isin(list(disk(3))), "SMALL", f["ward_code"]))
+    areas = choose_areas([CENTRE], small)
+    assert not set(areas.control) & disk(3) and len(areas.control) == len(areas.target)
+    acts = pd.DataFrame({"id": ["A1"], "activity_type": ["premises_closure"],
+                         "h3_cell": [CENTRE], "started_at": [pd.Timestamp(START)],
+                         "jag_ref": [None]})
+    reports = events({CENTRE: 12, sorted(ring(5))[0]: 6}, {CENTRE: 3})
+    table = outcome_table(acts, reports, small, days=DAYS)
+    assert table["control_cells"].tolist() == [len(areas.control)]
+    expected = reference_table(acts, reports, small, days=DAYS, weighted=False)
+    pd.testing.assert_frame_equal(table, expected, check_exact=False, rtol=1e-12, atol=1e-12)
