@@ -34,7 +34,6 @@ from layers.events import incident_events, place_events, report_events
 from layers.score_inputs import ScoreInputs
 from layers.weights import Weights
 
-
 RECENT_STEPS = 4  # the final steps that make a cell "emerging" or "former"
 
 

@@ -175,8 +175,11 @@ def _save(conn: sa.Connection, h: HotSpots, known_by: dt.datetime, resolution: i
 
 
 def run_coverage(h: HotSpots) -> dict[str, Any]:
-    """What a run states about its period: `layers.coverage.Coverage.as_dict`, plus the
-    steps asked for and scored, and the scored window's first and last day."""
+    """What a run states about its period.
+
+    `layers.coverage.Coverage.as_dict`, plus the steps asked for and scored, and the scored
+    window's first and last day.
+    """
     return {**h.coverage.as_dict(), "steps_asked": h.asked_steps, "steps_scored": len(h.steps),
             "window": {"first": str(h.steps.starts[0]), "last": str(h.steps.ends[-1] - 1)}}
 
