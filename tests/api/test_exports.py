@@ -28,7 +28,7 @@ MORE = {"places": [{"place_id": "F1", "name": FORMULA, "category": "other",
                     "notes": "QUOKKA-notes-stay-home"}]}
 MEDIA = {"geojson": "application/geo+json", "csv": "text/csv",
          "gpkg": "application/geopackage+sqlite3"}
-ROWS = {"places": 6, "reports": 4, "activities": 2, "wards": 2}
+ROWS = {"places": 6, "reports": 5, "activities": 2, "wards": 2}
 MATRIX = [(what, fmt) for what in exports.EXPORTS for fmt in export_io.FORMATS]
 
 
