@@ -5,7 +5,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import warnings
 from pathlib import Path
+
+import pytest
 
 from tests.conftest import ROOT
 from tools import check_system
@@ -83,3 +86,14 @@ def test_make_test_checks_the_system_first() -> None:
     pytest_ = next(i for i, x in enumerate(lines) if "-m pytest" in x)
     assert check < install < pytest_
 
+
+def test_only_weasyprint_s_harfbuzz_notice_is_ignored() -> None:
+    # pyproject.toml's filterwarnings: "error", but this one notice of weasyprint's
+    notice = ("HarfBuzz-Subset will be required by future versions of WeasyPrint. Please "
+              "install this library with your package manager.")
+    warnings.warn_explicit(notice, DeprecationWarning, "ffi.py", 1, module="weasyprint.text.ffi")
+    with pytest.raises(DeprecationWarning):
+        warnings.warn_explicit(notice, DeprecationWarning, "x.py", 1, module="layers.x")
+    with pytest.raises(DeprecationWarning):
+        warnings.warn_explicit("something else", DeprecationWarning, "ffi.py", 1,
+                               module="weasyprint.text.ffi")
