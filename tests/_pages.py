@@ -37,6 +37,9 @@ class _Collector(HTMLParser):
     def handle_data(self, data: str) -> None:  # text, and script and style contents as is
         self.pieces.append(data)
 
+    def handle_comment(self, data: str) -> None:  # not shown, but sent: a leak all the same
+        self.pieces.append(data)
+
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         for name, value in attrs:
             if value is None:
@@ -54,7 +57,7 @@ def page_text(html: str) -> str:
     """The text and attribute values of ``html``, one per line, without data: URI payloads.
 
     Text is unescaped as a browser shows it (``&lt;b&gt;`` becomes ``<b>``); script and style
-    contents are kept as written; comments and tag names are left out.
+    contents and comments are kept as written; tag and attribute names are left out.
 
     Examples
     --------

@@ -42,6 +42,7 @@ def test_a_payload_holding_the_probe_does_not_trip_it(page: str) -> None:
     '<script>var name = "42zz";</script>',
     '<iframe srcdoc="<p title=&quot;42zz&quot;>x</p>"></iframe>',
     "<p>4&#50;zz</p>",
+    "<!-- 42zz -->",
 ])
 def test_a_real_probe_in_text_or_an_attribute_trips_it(page: str) -> None:
     assert "42zz" in page_text(page)

@@ -135,10 +135,11 @@ def test_page_has_no_place_names_notes_or_ward_names(rich: TestClient,
                                                      synthetic: SimpleNamespace) -> None:
     for ward in (NORTH, SOUTH):
         page = rich.get("/patrol", params={"ward": ward, "top": MAX_TOP}).text
-        text = page_text(page)  # the names, shown escaped or not, in words
+        text = page_text(page)  # the names in words, whether shown escaped or not
         for place in synthetic.PLACES:
-            assert place["name"] not in text
-            assert place.get("address", "\0") not in text
+            for shown in (page, text):  # markup in the page, or text
+                assert place["name"] not in shown
+                assert place.get("address", "\0") not in shown
         for word in (synthetic.NOTE, "Old Garage", "South Box", "North Box",
                      "Safe Youth Club", "Corner Shop", "High Street", "42zz"):
             assert word not in text, word
