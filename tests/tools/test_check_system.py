@@ -53,10 +53,16 @@ def test_no_chromium_under_ci_stops_with_the_apt_line() -> None:
 
 
 def test_no_chromium_elsewhere_is_a_note_and_the_tests_skip() -> None:
-    result = run("--browser", "--chromium", "/nonexistent/chromium")
-    assert result.returncode == 0, result.stderr
-    assert "browser tests will be skipped" in result.stdout
-    assert apt_line(result.stdout) == ["chromium"]
+    status, message = check_system.check(browser=True, chromium="/nonexistent/chromium",
+                                         ci=False, libraries=())
+    assert status == 0
+    assert "/nonexistent/chromium: the browser tests will be skipped" in message
+    assert apt_line(message) == ["chromium"]
+
+
+def test_chromium_is_looked_for_only_with_browser() -> None:
+    assert check_system.check(browser=False, chromium="/nonexistent", ci=True,
+                              libraries=()) == (0, "")
 
 
 def test_no_font_is_found(tmp_path: Path) -> None:
