@@ -1,6 +1,6 @@
 # placerisk: two commands from a fresh clone.
 #   make demo   build a synthetic demo database and serve the map on http://127.0.0.1:8000
-#   make test   install the dev extras and run the whole test suite
+#   make test   check the system libraries, install the dev extras and run the whole test suite
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
@@ -16,7 +16,7 @@ MARKERCLUSTER := vendor/leaflet.markercluster/leaflet.markercluster.js
 SWAGGER_VERSION ?= 5.35.0
 SWAGGER := vendor/swagger-ui/swagger-ui-bundle.js
 
-.PHONY: install demo test bench lint clean
+.PHONY: install check-system demo test bench lint clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -69,14 +69,19 @@ demo: install
 	@echo "placerisk demo: open http://$(HOST):$(PORT)/  (synthetic data; Ctrl-C to stop)"
 	$(BIN)/placerisk --db $(DEMO_DB) serve --host $(HOST) --port $(PORT)
 
-test: install
+# weasyprint (PDFs) needs Pango, HarfBuzz's subset library, fontconfig and a font from the
+# system, the browser tests Chromium: say what to apt-get install before anything else runs.
+check-system:
+	@$(PYTHON) tools/check_system.py --browser
+
+test: check-system install
 	$(PY) -m pytest
 
 bench: install
 	$(PY) bench/run.py
 
 lint: install
-	$(BIN)/ruff check geo layers maps api tests bench
+	$(BIN)/ruff check geo layers maps api tests bench tools
 	$(BIN)/mypy
 
 clean:

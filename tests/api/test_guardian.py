@@ -17,6 +17,7 @@ from api.settings import Settings
 from layers import queries
 from layers.places import LEVELS
 from layers.store import open_store
+from tests._pages import page_text
 
 from .conftest import PLACES, build_store, ensure_accounts_in, sign_in
 
@@ -96,8 +97,11 @@ def forbidden_texts(synthetic: SimpleNamespace) -> list[str]:
     concern = [p for p in PLACES if p["mace_level"] > 1]
     texts = [p["name"] for p in concern] + SECRET_NAMES + SECRET_ADDRESSES
     texts += [synthetic.NOTE, SECRET_NOTES, "cse;cce", "cce;cse", "Safe Youth Club",
-              "Library Annexe", "&lt;script", "&lt;img", "6*7", "42zz", "onerror"]
+              "Library Annexe", "6*7", "42zz", "onerror"]
     return texts
+
+
+MARKUP = ["&lt;script", "&lt;img"]  # the concern names escaped: looked for in the raw text
 
 
 # --- what is shown -------------------------------------------------------------------------
@@ -143,7 +147,7 @@ def test_protective_places_appear_with_category_not_name(page: str) -> None:
 
 
 def test_html_uses_no_cdn(page: str) -> None:
-    assert "cdn" not in page.lower()
+    assert "cdn" not in page_text(page).lower()
     assert "/static/vendor/leaflet/leaflet.js" in page
 
 
@@ -153,10 +157,12 @@ def test_html_uses_no_cdn(page: str) -> None:
 def test_nothing_names_grades_or_describes_a_place_of_concern(
         which: str, page: str, client: TestClient, synthetic: SimpleNamespace,
         res9_cells: set[str]) -> None:
-    text = page if which == "page" else client.get("/api/guardian/cells").text
+    raw = page if which == "page" else client.get("/api/guardian/cells").text
+    text = page_text(raw) if which == "page" else raw  # words, not base64 payloads
     for forbidden in forbidden_texts(synthetic):
         assert forbidden not in text, forbidden
-    assert synthetic.SCRIPT not in text and synthetic.IMG not in text
+    for markup in (*MARKUP, synthetic.SCRIPT, synthetic.IMG):
+        assert markup not in raw, markup
     for level_name in LEVELS.values():
         assert level_name.lower() not in text.lower()
     assert "mace" not in text.lower()

@@ -3,18 +3,20 @@ import pyproj
 import pytest
 import shapely
 
-from geo.boundaries import COLUMNS, BoundaryError, read_boundaries
+from geo.boundaries import COLUMNS, BoundaryError, choose_fields, read_boundaries
 from geo.crs import BNG, UK_LAT, UK_LNG, WGS84
 
 STOCKTON = ("E06000004", "Stockton-on-Tees")
 HARTLEPOOL = ("E06000001", "Hartlepool")
 
-# Every boundary file in ../shared/data/boundaries/: (layer, wards, authority, vintage).
+# Every boundary file in ../shared/data/boundaries/, as its README describes it:
+# (layer, wards, authority, vintage, ward code field, EPSG code of the file's CRS).
 REAL_FILES = {
-    "stockton_wards_2024.geojson": (None, 27, STOCKTON, "2024"),
-    "stockton_wards_2013.geojson": (None, 26, STOCKTON, "2013"),
-    "hartlepool_wards_2013.geojson": (None, 11, HARTLEPOOL, "2013"),
-    "stockton_wards_2013_bng.gpkg": ("wards", 26, STOCKTON, "2013"),
+    "stockton_wards_2024.geojson": (None, 27, STOCKTON, "2024", "WD24CD", 4326),
+    "hartlepool_wards_2024.geojson": (None, 12, HARTLEPOOL, "2024", "WD24CD", 4326),
+    "stockton_wards_2013.geojson": (None, 26, STOCKTON, "2013", "WD13CD", 4326),
+    "hartlepool_wards_2013.geojson": (None, 11, HARTLEPOOL, "2013", "WD13CD", 4326),
+    "stockton_wards_2013_bng.gpkg": ("wards", 26, STOCKTON, "2013", "WD13CD", 27700),
 }
 BOUNDARY_SUFFIXES = {".geojson", ".json", ".gpkg", ".shp", ".zip"}
 
@@ -47,7 +49,7 @@ def test_the_table_lists_every_real_file(boundaries_dir):
 
 @pytest.mark.parametrize("name", sorted(REAL_FILES))
 def test_real_file_loads(boundaries_dir, name):
-    layer, count, (authority_code, authority_name), vintage = REAL_FILES[name]
+    layer, count, (authority_code, authority_name), vintage, _, _ = REAL_FILES[name]
     result = read_boundaries(boundaries_dir / name, layer=layer)
     areas = result.areas
     assert result.rejected == []
@@ -69,10 +71,33 @@ def test_real_file_loads(boundaries_dir, name):
     assert UK_LAT[0] <= miny < maxy <= UK_LAT[1]
 
 
-def test_stockton_2024_has_known_wards(boundaries_dir):
-    areas = read_boundaries(boundaries_dir / "stockton_wards_2024.geojson").areas
+@pytest.mark.parametrize("name", sorted(REAL_FILES))
+def test_real_file_fields_and_crs(boundaries_dir, name):
+    layer, _, _, vintage, code_field, epsg = REAL_FILES[name]
+    raw = gpd.read_file(boundaries_dir / name, layer=layer)
+    assert raw.crs.to_epsg() == epsg
+    choice = choose_fields(list(raw.columns))
+    assert (choice.code, choice.vintage) == (code_field, vintage)
+    assert choice.authority_code == ("LAD24CD" if vintage == "2024" else None)
+
+
+@pytest.mark.parametrize(("name", "code", "ward"), [
+    ("stockton_wards_2024.geojson", "E05014858", "Billingham Central"),
+    ("hartlepool_wards_2024.geojson", "E05013043", "Headland & Harbour"),
+])
+def test_2024_files_have_known_wards(boundaries_dir, name, code, ward):
+    areas = read_boundaries(boundaries_dir / name).areas
     by_code = dict(zip(areas["code"], areas["name"], strict=True))
-    assert by_code["E05014858"] == "Billingham Central"
+    assert by_code[code] == ward
+
+
+def test_the_two_2024_hub_files_do_not_share_a_ward(boundaries_dir):
+    stockton, hartlepool = (read_boundaries(boundaries_dir / f"{town}_wards_2024.geojson").areas
+                            for town in ("stockton", "hartlepool"))
+    assert not set(stockton["code"]) & set(hartlepool["code"])
+    stockton, hartlepool = stockton.to_crs(BNG).union_all(), hartlepool.to_crs(BNG).union_all()
+    assert stockton.distance(hartlepool) == 0  # neighbours,
+    assert stockton.intersection(hartlepool).area < 10  # square metres: along a line only
 
 
 def test_gpkg_reads_without_naming_its_only_layer(boundaries_dir):

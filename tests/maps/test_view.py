@@ -13,6 +13,7 @@ import shapely
 from geo import h3index
 from maps import assets, layers, style
 from maps.view import build_map, render_html
+from tests._pages import page_text, without_data_payloads
 from tests.conftest import missing
 
 SCRIPT = "<script>alert(1)</script>"
@@ -81,7 +82,7 @@ def test_imported_text_is_escaped(page: str) -> None:
     assert IMG not in page
     assert "<img src=x" not in page
     assert "alert(1)" in page
-    assert TEMPLATE not in page and "42zz" not in page
+    assert TEMPLATE not in page and "42zz" not in page_text(page)
 
 
 def test_notice_is_shown_escaped(page: str) -> None:
@@ -198,7 +199,8 @@ def test_no_request_leaves_for_anything_but_the_tiles(standalone):
     html = render_html(build_map(make_areas(), make_cells(), make_places(), tiles=tiles,
                                  attribution="x"),
                        standalone=standalone)
-    external = {u for u in URL.findall(html) if not u.startswith(tiles.split("{")[0])}
+    found = URL.findall(without_data_payloads(html))  # base64 may hold "//" by chance
+    external = {u for u in found if not u.startswith(tiles.split("{")[0])}
     assert external <= {"//leafletjs.com", "http://www.w3.org/2000/svg"}, external
     if standalone:
         assert "data:text/javascript;base64," in html
