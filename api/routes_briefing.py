@@ -3,7 +3,7 @@
 Both take ``meeting`` (required) and ``since`` (default 28 days before the meeting) as
 ``YYYY-MM-DD`` and go through `render_briefing`, which the ``placerisk briefing`` command
 (`api.cli_briefing`) uses too. The actions section reuses the cached disruption table
-(`api.routes_outcomes.outcome_tables`) with its default windows.
+(`api.routes_outcomes.outcome_tables`) with its default windows, read as of the meeting.
 
 A bad date, or a since date after the meeting, is a 422; no scoring run as of the meeting or
 earlier is a 404 (`layers.queries.NotFoundError`, through the app's error table, or as an
@@ -78,7 +78,8 @@ def render_briefing(store: Store, *, meeting: dt.date, since: dt.date | None,
         raise queries.ParameterError(str(exc)) from None
     with store.connect() as conn:
         run_for(conn, meeting)  # a missing run is a 404 before the outcome table is built
-    table, _, demo = outcome_tables(store, days=DEFAULT_DAYS, alpha=OUTCOME_ALPHA)
+    table, _, demo = outcome_tables(store, days=DEFAULT_DAYS, alpha=OUTCOME_ALPHA,
+                                    as_of=meeting)
     with store.connect() as conn:
         briefing = load_briefing(conn, meeting=meeting, since=since, outcomes=table,
                                  outcome_days=DEFAULT_DAYS, outcome_alpha=OUTCOME_ALPHA)

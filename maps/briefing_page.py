@@ -28,9 +28,9 @@ from layers.briefing import (
     NEW_HOT_SPOT,
     NOT_MEASURED,
     SECTIONS,
-    TOO_EARLY,
     Briefing,
 )
+from layers.outcomes import TOO_EARLY, VERDICT_NAMES
 from maps import static, style
 from maps.style import escape
 
@@ -40,11 +40,7 @@ VERDICT_COLOURS = {
     "worked": "#1a9641", "displaced": "#fdae61", "no_effect": "#969696",
     "too_few": "#d9d9d9", "worse": "#d7191c", TOO_EARLY: "#2b83ba", NOT_MEASURED: "#ffffff",
 }
-VERDICT_NAMES = {
-    "worked": "worked", "displaced": "displaced", "no_effect": "no clear effect",
-    "too_few": "too few reports", "worse": "worse", TOO_EARLY: "too early to measure",
-    NOT_MEASURED: "not measured",
-}
+ACTION_VERDICTS = {**VERDICT_NAMES, NOT_MEASURED: "not measured"}
 OTHER_COLOUR = "#666666"
 TITLES = {
     "hotspots": "a. Hot spot changes",
@@ -217,7 +213,7 @@ def _started(value: Any) -> str:
 def _action_rows(frame: pd.DataFrame) -> list[list[str]]:
     return [[str(i), _started(r.started_at), escape(r.id), escape(r.activity_type),
              escape(r.ward_name), escape(r.place), escape(r.agency), escape(r.outcome),
-             f"<b>{escape(VERDICT_NAMES.get(str(r.verdict), r.verdict))}</b>: "
+             f"<b>{escape(ACTION_VERDICTS.get(str(r.verdict), r.verdict))}</b>: "
              f"{escape(r.measured)}"]
             for i, r in enumerate(frame.itertuples(), start=1)]
 
@@ -272,7 +268,8 @@ def _rules(h: dict[str, Any]) -> dict[str, str]:
         "actions": (f"Activities started from {_day(h['since'])} to {_day(h['meeting'])}. "
                     "The measured outcome compares independent concern reports in "
                     f"{h['outcome_days']}-day windows before and after the start (alpha "
-                    f"{h['outcome_alpha']:g}); it is given once the after window is over."),
+                    f"{h['outcome_alpha']:g}). No verdict until the after window is over by the "
+                    "meeting and covered by the records: its progress is given instead."),
         "top_places": (f"Per ward, the {h['top_per_ward']} open places with the highest MACE "
                        "level, then the most independent reports naming them in the "
                        f"{h['report_window_days']} days to the meeting, then by name."),
@@ -281,7 +278,7 @@ def _rules(h: dict[str, Any]) -> dict[str, str]:
 
 LEGENDS = {
     "hotspots": _legend(CHANGE_COLOURS), "level_changes": LEVEL_LEGEND,
-    "reviews": LEVEL_LEGEND, "actions": _legend(VERDICT_COLOURS, VERDICT_NAMES),
+    "reviews": LEVEL_LEGEND, "actions": _legend(VERDICT_COLOURS, ACTION_VERDICTS),
     "top_places": LEVEL_LEGEND,
 }
 

@@ -12,7 +12,7 @@ import pytest
 import shapely
 
 from layers import briefing as b
-from layers.outcomes import VERDICTS
+from layers.outcomes import TOO_EARLY, VERDICTS
 from maps.briefing_page import (
     CHANGE_COLOURS,
     TITLES,
@@ -128,7 +128,7 @@ def test_map_labels_are_the_table_row_numbers(pack: b.Briefing) -> None:
     points = _points(pack.actions, ["#000000"] * len(pack.actions))
     assert points["label"].tolist() == ["1", "2", "4"]  # the third action has no location
     assert set(CHANGE_COLOURS) == set(b.CHANGES)
-    assert set(VERDICT_COLOURS) >= {*VERDICTS, b.TOO_EARLY, b.NOT_MEASURED}
+    assert set(VERDICT_COLOURS) >= {*VERDICTS, TOO_EARLY, b.NOT_MEASURED}
 
 
 def test_an_empty_pack_still_renders_every_section() -> None:
