@@ -44,7 +44,8 @@ def render_ward_map_html(store: Store, settings: Settings, ward_code: str, *,
         demo = queries.has_demo_areas(conn)
     m = build_map(ward, cells, places, tiles=settings.tiles if settings.tiles_enabled else None,
                   attribution=settings.attribution, notice=DEMO_AREAS_NOTICE if demo else None)
-    return render_html(m, standalone=standalone)
+    title = f"{ward['name'].iloc[0]} ({ward_code}): ward map"
+    return render_html(m, standalone=standalone, title=title)
 
 
 def _profile(conn: Any, ward: pd.DataFrame) -> tuple[dict[str, Any], list[float], list[str]]:
@@ -134,7 +135,8 @@ def ward_index(request: Request) -> HTMLResponse:
         f"<td>{escape(r.code)}</td><td>{escape(r.authority_name)}</td></tr>"
         for r in areas.itertuples())
     return HTMLResponse(
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Wards</title>"
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+        "<title>placerisk: wards</title>"
         "</head><body><h1>Wards</h1><table><tr><th>Rank</th><th>Ward</th><th>Code</th>"
         f"<th>Authority</th></tr>{rows}</table></body></html>")
 
