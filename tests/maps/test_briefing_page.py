@@ -107,10 +107,15 @@ def test_maps_are_pngs_per_section(maps: dict[str, bytes]) -> None:
 
 def test_header_and_footer_state_the_run_and_parameters(page: str) -> None:
     top, footer = page.split('<section class="section"')[0], page.split("<footer>")[1]
-    for text in ("meeting 2025-07-01", "2025-06-03", "2025-06-30", "0123456789abcdef",
-                 "placerisk score --as-of 2025-06-30", "--since 2025-06-03", "trend_alpha",
-                 "weights.report_levels", "outcomes.window_days"):
+    for text in ("meeting 2025-07-01", "2025-06-03", "2025-06-30", "0123456789abcdef"):
         assert text in top, text
+    # the chair reads the changes first: the run and its parameters come after every section
+    last = page.split('<section class="section" id="top_places">')[1]
+    assert "Reproducing this pack" not in top and "Reproducing this pack" in last
+    parameters = last.split('<section class="parameters" id="parameters">')[1]
+    for text in ("placerisk score --as-of 2025-06-30", "--since 2025-06-03", "trend_alpha",
+                 "weights.report_levels", "outcomes.window_days"):
+        assert text in parameters, text
     for text in ("meeting 2025-07-01", "since 2025-06-03", "as of 2025-06-30", "run 7",
                  "0123456789abcdef", "90-day windows"):
         assert text in footer, text
