@@ -12,18 +12,22 @@ import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, cast
 
 import geopandas as gpd
 import pandas as pd
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from api import (
     auth,
     docs,
+    pages,
     routes_audit,
     routes_briefing,
     routes_guardian,
@@ -113,7 +117,7 @@ def render_map_html(store: Store, settings: Settings, *, standalone: bool = Fals
                   tiles=settings.tiles if settings.tiles_enabled else None,
                   attribution=settings.attribution, reports=reports, filter_panel=panel,
                   notice=DEMO_AREAS_NOTICE if demo else None, client=client)
-    return render_html(m, standalone=standalone)
+    return render_html(m, standalone=standalone, title="placerisk: JAG map")
 
 
 # --- dependencies ------------------------------------------------------------------------
@@ -404,10 +408,21 @@ def _geojson(frame: gpd.GeoDataFrame, count: int) -> Response:
     return Response(json.dumps(collection, default=_json_default), media_type=GEOJSON)
 
 
-def _error_handler(status: int) -> Callable[[Request, Exception], Awaitable[JSONResponse]]:
-    async def handler(_request: Request, exc: Exception) -> JSONResponse:
+def _error_handler(status: int) -> Callable[[Request, Exception], Awaitable[Response]]:
+    """JSON ``{"detail": message}``; an HTML page with a way forward for a page route."""
+    async def handler(request: Request, exc: Exception) -> Response:
+        if pages.is_page(request):
+            return await run_in_threadpool(pages.error_page, request, status, str(exc))
         return JSONResponse({"detail": str(exc)}, status_code=status)
     return handler
+
+
+async def _validation_error(request: Request, exc: Exception) -> Response:
+    """FastAPI's 422 JSON; for a page route, an HTML page with the form to fill in."""
+    invalid = cast(RequestValidationError, exc)  # registered for this class only
+    if pages.is_page(request):
+        return await run_in_threadpool(pages.validation_page, request, invalid)
+    return await request_validation_exception_handler(request, invalid)
 
 
 # --- app ---------------------------------------------------------------------------------
@@ -444,6 +459,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.page_cache = PageCache()
     for error, status in ERROR_STATUS.items():
         app.add_exception_handler(error, _error_handler(status))
+    app.add_exception_handler(RequestValidationError, _validation_error)
     for error, handler in auth.HANDLERS.items():
         app.add_exception_handler(error, handler)
     app.include_router(auth.router)

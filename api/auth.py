@@ -20,6 +20,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from api import pages
 from api.policy import HOME, Rule, rule_for
 from api.settings import Settings
 from layers import accounts, audit
@@ -71,8 +72,11 @@ def current_session(request: Request) -> Session | None:
 
 def _audit(request: Request, rule: Rule | None, session: Session | None, *, action: str,
            outcome: str = "ok", detail: str | None = None) -> None:
-    params = request.path_params
-    ids = [params[rule.object_param]] if rule and rule.object_param in params else []
+    ids = []
+    if rule and rule.object_param:
+        value = (request.path_params.get(rule.object_param)
+                 or request.query_params.get(rule.object_param))
+        ids = [str(value)[:64]] if value else []
     audit.record(request.app.state.store, action=action, outcome=outcome,
                  user_name=session.user.name if session else None,
                  role=session.user.role if session else None,
@@ -139,14 +143,32 @@ def _settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
+def local_path(target: str | None) -> str | None:
+    """``target`` if it is a path of this site, else None: never another site.
+
+    Only a relative path from the root: no scheme, no host, no ``//`` or backslash (which
+    browsers read as ``//``), and no control character or space (browsers drop tabs and
+    newlines from a URL, so ``/<TAB>/evil.example`` would become ``//evil.example``).
+
+    Examples
+    --------
+    >>> local_path("/wards?x=1"), local_path("//evil.example"), local_path("https://evil.example")
+    ('/wards?x=1', None, None)
+    >>> local_path("/" + chr(9) + "/evil.example"), local_path("/" + chr(92) + "evil.example")
+    (None, None)
+    """
+    if not target or len(target) > 200 or not target.startswith("/"):
+        return None
+    if target.startswith("//") or "\\" in target or any(c <= " " or c == "\x7f"
+                                                          for c in target):
+        return None
+    parts = urlsplit(target)
+    return target if not parts.scheme and not parts.netloc else None
+
+
 def _safe_next(target: str | None, role: str) -> str:
-    """A local path to go to after sign-in (never another site)."""
-    if target:
-        parts = urlsplit(target)
-        if not parts.scheme and not parts.netloc and target.startswith("/") \
-                and not target.startswith("//") and "\\" not in target:
-            return target
-    return HOME[role]
+    """A local path to go to after sign-in (never another site), else the role's home."""
+    return local_path(target) or HOME[role]
 
 
 def login_page(*, message: str = "", next_path: str = "", csrf: str = "") -> str:
@@ -180,8 +202,8 @@ def _login_form(message: str, next_path: str, status: int,
 
 @router.get("/login", response_class=HTMLResponse, tags=["auth"])
 def login_form(next: str = "") -> HTMLResponse:  # noqa: A002 (the query parameter's name)
-    """The sign-in page."""
-    return _login_form("", next[:200], 200)
+    """The sign-in page; it goes on to ``next`` afterwards when that is a path of this site."""
+    return _login_form("", local_path(next) or "", 200)
 
 
 def _sign_in(request: Request, name: str, password: str) -> accounts.User:
@@ -300,23 +322,23 @@ def _wants_html(request: Request) -> bool:
 
 
 async def not_signed_in(request: Request, exc: Exception) -> Response:
-    """401: the sign-in form for a browser, JSON for an API client."""
+    """Not signed in: a page redirects to the sign-in page, an API client gets 401 JSON.
+
+    A page (`api.policy.Rule.page`) answers 303 to ``/login?next=...``; another route asked
+    for by a browser (Accept: text/html) the sign-in form with 401.
+    """
+    if pages.is_page(request) and request.method in ("GET", "HEAD"):
+        return pages.login_redirect(request)
     if _wants_html(request):
-        next_path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        return _login_form("Please sign in.", next_path[:200], 401)
+        return _login_form("Please sign in.", pages.asked_for(request), 401)
     return JSONResponse({"detail": str(exc)}, status_code=401,
                         headers={"WWW-Authenticate": "Bearer"})
 
 
 async def forbidden(request: Request, exc: Exception) -> Response:
-    """403 with a short reason; browsers also get a link to their own home page."""
-    if _wants_html(request):
-        session = getattr(request.state, "session", None)
-        home = HOME[session.user.role] if session else "/login"
-        body = (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>"
-                f"Not allowed</title></head><body><h1>Not allowed</h1><p>{escape(str(exc))}"
-                f"</p><p><a href='{home}'>Go to your home page</a></p></body></html>")
-        return HTMLResponse(body, status_code=403)
+    """403 with a short reason; a page (or a browser) gets a page linking what it may see."""
+    if pages.is_page(request) or _wants_html(request):
+        return pages.forbidden_page(request, str(exc))
     return JSONResponse({"detail": str(exc)}, status_code=403)
 
 

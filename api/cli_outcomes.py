@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -21,16 +22,16 @@ FORMATS = {".csv": "csv", ".json": "json", ".html": "html", ".htm": "html"}
 
 
 def write_table(table: pd.DataFrame, summary: pd.DataFrame, out: Path, fmt: str, *,
-                days: int, alpha: float) -> None:
+                days: int, alpha: float, as_of: dt.date) -> None:
     """Write the outcome table as CSV (formula-safe), JSON or an HTML page."""
     if fmt == "csv":
         neutralise_csv(table).to_csv(out, index=False, encoding="utf-8")
     elif fmt == "json":
-        body = {"days": days, "alpha": alpha, "by_type": json_records(summary),
-                "data": json_records(table)}
+        body = {"days": days, "alpha": alpha, "as_of": as_of.isoformat(),
+                "by_type": json_records(summary), "data": json_records(table)}
         out.write_text(json.dumps(body, indent=1), encoding="utf-8")
     else:
-        out.write_text(outcomes_page_html(table, summary, days=days, alpha=alpha),
+        out.write_text(outcomes_page_html(table, summary, days=days, alpha=alpha, as_of=as_of),
                        encoding="utf-8")
 
 
@@ -57,11 +58,14 @@ def build_command(with_store: Callable[..., Any]) -> click.Command:
     @click.option("--crime-type", "crime_types", multiple=True, metavar="TYPE",
                   help="Also measure police.uk crimes of this type (repeatable), e.g. "
                        "'Drugs'. police.uk gives months only: use windows of 90+ days.")
+    @click.option("--as-of", "as_of", type=click.DateTime(["%Y-%m-%d"]),
+                  metavar="YYYY-MM-DD", help="Read the outcomes on this day [default: today]: "
+                  "no verdict for an activity whose after window is not over by then.")
     @click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
                   metavar="FILE", help="Write the whole table: .csv, .json or .html.")
     @with_store
     def outcomes(store: Store, days: int, alpha: float, crime_types: tuple[str, ...],
-                 out: Path | None) -> None:
+                 as_of: dt.datetime | None, out: Path | None) -> None:
         """Measure the effect of every disruption activity and JAG campaign.
 
         For each located activity (and each campaign: two or more activities sharing a
@@ -70,9 +74,12 @@ def build_command(with_store: Callable[..., Any]) -> click.Command:
         (displacement) and matched control cells of the same ward. The table gives the
         gross and net change, the Weighted Displacement Quotient, the Weighted
         Displacement Difference with its interval, a harm-weighted variant and a verdict
-        in words. The summary counts verdicts per activity type, for activities whose
-        after window is over.
+        in words. No verdict is given for an activity whose after window is not over by
+        the as-of date and covered by the records: its progress is shown instead ("day 12
+        of 90"). The summary counts verdicts per activity type, for activities whose after
+        window is over.
         """
+        day = as_of.date() if as_of else dt.date.today()
         fmt = None
         if out is not None:
             fmt = FORMATS.get(out.suffix.lower())
@@ -86,7 +93,7 @@ def build_command(with_store: Callable[..., Any]) -> click.Command:
                     f"--crime-type {unknown[0]!r} is not in the police.uk data loaded; "
                     f"known types: {', '.join(sorted(known)) or 'none (import police-uk)'}")
             inputs = disruptions.load_inputs(conn, crime_types=crime_types)
-        table = disruptions.disruption_table(inputs, days=days, alpha=alpha)
+        table = disruptions.disruption_table(inputs, days=days, alpha=alpha, as_of=day)
         summary = disruptions.by_type(table) if len(table) else pd.DataFrame()
         levels = table["level"].value_counts() if len(table) else pd.Series(dtype=int)
         click.echo(f"{levels.get('activity', 0)} activities and {levels.get('campaign', 0)} "
@@ -94,7 +101,7 @@ def build_command(with_store: Callable[..., Any]) -> click.Command:
                    "activities without a location could not be measured")
         _print_summary(summary)
         if out is not None and fmt is not None:
-            write_table(table, summary, out, fmt, days=days, alpha=alpha)
+            write_table(table, summary, out, fmt, days=days, alpha=alpha, as_of=day)
             click.echo(f"wrote {out}")
 
     return outcomes

@@ -7,9 +7,11 @@ makes no CDN request.
 The schema FastAPI builds knows nothing of `api.auth.authorize` (a dependency of the whole
 app) or of the domain errors of ``api.app.ERROR_STATUS``. `document_access` adds what every
 client meets: the bearer token and session cookie as security schemes, on every route the
-policy does not make public; 401 and 403 (JSON, or HTML for a browser); 404 where a route
-looks an object or a scoring run up; and error bodies whose ``detail`` is a message (our own
-422s) as well as FastAPI's list of validation errors. schemathesis fuzzes against this.
+policy does not make public; 401 and 403 (JSON, or HTML for a browser), or for a page
+(`api.policy.Rule.page`) the redirect to the sign-in page and HTML 403, 404 and 422 pages;
+404 where a route looks an object or a scoring run up; and error bodies whose ``detail`` is
+a message (our own 422s) as well as FastAPI's list of validation errors. schemathesis
+fuzzes against this.
 """
 
 from __future__ import annotations
@@ -41,11 +43,15 @@ _VALIDATION_REF = {"$ref": "#/components/schemas/HTTPValidationError"}
 LOOKUP_PARAMETERS = {"run_id", "ward"}
 
 
-def _error(description: str, *, html: bool) -> dict[str, Any]:
-    content: dict[str, Any] = {"application/json": {"schema": _ERROR_REF}}
+def _error(description: str, *, html: bool, json: bool = True) -> dict[str, Any]:
+    content: dict[str, Any] = {"application/json": {"schema": _ERROR_REF}} if json else {}
     if html:
         content["text/html"] = {"schema": {"type": "string"}}
     return {"description": description, "content": content}
+
+
+SIGN_IN_REDIRECT = {"description": "Not signed in: on to /login?next=<this page>.",
+                    "headers": {"Location": {"schema": {"type": "string"}}}}
 
 
 def _looks_up(path: str, operation: dict[str, Any]) -> bool:
@@ -56,22 +62,30 @@ def _looks_up(path: str, operation: dict[str, Any]) -> bool:
 def _document_operation(method: str, path: str, operation: dict[str, Any]) -> None:
     rule = rule_for(method.upper(), path)
     responses = operation.setdefault("responses", {})
-    # a page answers a browser's errors with a page: the sign-in form, a "not allowed" page
-    page = any("text/html" in r.get("content", {}) for c, r in responses.items()
-               if c.startswith("2"))
+    # a page (api.pages) redirects to the sign-in page and answers every error with a page;
+    # another route answers a browser's refusals with a page too
+    page = rule is not None and rule.page
+    html = page or any("text/html" in r.get("content", {}) for c, r in responses.items()
+                       if c.startswith("2"))  # an HTML form's route may answer with a page
     if rule is not None and rule.public:
         operation["security"] = []
     else:
         operation["security"] = [{"bearer": []}, {"session": []}]
-        responses.setdefault("401", _error("Not signed in.", html=True))
-        responses.setdefault("403", _error("Signed in, but the role may not call this.",
-                                           html=True))
-    if _looks_up(path, operation):
-        responses.setdefault("404", _error("No such object or scoring run.", html=page))
-    content = responses.get("422", {}).get("content", {})
-    if "application/json" in content:
-        content["application/json"]["schema"] = {"anyOf": [_VALIDATION_REF, _ERROR_REF]}
         if page:
+            responses.setdefault("303", SIGN_IN_REDIRECT)
+        else:
+            responses.setdefault("401", _error("Not signed in.", html=True))
+        responses.setdefault("403", _error("Signed in, but the role may not call this.",
+                                           html=True, json=not page))
+    if _looks_up(path, operation) or page:
+        responses.setdefault("404", _error("No such object or scoring run.", html=html,
+                                           json=not page))
+    content = responses.get("422", {}).get("content", {})
+    if page and content:
+        responses["422"]["content"] = {"text/html": {"schema": {"type": "string"}}}
+    elif "application/json" in content:
+        content["application/json"]["schema"] = {"anyOf": [_VALIDATION_REF, _ERROR_REF]}
+        if html:
             content["text/html"] = {"schema": {"type": "string"}}
 
 
@@ -132,6 +146,6 @@ def openapi(request: Request) -> JSONResponse:
 def swagger(request: Request) -> HTMLResponse:
     """Swagger UI over the schema."""
     return get_swagger_ui_html(
-        openapi_url="/openapi.json", title="placerisk API",
+        openapi_url="/openapi.json", title="placerisk API documentation",
         swagger_js_url=f"{ROUTE}/swagger-ui-bundle.js",
         swagger_css_url=f"{ROUTE}/swagger-ui.css", swagger_favicon_url="/favicon.ico")

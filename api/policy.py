@@ -8,6 +8,11 @@ markercluster) are public: they are the libraries' own files.
 Roles (see `layers.accounts`): admin and analyst see everything but the admin's audit log;
 police see places, levels, scores, patrol plans and activities but no notes or grades;
 guardians see the guardian view and its data only.
+
+A rule with ``page=True`` is an HTML page for a browser: a signed-out caller is sent to
+``/login?next=...`` rather than answered 401, and errors come as HTML pages with a way
+forward (`api.pages`). Every other route (the API, and the files pages link to: PDF, CSV,
+GPX, KML) answers errors in JSON as before.
 """
 
 from __future__ import annotations
@@ -26,8 +31,9 @@ class Rule:
     """The roles allowed, and what to write to the audit log when one of them calls.
 
     ``audit`` is an action of `layers.audit.ACTIONS`; ``object_type`` and ``object_param``
-    name the object and the path parameter holding its id. ``purpose``: the call must say
-    why (a ``purpose`` query parameter), which goes to the audit log with it.
+    name the object and the path (or else query) parameter holding its id. ``purpose``:
+    the call must say why (a ``purpose`` query parameter), which goes to the audit log with
+    it. ``page``: a browser page (see the module docstring).
     """
 
     roles: frozenset[str]
@@ -35,6 +41,7 @@ class Rule:
     object_type: str | None = None
     object_param: str | None = None
     purpose: bool = False
+    page: bool = False
 
     @property
     def public(self) -> bool:
@@ -42,25 +49,27 @@ class Rule:
         return not self.roles
 
 
-def _rules(roles: frozenset[str], *paths: str, method: str = "GET"
+def _rules(roles: frozenset[str], *paths: str, method: str = "GET", page: bool = False
            ) -> dict[tuple[str, str], Rule]:
-    return {(method, path): Rule(roles) for path in paths}
+    return {(method, path): Rule(roles, page=page) for path in paths}
 
 
 POLICY: dict[tuple[str, str], Rule] = {
-    **_rules(PUBLIC, "/favicon.ico", "/healthz", "/login"),
+    **_rules(PUBLIC, "/favicon.ico", "/healthz"),
+    **_rules(PUBLIC, "/login", page=True),
     ("POST", "/login"): Rule(PUBLIC),
     ("POST", "/api/token"): Rule(PUBLIC),
     ("POST", "/logout"): Rule(ALL),
-    **_rules(ALL, "/api/me", "/guardian", "/api/guardian/cells", "/docs", "/openapi.json"),
-    **_rules(OPS, "/", "/api/search", "/api/places", "/api/places.geojson", "/api/activities",
+    **_rules(ALL, "/api/me", "/api/guardian/cells", "/openapi.json"),
+    **_rules(ALL, "/guardian", "/docs", page=True),
+    **_rules(OPS, "/api/search", "/api/places", "/api/places.geojson", "/api/activities",
              "/api/cells", "/api/cells.geojson", "/api/cells/{h3_cell}", "/api/areas",
              "/api/areas.geojson", "/api/runs", "/api/runs/{run_id}", "/api/categories",
              "/api/wards/ranking", "/api/concentration", "/api/explain/cell/{h3_cell}",
-             "/api/explain/ward/{ward_code}", "/wards", "/wards/{ward_code}",
-             "/wards/{ward_code}/map", "/patrol", "/api/patrol", "/patrol/plan",
-             "/api/patrol/plan", "/patrol/plan.pdf", "/patrol/plan.gpx", "/patrol/plan.kml",
-             "/outcomes", "/api/outcomes"),
+             "/api/explain/ward/{ward_code}", "/api/patrol", "/api/patrol/plan",
+             "/patrol/plan.pdf", "/patrol/plan.gpx", "/patrol/plan.kml", "/api/outcomes"),
+    **_rules(OPS, "/", "/wards", "/wards/{ward_code}", "/wards/{ward_code}/map", "/patrol",
+             "/patrol/plan", "/outcomes", page=True),
     ("GET", "/api/places/{place_id}"): Rule(OPS, audit="read_place", object_type="place",
                                             object_param="place_id"),
     ("GET", "/api/places/{place_id}/notes"): Rule(STAFF, audit="read_notes",
@@ -70,11 +79,15 @@ POLICY: dict[tuple[str, str], Rule] = {
                                               object_param="what", purpose=True),
     ("GET", "/outcomes.csv"): Rule(STAFF, audit="export", object_type="outcomes",
                                    purpose=True),
-    ("GET", "/briefing"): Rule(STAFF, audit="briefing", object_type="briefing"),
-    ("GET", "/briefing.pdf"): Rule(STAFF, audit="briefing", object_type="briefing"),
+    # the meeting date names the pack read (and gives the next form its default)
+    ("GET", "/briefing"): Rule(STAFF, audit="briefing", object_type="briefing",
+                               object_param="meeting", page=True),
+    ("GET", "/briefing.pdf"): Rule(STAFF, audit="briefing", object_type="briefing",
+                                   object_param="meeting"),
     ("GET", "/api/audit"): Rule(ADMIN),
     # review and retention: layers.review writes its own audit rows ("review", "erase")
-    **_rules(STAFF, "/review", "/api/review"),
+    **_rules(STAFF, "/review", page=True),
+    **_rules(STAFF, "/api/review"),
     **_rules(STAFF, "/api/places/{place_id}/review", "/api/places/{place_id}/review/form",
              "/api/places/{place_id}/erase", method="POST"),
 }

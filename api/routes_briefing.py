@@ -3,11 +3,11 @@
 Both take ``meeting`` (required) and ``since`` (default 28 days before the meeting) as
 ``YYYY-MM-DD`` and go through `render_briefing`, which the ``placerisk briefing`` command
 (`api.cli_briefing`) uses too. The actions section reuses the cached disruption table
-(`api.routes_outcomes.outcome_tables`) with its default windows.
+(`api.routes_outcomes.outcome_tables`) with its default windows, read as of the meeting.
 
 A bad date, or a since date after the meeting, is a 422; no scoring run as of the meeting or
-earlier is a 404 (`layers.queries.NotFoundError`, through the app's error table, or as an
-HTML page from ``/briefing``). Nothing here imports `api.app`.
+earlier is a 404 (`layers.queries.NotFoundError`), through the app's error table: as HTML
+pages holding a meeting date form (`api.pages`). Nothing here imports `api.app`.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ from layers.briefing import default_since
 from layers.briefing_inputs import load_briefing, run_for
 from layers.outcomes import DEFAULT_DAYS
 from layers.store import Store
-from maps import style
 from maps.briefing_page import briefing_page_html, section_maps
 from maps.printing import html_to_pdf
 
@@ -78,7 +77,8 @@ def render_briefing(store: Store, *, meeting: dt.date, since: dt.date | None,
         raise queries.ParameterError(str(exc)) from None
     with store.connect() as conn:
         run_for(conn, meeting)  # a missing run is a 404 before the outcome table is built
-    table, _, demo = outcome_tables(store, days=DEFAULT_DAYS, alpha=OUTCOME_ALPHA)
+    table, _, demo = outcome_tables(store, days=DEFAULT_DAYS, alpha=OUTCOME_ALPHA,
+                                    as_of=meeting)
     with store.connect() as conn:
         briefing = load_briefing(conn, meeting=meeting, since=since, outcomes=table,
                                  outcome_days=DEFAULT_DAYS, outcome_alpha=OUTCOME_ALPHA)
@@ -88,22 +88,11 @@ def render_briefing(store: Store, *, meeting: dt.date, since: dt.date | None,
     return html_to_pdf(page) if fmt == "pdf" else page.encode("utf-8")
 
 
-def _error_page(status: str, message: str) -> str:
-    return ("<!DOCTYPE html><html><head><meta charset='utf-8'><title>placerisk briefing"
-            f"</title></head><body><h1>{style.escape(status)}</h1>"
-            f"<p>{style.escape(message)}</p></body></html>")
-
-
 @router.get("/briefing", response_class=HTMLResponse, tags=["briefing"])
 def briefing_page(request: Request, meeting: Meeting, since: Since = None) -> HTMLResponse:
     """The JAG briefing pack for a meeting, print-ready (no scripts, no external requests)."""
-    try:
-        content = render_briefing(request.app.state.store, meeting=parse_day(meeting, "meeting"),
-                                  since=None if since is None else parse_day(since, "since"))
-    except queries.NotFoundError as exc:
-        return HTMLResponse(_error_page("Not found", str(exc)), status_code=404)
-    except queries.ParameterError as exc:
-        return HTMLResponse(_error_page("Bad request", str(exc)), status_code=422)
+    content = render_briefing(request.app.state.store, meeting=parse_day(meeting, "meeting"),
+                              since=None if since is None else parse_day(since, "since"))
     return HTMLResponse(content.decode("utf-8"))
 
 

@@ -113,7 +113,7 @@ def render_guardian_html(store: Store, settings: Settings, *, standalone: bool =
     m = build_guardian_map(view.cells, view.protective,
                            tiles=settings.tiles if settings.tiles_enabled else None,
                            attribution=settings.attribution, k=view.k, period=period)
-    return render_html(m, standalone=standalone)
+    return render_html(m, standalone=standalone, title="placerisk: guardian view")
 
 
 def guardian_payload(store: Store, settings: Settings) -> GuardianCellsPublic:

@@ -1,14 +1,18 @@
 """Outcome measures of disruptions: the table as a page, JSON and CSV.
 
-The table is computed from the store on first request and kept in memory under a
-fingerprint of its inputs (`layers.disruptions.fingerprint`), so it is recomputed only after
-an import, an edit or new boundaries. One request computes it; concurrent ones for the same
-key wait for that result rather than each computing it again (under load, a cold cache
-otherwise has every user's request compute the table at once, each slowed by the others).
+The figures (`layers.disruptions.measure`) are computed from the store on first request and
+kept in memory under a fingerprint of their inputs (`layers.disruptions.fingerprint`), so
+they are recomputed only after an import, an edit or new boundaries. The after-window rule
+(no verdict before the window is over, `layers.disruptions.judged`) is applied per request
+for its as-of date: today, unless ``as_of`` is given. One request computes the figures;
+concurrent ones for the same key wait for that result rather than each computing them again
+(under load, a cold cache otherwise has every user's request compute the table at once, each
+slowed by the others).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import math
 import threading
@@ -22,13 +26,14 @@ from fastapi.responses import HTMLResponse, Response
 from api.settings import DEMO_AREAS_NOTICE
 from layers import disruptions, queries
 from layers.exports import neutralise_csv
-from layers.outcomes import DEFAULT_DAYS, VERDICTS
+from layers.outcomes import DEFAULT_DAYS, TOO_EARLY, VERDICTS
 from layers.store import Store
 from maps.outcomes_page import SORTABLE, outcomes_page_html
 
 router = APIRouter()
 CACHE_SIZE = 8
-_cache: OrderedDict[tuple, tuple[pd.DataFrame, pd.DataFrame, bool]] = OrderedDict()
+_Measured = tuple[pd.DataFrame, dt.date | None, bool]  # figures, data end, demo areas
+_cache: OrderedDict[tuple, _Measured] = OrderedDict()
 _lock = threading.Lock()
 _computing: dict[tuple, threading.Lock] = {}  # one lock per key being computed
 
@@ -43,11 +48,29 @@ Sort = Annotated[str, Query(max_length=32, description="Column to sort by: "
                                                        + ", ".join(SORTABLE) + ".")]
 Order = Annotated[Literal["asc", "desc"], Query(description="Sort direction.")]
 TypeFilter = Annotated[str | None, Query(max_length=32, description="Only this activity type.")]
+AsOf = Annotated[dt.date | None, Query(
+    description="Read the outcomes on this day, YYYY-MM-DD [default: today]: no verdict for "
+                "an activity whose after window is not over by then.")]
 
 
 def outcome_tables(store: Store, *, days: int = DEFAULT_DAYS, alpha: float = 0.05,
-                   crime_types: tuple[str, ...] = ()) -> tuple[pd.DataFrame, pd.DataFrame, bool]:
-    """The disruption table, the summary by type and whether the areas are the demo's."""
+                   crime_types: tuple[str, ...] = (), as_of: dt.date | None = None
+                   ) -> tuple[pd.DataFrame, pd.DataFrame, bool]:
+    """The disruption table as of ``as_of`` (default today), its summary by type, demo or not.
+
+    No verdict is given for an activity whose after window is not over by ``as_of`` in the
+    records (`layers.disruptions.judged`).
+    """
+    figures, data_end, demo = _measured(store, days=days, alpha=alpha, crime_types=crime_types)
+    table = disruptions.judged(figures, days=days, as_of=as_of or dt.date.today(),
+                               data_end=data_end)
+    summary = disruptions.by_type(table) if len(table) else pd.DataFrame()
+    return table, summary, demo
+
+
+def _measured(store: Store, *, days: int, alpha: float,
+              crime_types: tuple[str, ...]) -> _Measured:
+    """`layers.disruptions.measure` of the store, from the cache when its inputs are unchanged."""
     with store.connect() as conn:
         key = (store.url, disruptions.fingerprint(conn), days, alpha, crime_types)
     found = _cached(key)
@@ -62,17 +85,16 @@ def outcome_tables(store: Store, *, days: int = DEFAULT_DAYS, alpha: float = 0.0
         with store.connect() as conn:
             inputs = disruptions.load_inputs(conn, crime_types=crime_types)
             demo = queries.has_demo_areas(conn)
-        table = disruptions.disruption_table(inputs, days=days, alpha=alpha)
-        summary = disruptions.by_type(table) if len(table) else pd.DataFrame()
+        measured = (disruptions.measure(inputs, days=days, alpha=alpha), inputs.data_end, demo)
         with _lock:
-            _cache[key] = (table, summary, demo)
+            _cache[key] = measured
             while len(_cache) > CACHE_SIZE:
                 _cache.popitem(last=False)
             _computing.pop(key, None)
-    return table, summary, demo
+    return measured
 
 
-def _cached(key: tuple) -> tuple[pd.DataFrame, pd.DataFrame, bool] | None:
+def _cached(key: tuple) -> _Measured | None:
     with _lock:
         if key in _cache:
             _cache.move_to_end(key)
@@ -112,26 +134,33 @@ def json_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 @router.get("/outcomes", response_class=HTMLResponse, tags=["outcomes"])
 def outcomes_page(request: Request, days: Days = DEFAULT_DAYS, alpha: Alpha = 0.05,
                   sort: Sort = "activity_type", order: Order = "asc",
-                  type: TypeFilter = None) -> HTMLResponse:  # noqa: A002 (query name)
+                  type: TypeFilter = None,  # noqa: A002 (query name)
+                  as_of: AsOf = None) -> HTMLResponse:
     """Every disruption's measured effect, and which kinds of action work (HTML)."""
-    table, summary, demo = outcome_tables(request.app.state.store, days=days, alpha=alpha)
+    day = as_of or dt.date.today()
+    table, summary, demo = outcome_tables(request.app.state.store, days=days, alpha=alpha,
+                                          as_of=day)
     shown = _select(table, type, sort, order)
     query = {k: v for k, v in request.query_params.items()}
     return HTMLResponse(outcomes_page_html(
-        shown, summary, days=days, alpha=alpha, sort=sort, descending=order == "desc",
+        shown, summary, days=days, alpha=alpha, as_of=day, sort=sort,
+        descending=order == "desc",
         query=query, notice=DEMO_AREAS_NOTICE if demo else None))
 
 
 @router.get("/api/outcomes", tags=["outcomes"])
 def outcomes_json(request: Request, days: Days = DEFAULT_DAYS, alpha: Alpha = 0.05,
                   crime_type: CrimeTypes = None, sort: Sort = "activity_type",
-                  order: Order = "asc", type: TypeFilter = None  # noqa: A002
-                  ) -> dict[str, Any]:
+                  order: Order = "asc", type: TypeFilter = None,  # noqa: A002
+                  as_of: AsOf = None) -> dict[str, Any]:
     """Every disruption's measured effect (reports, harm-weighted, crime) and the summary."""
+    day = as_of or dt.date.today()
     table, summary, _ = outcome_tables(request.app.state.store, days=days, alpha=alpha,
-                                       crime_types=tuple(sorted(set(crime_type or ()))))
+                                       crime_types=tuple(sorted(set(crime_type or ()))),
+                                       as_of=day)
     shown = _select(table, type, sort, order)
-    return {"days": days, "alpha": alpha, "verdicts": list(VERDICTS),
+    return {"days": days, "alpha": alpha, "as_of": day.isoformat(),
+            "verdicts": [*VERDICTS, TOO_EARLY],
             "by_type": json_records(summary), "data": json_records(shown), "count": len(shown)}
 
 
@@ -140,10 +169,11 @@ def outcomes_csv(request: Request, purpose: Annotated[str, Query(  # noqa: ARG00
                      min_length=5, max_length=200,
                      description="Why you need this export (to the audit log).")],
                  days: Days = DEFAULT_DAYS, alpha: Alpha = 0.05,
-                 crime_type: CrimeTypes = None) -> Response:
+                 crime_type: CrimeTypes = None, as_of: AsOf = None) -> Response:
     """Every disruption's measured effect as CSV (formula-safe), for a spreadsheet."""
     table, _, _ = outcome_tables(request.app.state.store, days=days, alpha=alpha,
-                                 crime_types=tuple(sorted(set(crime_type or ()))))
+                                 crime_types=tuple(sorted(set(crime_type or ()))),
+                                 as_of=as_of)
     buffer = io.StringIO()
     neutralise_csv(table).to_csv(buffer, index=False)
     return Response(buffer.getvalue(), media_type="text/csv; charset=utf-8", headers={

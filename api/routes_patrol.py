@@ -4,7 +4,8 @@ Both read the newest scoring run's cells of one ward and pass them to
 `layers.patrol.patrol_cells`. The view holds cells, radio labels, scores and categories only:
 no place names, notes, summaries or grades. This module imports nothing from `api.app`, so
 the app can include `router` without an import cycle; the app's error table turns
-`layers.queries.NotFoundError` into a 404 and `ParameterError` into a 422 on the JSON route.
+`layers.queries.NotFoundError` into a 404 and `ParameterError` into a 422 (HTML pages with a
+ward picker for ``/patrol``, `api.pages`).
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ from api.settings import DEMO_AREAS_NOTICE, Settings
 from layers import queries
 from layers.patrol import DEFAULT_TOP, MAX_TOP, patrol_cells, tour_length_m
 from layers.store import Store
-from maps import style
 from maps.patrol import build_patrol_map
 from maps.view import render_html
 
@@ -115,7 +115,8 @@ def render_patrol_html(store: Store, settings: Settings, *, ward_code: str,
                          attribution=settings.attribution, ward_code=view.ward_code,
                          notice=_notice(view), independent=not view.includes_patrol,
                          plan_form=not standalone)
-    return render_html(m, standalone=standalone)
+    # the ward's code, not its (imported) name: the view holds cells and labels only
+    return render_html(m, standalone=standalone, title=f"Patrol view: ward {view.ward_code}")
 
 
 # --- schemas -----------------------------------------------------------------------------
@@ -161,22 +162,13 @@ Seed = Annotated[int | None, Query(ge=0, le=2**31 - 1, description=(
     "Varies the suggested dwell times (10-15 min); use the shift's date, e.g. 20250630."))]
 
 
-def _error_page(message: str) -> str:
-    return ("<!DOCTYPE html><html><head><meta charset='utf-8'><title>placerisk patrol view"
-            f"</title></head><body><h1>Not found</h1><p>{style.escape(message)}</p>"
-            "</body></html>")
-
-
 @router.get("/patrol", response_class=HTMLResponse, tags=["patrol"])
 def patrol_page(request: Request, ward: Ward, top: TopCells = DEFAULT_TOP,
                 seed: Seed = None) -> HTMLResponse:
     """The patrol view of a ward: target cells, radio labels, visiting order and dwell."""
-    try:
-        page = render_patrol_html(request.app.state.store, request.app.state.settings,
-                                  ward_code=ward, top=top, seed=seed)
-    except queries.NotFoundError as exc:
-        return HTMLResponse(_error_page(str(exc)), status_code=404)
-    return HTMLResponse(page)
+    return HTMLResponse(render_patrol_html(request.app.state.store,
+                                           request.app.state.settings, ward_code=ward,
+                                           top=top, seed=seed))
 
 
 @router.get("/api/patrol", response_model=PatrolPublic, tags=["patrol"])

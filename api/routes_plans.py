@@ -8,7 +8,8 @@ the schedule is `layers.patrol_plan.plan_shift`; what was done against the plan 
 the ``street_patrol`` activities whose ``jag_ref`` is the plan id.
 
 Errors go through the app's table: an unknown ward or no scoring run is a 404
-(`layers.queries.NotFoundError`), a bad parameter a 422. Nothing here imports `api.app`.
+(`layers.queries.NotFoundError`), a bad parameter a 422; the HTML routes answer them with a
+page holding a ward and shift form (`api.pages`). Nothing here imports `api.app`.
 """
 
 from __future__ import annotations
@@ -41,7 +42,6 @@ from layers.patrol_plan import (
     plan_to_dict,
     plan_vs_done,
 )
-from maps import style
 from maps.plan_page import html_to_pdf, plan_map_png, plan_page_html
 
 STREET_PATROL = "street_patrol"
@@ -282,12 +282,6 @@ def _load(request: Request, q: PlanQuery) -> LoadedPlan:
                          officers=q.officers, top=q.top)
 
 
-def _error_page(status: str, message: str) -> str:
-    return ("<!DOCTYPE html><html><head><meta charset='utf-8'><title>placerisk patrol plan"
-            f"</title></head><body><h1>{style.escape(status)}</h1>"
-            f"<p>{style.escape(message)}</p></body></html>")
-
-
 def _download(request: Request, q: PlanQuery, fmt: str) -> Response:
     content, media_type, filename = render_plan(_load(request, q), fmt)
     headers = {"Content-Disposition": f'attachment; filename="{filename}"',
@@ -298,13 +292,7 @@ def _download(request: Request, q: PlanQuery, fmt: str) -> Response:
 @router.get("/patrol/plan", response_class=HTMLResponse, tags=["patrol"])
 def plan_page(request: Request, q: Params) -> HTMLResponse:
     """The printable patrol plan of a ward for one shift (no scripts, no external requests)."""
-    try:
-        loaded = _load(request, q)
-    except queries.NotFoundError as exc:
-        return HTMLResponse(_error_page("Not found", str(exc)), status_code=404)
-    except queries.ParameterError as exc:
-        return HTMLResponse(_error_page("Bad request", str(exc)), status_code=422)
-    return HTMLResponse(plan_html(loaded))
+    return HTMLResponse(plan_html(_load(request, q)))
 
 
 @router.get("/api/patrol/plan", response_model=PatrolPlanPublic, tags=["patrol"])

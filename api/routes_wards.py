@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Any
 
 import pandas as pd
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse
 
 from api.settings import DEMO_AREAS_NOTICE, Settings
 from layers import queries
+from layers.outcomes import VERDICT_NAMES
 from layers.runs import latest_run_id, read_run, read_run_wards
 from layers.store import Store
 from maps.style import escape
@@ -18,6 +20,9 @@ from maps.ward import ward_page_html
 
 router = APIRouter()
 WardCode = Annotated[str, Path(max_length=16, description="ONS ward code, such as E05014882.")]
+AsOf = Annotated[dt.date | None, Query(
+    description="Read the activities' measured effects on this day, YYYY-MM-DD "
+                "[default: today].")]
 
 
 def _ward_area(conn: Any, ward_code: str) -> pd.DataFrame:
@@ -39,7 +44,8 @@ def render_ward_map_html(store: Store, settings: Settings, ward_code: str, *,
         demo = queries.has_demo_areas(conn)
     m = build_map(ward, cells, places, tiles=settings.tiles if settings.tiles_enabled else None,
                   attribution=settings.attribution, notice=DEMO_AREAS_NOTICE if demo else None)
-    return render_html(m, standalone=standalone)
+    title = f"{ward['name'].iloc[0]} ({ward_code}): ward map"
+    return render_html(m, standalone=standalone, title=title)
 
 
 def _profile(conn: Any, ward: pd.DataFrame) -> tuple[dict[str, Any], list[float], list[str]]:
@@ -64,13 +70,18 @@ def _profile(conn: Any, ward: pd.DataFrame) -> tuple[dict[str, Any], list[float]
     return profile, (list(series.iloc[0]) if len(series) else []), labels
 
 
-def measured_effects(store: Store, activities: pd.DataFrame) -> list[str]:
-    """Each activity's measured effect on independent reports, in words for a table cell."""
+def measured_effects(store: Store, activities: pd.DataFrame, *,
+                     as_of: dt.date | None = None) -> list[str]:
+    """Each activity's measured effect on independent reports as of ``as_of`` (default today).
+
+    The words of the outcome table (`api.routes_outcomes.outcome_tables`): the verdict's
+    name and sentence, or its progress while the after window runs.
+    """
     from api.routes_outcomes import outcome_tables  # the cached table
 
     if activities.empty:
         return []
-    table, _, _ = outcome_tables(store)
+    table, _, _ = outcome_tables(store, as_of=as_of)
     if table.empty:
         return ["not measured"] * len(activities)
     rows = table[table["level"] == "activity"].set_index("id")
@@ -80,18 +91,17 @@ def measured_effects(store: Store, activities: pd.DataFrame) -> list[str]:
             out.append("not measured (no location)")
             continue
         row = rows.loc[source_id]
-        if not row["complete"]:
-            out.append(f"too early (after window ends {str(row['after_ends'])[:10]})")
-            continue
-        change = row["reports_gross_effect"]
-        shown = "" if pd.isna(change) else f", reports {change * 100:+.0f}%"
-        out.append(f"{str(row['reports_code']).replace('_', ' ')}{shown}")
+        code = str(row["reports_code"])
+        out.append(f"{VERDICT_NAMES.get(code, code)}: {row['reports_verdict']}")
     return out
 
 
 def render_ward_html(store: Store, settings: Settings, ward_code: str, *,
-                     standalone: bool = False) -> str:
-    """The ward profile page; ``standalone`` embeds the map instead of linking to it."""
+                     standalone: bool = False, as_of: dt.date | None = None) -> str:
+    """The ward profile page; ``standalone`` embeds the map instead of linking to it.
+
+    Activities' measured effects are read as of ``as_of`` (default today).
+    """
     with store.connect() as conn:
         ward = _ward_area(conn, ward_code)
         profile, series, labels = _profile(conn, ward)
@@ -99,7 +109,7 @@ def render_ward_html(store: Store, settings: Settings, ward_code: str, *,
         cells = queries.cells(conn, ward_code=ward_code).rows
         activities = queries.activities(conn, ward_code=ward_code, limit=50).rows
         demo = queries.has_demo_areas(conn)
-    activities = activities.assign(measured=measured_effects(store, activities))
+    activities = activities.assign(measured=measured_effects(store, activities, as_of=as_of))
     embedded = render_ward_map_html(store, settings, ward_code, standalone=True) \
         if standalone else None
     return ward_page_html(profile, series=series, step_labels=labels, places=places,
@@ -125,18 +135,19 @@ def ward_index(request: Request) -> HTMLResponse:
         f"<td>{escape(r.code)}</td><td>{escape(r.authority_name)}</td></tr>"
         for r in areas.itertuples())
     return HTMLResponse(
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Wards</title>"
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+        "<title>placerisk: wards</title>"
         "</head><body><h1>Wards</h1><table><tr><th>Rank</th><th>Ward</th><th>Code</th>"
         f"<th>Authority</th></tr>{rows}</table></body></html>")
 
 
 @router.get("/wards/{ward_code}", response_class=HTMLResponse, tags=["wards"])
-def ward_page(request: Request, ward_code: WardCode) -> HTMLResponse:
+def ward_page(request: Request, ward_code: WardCode, as_of: AsOf = None) -> HTMLResponse:
     """A ward's profile: map, trend, places, hot cells, activities and rank."""
     state = request.app.state
     return HTMLResponse(state.page_cache.page(
-        state.store, "ward", ward_code,
-        lambda: render_ward_html(state.store, state.settings, ward_code)))
+        state.store, "ward", (ward_code, as_of),
+        lambda: render_ward_html(state.store, state.settings, ward_code, as_of=as_of)))
 
 
 @router.get("/wards/{ward_code}/map", response_class=HTMLResponse, tags=["wards"])

@@ -25,9 +25,9 @@ c. **Reviews due**: places not closed whose ``review_due <= M + REVIEW_HORIZON_D
    (14 days, so reviews falling before the next fortnight are seen); *overdue* when the
    review date is before M.
 d. **Actions since**: activities started on a day in ``[S, M]``, each with the reports
-   verdict of `layers.disruptions.disruption_table` when its after window is complete in
-   the data and over by M, else "too early to measure (after window ends YYYY-MM-DD)" (the
-   window's last day).
+   verdict of `layers.disruptions.disruption_table` read as of M: no verdict while the after
+   window runs (by M, or in the records), its progress instead ("day 12 of 90", by the one
+   rule of `layers.outcomes.after_window`).
 e. **Top places per ward**: per ward, `TOP_PER_WARD` places not closed, by MACE level, then
    independent (not patrol-discovered) reports naming them in the `REPORT_WINDOW_DAYS` days
    ending on M, then name.
@@ -59,8 +59,7 @@ NEW_HOT_SPOT = "new hot spot"
 INTENSIFYING = "intensifying"
 FADING = "fading"
 CHANGES = (NEW_HOT_SPOT, INTENSIFYING, FADING)
-TOO_EARLY = "too_early"  # verdict codes beside `layers.outcomes.VERDICTS`
-NOT_MEASURED = "not_measured"
+NOT_MEASURED = "not_measured"  # beside `layers.outcomes.VERDICTS` and its ``TOO_EARLY``
 CLOSED = "closed"
 SECTIONS = ("hotspots", "level_changes", "reviews", "actions", "top_places")
 DATE_RANGE = (dt.date(1900, 1, 1), dt.date(2199, 12, 31))
@@ -289,35 +288,33 @@ ACTION_COLUMNS = {"started_at": object, "id": object, "activity_type": object,
 
 def _outcome_rows(outcomes: pd.DataFrame) -> dict[str, dict[str, Any]]:
     """The disruption table's single-activity rows by activity id."""
-    needed = {"level", "id", "complete", "after_ends", "reports_code", "reports_verdict"}
+    needed = {"level", "id", "after_ends", "reports_code", "reports_verdict"}
     if outcomes.empty or not needed <= set(outcomes.columns):
         return {}
     single = outcomes[outcomes["level"] == "activity"]
     return {str(r["id"]): r for r in single[sorted(needed)].to_dict("records")}
 
 
-def measured_outcome(row: dict[str, Any] | None, *, meeting: dt.date,
+def measured_outcome(row: dict[str, Any] | None, *,
                      located: bool = True) -> tuple[str, str, dt.date | None]:
     """An activity's verdict code, verdict text and the last day of its after window.
 
-    Measured (the reports verdict) only when the after window is complete in the data and
-    over by ``meeting``; else `TOO_EARLY`, or `NOT_MEASURED` without a disruption-table row.
+    ``row`` is the activity's row of the disruption table read as of the meeting, which
+    holds `layers.outcomes.TOO_EARLY` and the window's progress until the window is over
+    (the rule of `layers.outcomes.after_window`); `NOT_MEASURED` without a row.
 
     Examples
     --------
-    >>> row = {"complete": False, "after_ends": dt.date(2025, 9, 13), "reports_code": "x",
-    ...        "reports_verdict": "x"}
-    >>> measured_outcome(row, meeting=dt.date(2025, 7, 1))[:2]
-    ('too_early', 'too early to measure (after window ends 2025-09-12)')
+    >>> row = {"after_ends": dt.date(2025, 9, 13), "reports_code": "too_early",
+    ...        "reports_verdict": "Day 16 of 90 of the after window"}
+    >>> measured_outcome(row)
+    ('too_early', 'Day 16 of 90 of the after window', datetime.date(2025, 9, 12))
     """
     if row is None:
         why = "" if located else ": the activity has no location"
         return NOT_MEASURED, f"not measured{why}", None
-    ends = pd.Timestamp(row["after_ends"]).date()
-    last = ends - dt.timedelta(days=1)
-    if bool(row["complete"]) and last <= meeting:
-        return str(row["reports_code"]), str(row["reports_verdict"]), last
-    return TOO_EARLY, f"too early to measure (after window ends {last.isoformat()})", last
+    last = pd.Timestamp(row["after_ends"]).date() - dt.timedelta(days=1)
+    return str(row["reports_code"]), str(row["reports_verdict"]), last
 
 
 def actions_since(activities: pd.DataFrame, outcomes: pd.DataFrame, places: pd.DataFrame,
@@ -329,8 +326,8 @@ def actions_since(activities: pd.DataFrame, outcomes: pd.DataFrame, places: pd.D
     pandas.DataFrame
         `ACTION_COLUMNS`, oldest first: ``id`` is the analyst's activity id, ``place`` the
         name of the place it names (if any), ``outcome`` the outcome recorded with it,
-        ``verdict`` a `layers.outcomes.VERDICTS` code, `TOO_EARLY` or `NOT_MEASURED`, and
-        ``measured`` the verdict in words (`measured_outcome`).
+        ``verdict`` a `layers.outcomes.VERDICTS` code, `layers.outcomes.TOO_EARLY` or
+        `NOT_MEASURED`, and ``measured`` the verdict in words (`measured_outcome`).
     """
     day = _days(activities["started_at"])
     inside = ((day >= pd.Timestamp(since)) & (day <= pd.Timestamp(meeting))).to_numpy()
@@ -340,7 +337,7 @@ def actions_since(activities: pd.DataFrame, outcomes: pd.DataFrame, places: pd.D
     names = dict(zip(places["id"], places["name"], strict=True))
     frame["place"] = frame["place_id"].map(lambda i: names.get(i, "") if pd.notna(i) else "")
     rows = _outcome_rows(outcomes)
-    measured = [measured_outcome(rows.get(str(key)), meeting=meeting, located=pd.notna(lat))
+    measured = [measured_outcome(rows.get(str(key)), located=pd.notna(lat))
                 for key, lat in zip(frame["source_id"], frame["lat"], strict=True)]
     frame["verdict"], frame["measured"], frame["after_last"] = (
         [m[i] for m in measured] for i in range(3))

@@ -115,7 +115,8 @@ def load_briefing(conn: sa.Connection, *, meeting: dt.date, since: dt.date | Non
     since
         The since date S; ``None`` for M minus `layers.briefing.SINCE_DAYS` (28) days.
     outcomes
-        The disruption table (`layers.disruptions.disruption_table`) measured over
+        The disruption table (`layers.disruptions.disruption_table`) read as of
+        ``meeting`` (no verdict while an after window runs by then), measured over
         ``outcome_days``-day windows at ``outcome_alpha``; those two are stated in the pack.
 
     Raises

@@ -10,6 +10,8 @@ measures from `layers.outcomes` over equal windows before and after its start:
   months only: a crime counts on the 15th of its month, so use windows of several months.
 
 `load_inputs` reads the store (the only I/O here); `disruption_table` and `by_type` are pure.
+No verdict is given before an activity's after window is over (`judged`, by the rule of
+`layers.outcomes.after_window`).
 Unlocated activities cannot be measured: they are counted in `OutcomeInputs.unlocated`.
 """
 
@@ -96,14 +98,13 @@ def _measure(inputs: OutcomeInputs, events: pd.DataFrame, *, weighted: bool, day
                                   alpha=alpha, weighted=weighted)
 
 
-def disruption_table(inputs: OutcomeInputs, *, days: int = outcomes.DEFAULT_DAYS,
-                     alpha: float = 0.05) -> pd.DataFrame:
-    """One row per activity and campaign: reports, harm and (if chosen) crime measures.
+def measure(inputs: OutcomeInputs, *, days: int = outcomes.DEFAULT_DAYS,
+            alpha: float = 0.05) -> pd.DataFrame:
+    """Every figure of every activity and campaign, before the after-window rule.
 
-    Columns: ``level``, ``id``, ``activity_type``, ``jag_ref``, ``start``, ``after_ends``,
-    ``complete`` (the after window lies within the data), ``target_cells``,
-    ``control_cells``, ``matched_on``, then ``reports_*``, ``harm_*`` and ``crime_*`` copies
-    of `SUMMARY_FIELDS`. Sorted by activity type, activities before campaigns, then id.
+    The costly part of `disruption_table`, which does not depend on the as-of date: the API
+    keeps it in memory and applies `judged` per request. Not for display: an activity whose
+    after window runs still has a verdict here.
     """
     if inputs.activities.empty or inputs.cells.empty:
         return pd.DataFrame()
@@ -111,9 +112,6 @@ def disruption_table(inputs: OutcomeInputs, *, days: int = outcomes.DEFAULT_DAYS
     keys = ["level", "id", "activity_type", "jag_ref", "start", "after_ends", "target_cells",
             "control_cells", "matched_on"]
     table = base[keys].copy()
-    end = inputs.data_end
-    table["complete"] = [end is not None and a <= end + dt.timedelta(days=1)
-                         for a in table["after_ends"]]
     parts = {"reports": base,
              "harm": _measure(inputs, inputs.reports, weighted=True, days=days, alpha=alpha)}
     if inputs.crime_types:
@@ -122,6 +120,54 @@ def disruption_table(inputs: OutcomeInputs, *, days: int = outcomes.DEFAULT_DAYS
         present = [f for f in SUMMARY_FIELDS if f in frame.columns]
         table = table.join(frame[present].add_prefix(f"{name}_"))
     return table
+
+
+def judged(table: pd.DataFrame, *, days: int, as_of: dt.date,
+           data_end: dt.date | None) -> pd.DataFrame:
+    """`measure`'s table with no verdict, and no after-window figure, before the window ends.
+
+    Each row's after window goes through `layers.outcomes.after_window`; where it is not
+    complete, every measure's ``code`` is `layers.outcomes.TOO_EARLY`, its ``verdict`` the
+    progress in words and its `layers.outcomes.AFTER_FIELDS` missing. Adds ``complete``,
+    ``after_day`` (days of the window seen) and ``after_days`` after ``matched_on``.
+    """
+    if table.empty:
+        return table
+    windows = [outcomes.after_window(pd.Timestamp(s).date(), days=days, as_of=as_of,
+                                     data_end=data_end) for s in table["start"]]
+    out = table.copy()
+    at = out.columns.get_loc("matched_on") + 1
+    out.insert(at, "complete", [w.complete for w in windows])
+    out.insert(at + 1, "after_day", [w.seen for w in windows])
+    out.insert(at + 2, "after_days", int(days))
+    early = ~out["complete"].to_numpy(dtype=bool)
+    if not early.any():
+        return out
+    texts = [w.text for w, e in zip(windows, early, strict=True) if e]
+    for name in MEASURES:
+        for field in outcomes.AFTER_FIELDS:
+            column = f"{name}_{field}"
+            if column in out.columns:
+                out.loc[early, column] = np.nan if out[column].dtype.kind == "f" else None
+        if f"{name}_code" in out.columns:
+            out.loc[early, f"{name}_code"] = outcomes.TOO_EARLY
+            out.loc[early, f"{name}_verdict"] = texts
+    return out
+
+
+def disruption_table(inputs: OutcomeInputs, *, as_of: dt.date,
+                     days: int = outcomes.DEFAULT_DAYS, alpha: float = 0.05) -> pd.DataFrame:
+    """One row per activity and campaign: reports, harm and (if chosen) crime measures.
+
+    Columns: ``level``, ``id``, ``activity_type``, ``jag_ref``, ``start``, ``after_ends``,
+    ``target_cells``, ``control_cells``, ``matched_on``, ``complete`` (the after window is
+    over by ``as_of`` and within the data), ``after_day`` and ``after_days`` (its progress),
+    then ``reports_*``, ``harm_*`` and ``crime_*`` copies of `SUMMARY_FIELDS`, withheld while
+    the after window runs (`judged`). Sorted by activity type, activities before campaigns,
+    then id.
+    """
+    return judged(measure(inputs, days=days, alpha=alpha), days=days, as_of=as_of,
+                  data_end=inputs.data_end)
 
 
 def by_type(table: pd.DataFrame) -> pd.DataFrame:

@@ -59,6 +59,16 @@ In this order: ``too_few`` when the target had fewer than ``min_before`` (5) rec
 beyond chance, or WDQ < -1, or WDD is not negative; ``worked`` when the target fell beyond
 chance otherwise; ``worse`` when the target, or target and buffer together (WDD), rose beyond
 chance; ``no_effect`` otherwise. "Beyond chance" is a two-sided test at ``alpha``.
+
+No verdict before the after window is over (`after_window`)
+-----------------------------------------------------------
+A verdict, and any figure read from the after window (its counts, the effects, WDQ, WDD and
+their tests: `AFTER_FIELDS`), is given only once the whole after window has passed by the
+as-of date *and* the records reach its last day. Until then the verdict is `TOO_EARLY` and
+its words give the progress instead ("day 12 of 90"). Every view (the outcome table, the
+ward profile, the briefing pack, CSV and JSON) reads the verdict through this one rule,
+applied to the table by `layers.disruptions.judged`. `VERDICT_NAMES` are the short names
+every view shows.
 """
 
 from __future__ import annotations
@@ -685,6 +695,126 @@ def verdict(counts: Counts, *, variance: Counts | None = None, alpha: float = 0.
     """The plain-English verdict of `assess`."""
     return assess(counts, variance=variance, alpha=alpha, min_before=min_before,
                   noun=noun).text
+
+
+# --- the after window: no verdict before it is over ---------------------------------------
+
+TOO_EARLY = "too_early"  # the verdict code while the after window runs, beside `VERDICTS`
+VERDICT_NAMES = {"worked": "worked", "displaced": "displaced", "no_effect": "no clear effect",
+                 "too_few": "too few reports", "worse": "worse",
+                 TOO_EARLY: "too early to measure"}
+# The figures read from the after window (the keys of `Assessment.to_row`): withheld, with the
+# verdict, until the window is complete. The before counts stand.
+AFTER_FIELDS = ("Ra", "Ba", "Ca", "CBa", "gross_effect", "net_effect", "wdq", "wdq_reading",
+                *(f"{name}{part}" for name in ("wdd", "local", "displacement")
+                  for part in ("", "_se", "_z", "_p", "_ci_low", "_ci_high")),
+                "code", "verdict")
+
+
+@dataclass(frozen=True)
+class AfterWindow:
+    """How much of an activity's after window has been seen by a date (`after_window`).
+
+    Attributes
+    ----------
+    start
+        The activity's first day, the after window's first day.
+    days
+        The window's length.
+    as_of
+        The day the outcome is read on.
+    data_end
+        The last day any record falls on (None: no records).
+    """
+
+    start: date
+    days: int
+    as_of: date
+    data_end: date | None
+
+    @property
+    def last_day(self) -> date:
+        """The window's last day."""
+        return self.start + timedelta(days=self.days - 1)
+
+    @property
+    def seen(self) -> int:
+        """Days of the window passed by the as-of date and reached by the records (0 to days)."""
+        if self.data_end is None:
+            return 0
+        seen = (min(self.as_of, self.data_end) - self.start).days + 1
+        return max(0, min(self.days, seen))
+
+    @property
+    def complete(self) -> bool:
+        """Whether the whole window has been seen: only then is there a verdict."""
+        return self.seen >= self.days
+
+    @property
+    def progress(self) -> str:
+        """"day 12 of 90"."""
+        return f"day {self.seen} of {self.days}"
+
+    @property
+    def text(self) -> str:
+        """The words shown in place of a verdict while the window runs.
+
+        Examples
+        --------
+        >>> after_window(date(2025, 6, 15), days=90, as_of=date(2025, 6, 26),
+        ...              data_end=date(2025, 6, 30)).text
+        'Day 12 of 90 of the after window (it ends on 2025-09-12): no verdict until it is over.'
+        >>> after_window(date(2025, 6, 15), days=90, as_of=date(2025, 7, 1),
+        ...              data_end=date(2025, 6, 20)).text  # doctest: +NORMALIZE_WHITESPACE
+        'Day 6 of 90 of the after window (it ends on 2025-09-12), as far as the records reach
+        (2025-06-20): no verdict until they cover the whole window.'
+        """
+        last = self.last_day.isoformat()
+        if self.complete:
+            return f"The {self.days}-day after window ended on {last}."
+        if self.as_of < self.start:
+            return (f"The after window starts on {self.start.isoformat()}: no verdict until "
+                    "it is over.")
+        where = f"Day {self.seen} of {self.days} of the after window (it ends on {last})"
+        if self.data_end is None:
+            return f"{where}, with no records loaded yet: no verdict until they cover it."
+        if self.data_end < min(self.as_of, self.last_day):
+            return (f"{where}, as far as the records reach ({self.data_end.isoformat()}): "
+                    "no verdict until they cover the whole window.")
+        return f"{where}: no verdict until it is over."
+
+
+def after_window(start: date, *, days: int, as_of: date, data_end: date | None) -> AfterWindow:
+    """How far the after window ``[start, start + days)`` has run by ``as_of`` in the records.
+
+    The one rule for every view: a verdict only when `AfterWindow.complete`, that is when
+    the window's last day is on or before both ``as_of`` and ``data_end``.
+
+    Parameters
+    ----------
+    start
+        The activity's first day.
+    days
+        The window length (`DEFAULT_DAYS`).
+    as_of
+        The day the outcome is read on: today, or a briefing pack's meeting date.
+    data_end
+        The last day any record falls on; None when there is none.
+
+    Examples
+    --------
+    >>> w = after_window(date(2025, 6, 15), days=90, as_of=date(2025, 7, 1),
+    ...                  data_end=date(2025, 6, 20))
+    >>> w.progress, w.complete
+    ('day 6 of 90', False)
+    >>> after_window(date(2025, 1, 1), days=90, as_of=date(2025, 4, 1),
+    ...              data_end=date(2025, 6, 20)).complete
+    True
+    """
+    if isinstance(days, bool) or not isinstance(days, int | np.integer) or days < 1:
+        msg = f"days must be a positive whole number, got {days!r}"
+        raise ValueError(msg)
+    return AfterWindow(start, int(days), as_of, data_end)
 
 
 # --- one row per activity and campaign ----------------------------------------------------

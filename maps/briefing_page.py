@@ -1,15 +1,19 @@
 """The JAG briefing pack as one printable, self-contained HTML page (and so its PDF).
 
-The page makes no request: no script, no CDN, no tiles. Its CSS is inline with A4 print
-rules (each section starts a new page, table rows never split, a footer on every printed
-page), and each section's map is a PNG from `maps.static` embedded as a ``data:`` URL
-(`section_maps`). Table rows are numbered and the map labels the same numbers when a
-section has at most `MAX_LABELS` rows.
+The page makes no request: no script, no CDN, no tiles. The chair reads the changes first:
+the title and the pack's dates, then the sections in order (hot spot changes on the first
+page), and the run and its parameters last (`_reproduce`). The CSS is inline, with A4 print
+rules: each section after the first starts a new page, table rows never split, tables have
+fixed column widths (`WIDTHS`) with long words wrapped, and a smaller font when wide, so
+that no column runs off the page; a footer is on every printed page. Each section's map is
+a PNG from `maps.static` embedded as a ``data:`` URL (`section_maps`). Table rows are
+numbered and the map labels the same numbers when a section has at most `MAX_LABELS` rows.
 
-The header and the footer state the meeting and since dates, the scoring run (as-of date,
-id, fingerprint, parameters) and the outcome windows, so that the pack can be reproduced.
-Every imported text (place, ward and agency names, reasons, activity ids, outcomes) goes
-through `maps.style.escape`; place notes are never part of a `layers.briefing.Briefing`.
+The header, the last section and the footer state the meeting and since dates, the scoring
+run (as-of date, id, fingerprint, parameters) and the outcome windows, so that the pack can
+be reproduced. Every imported text (place, ward and agency names, reasons, activity ids,
+outcomes) goes through `maps.style.escape`; place notes are never part of a
+`layers.briefing.Briefing`.
 """
 
 from __future__ import annotations
@@ -28,23 +32,20 @@ from layers.briefing import (
     NEW_HOT_SPOT,
     NOT_MEASURED,
     SECTIONS,
-    TOO_EARLY,
     Briefing,
 )
+from layers.outcomes import TOO_EARLY, VERDICT_NAMES
 from maps import static, style
 from maps.style import escape
 
 MAX_LABELS = 40
+WIDE_COLUMNS = 7  # tables with more columns print in a smaller font
 CHANGE_COLOURS = {NEW_HOT_SPOT: "#ef3b2c", INTENSIFYING: "#67000d", FADING: "#74a9cf"}
 VERDICT_COLOURS = {
     "worked": "#1a9641", "displaced": "#fdae61", "no_effect": "#969696",
     "too_few": "#d9d9d9", "worse": "#d7191c", TOO_EARLY: "#2b83ba", NOT_MEASURED: "#ffffff",
 }
-VERDICT_NAMES = {
-    "worked": "worked", "displaced": "displaced", "no_effect": "no clear effect",
-    "too_few": "too few reports", "worse": "worse", TOO_EARLY: "too early to measure",
-    NOT_MEASURED: "not measured",
-}
+ACTION_VERDICTS = {**VERDICT_NAMES, NOT_MEASURED: "not measured"}
 OTHER_COLOUR = "#666666"
 TITLES = {
     "hotspots": "a. Hot spot changes",
@@ -62,7 +63,7 @@ CSS = """
 body { font: 10pt/1.35 "DejaVu Sans", Arial, sans-serif; color: #111; margin: 0; }
 h1 { font-size: 17pt; margin: 0 0 4pt; }
 h2 { font-size: 13pt; margin: 0 0 4pt; break-after: avoid; }
-section.section { break-before: page; }
+section.section + section.section, section.parameters { break-before: page; }
 .facts { display: flex; flex-wrap: wrap; gap: 3pt 16pt; margin: 4pt 0; }
 .note { background: #f3f3f3; border-left: 3pt solid #666; padding: 3pt 8pt; margin: 4pt 0; }
 .warn { border-left-color: #d7191c; }
@@ -71,9 +72,13 @@ img.map { width: 100%%; max-height: 105mm; object-fit: contain; border: 1px soli
 .legend { font-size: 8.5pt; margin: 2pt 0 6pt; }
 .swatch { display: inline-block; width: 9pt; height: 9pt; border: 1px solid #333;
           margin: 0 3pt 0 10pt; vertical-align: middle; }
-table { border-collapse: collapse; width: 100%%; margin: 2pt 0 6pt; font-size: 8.5pt; }
+table { border-collapse: collapse; width: 100%%; margin: 2pt 0 6pt; font-size: 8.5pt;
+        table-layout: fixed; }
+.wide table { font-size: 7.5pt; }
 thead { display: table-header-group; }
-th, td { border: 1px solid #999; padding: 2pt 4pt; text-align: left; vertical-align: top; }
+th, td { border: 1px solid #999; padding: 2pt 4pt; text-align: left; vertical-align: top;
+         overflow-wrap: anywhere; }
+.wide th, .wide td { padding: 1.5pt 2.5pt; }
 th { background: #e8e8e8; }
 td.num, th.num { text-align: right; }
 td.date { white-space: nowrap; }
@@ -139,20 +144,31 @@ def section_maps(briefing: Briefing, areas: gpd.GeoDataFrame | None = None, *,
 # --- HTML --------------------------------------------------------------------------------
 
 def _table(headers: list[str], rows: list[list[str]], *, css_class: str,
-           numeric: frozenset[int] = frozenset(), dates: frozenset[int] = frozenset(),
-           row_classes: list[str] | None = None) -> str:
-    """An HTML table; ``rows`` hold already escaped cell text."""
+           widths: tuple[int, ...], numeric: frozenset[int] = frozenset(),
+           dates: frozenset[int] = frozenset(), row_classes: list[str] | None = None) -> str:
+    """An HTML table of fixed column ``widths`` (percent); ``rows`` hold escaped cell text.
+
+    A fixed layout keeps every column on the A4 page whatever its text (long words wrap
+    anywhere); a table of more than `WIDE_COLUMNS` columns prints smaller (in a ``wide``
+    block).
+    """
+    if len(widths) != len(headers) or sum(widths) != 100:
+        msg = f"{css_class}: {len(widths)} column widths summing to {sum(widths)}, expected "
+        raise ValueError(msg + f"{len(headers)} summing to 100")
+
     def cell(tag: str, i: int, text: str) -> str:
         kind = "num" if i in numeric else "date" if i in dates else ""
         return f'<{tag} class="{kind}">{text}</{tag}>' if kind else f"<{tag}>{text}</{tag}>"
 
     classes = row_classes or [""] * len(rows)
+    cols = "".join(f'<col style="width: {w}%">' for w in widths)
     head = "".join(cell("th", i, escape(h)) for i, h in enumerate(headers))
     body = "".join((f'<tr class="{c}">' if c else "<tr>")
                    + "".join(cell("td", i, t) for i, t in enumerate(r)) + "</tr>"
                    for r, c in zip(rows, classes, strict=True))
-    return (f'<table class="{css_class}"><thead><tr>{head}</tr></thead>'
-            f"<tbody>{body}</tbody></table>")
+    table = (f'<table class="{css_class}"><colgroup>{cols}</colgroup>'
+             f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+    return f'<div class="wide">{table}</div>' if len(headers) > WIDE_COLUMNS else table
 
 
 def _day(value: Any) -> str:
@@ -215,9 +231,10 @@ def _started(value: Any) -> str:
 
 
 def _action_rows(frame: pd.DataFrame) -> list[list[str]]:
-    return [[str(i), _started(r.started_at), escape(r.id), escape(r.activity_type),
+    return [[str(i), _started(r.started_at), escape(r.id),
+             escape(str(r.activity_type).replace("_", " ")),
              escape(r.ward_name), escape(r.place), escape(r.agency), escape(r.outcome),
-             f"<b>{escape(VERDICT_NAMES.get(str(r.verdict), r.verdict))}</b>: "
+             f"<b>{escape(ACTION_VERDICTS.get(str(r.verdict), r.verdict))}</b>: "
              f"{escape(r.measured)}"]
             for i, r in enumerate(frame.itertuples(), start=1)]
 
@@ -237,9 +254,17 @@ HEADERS = {  # column names, numeric columns, date columns
                  "Status"], frozenset({0}), frozenset({1})),
     "actions": (["#", "Started", "Activity", "Type", "Ward", "Place", "Agency",
                  "Recorded outcome", "Measured outcome (independent reports)"],
-                frozenset({0}), frozenset({1})),
+                frozenset({0}), frozenset()),
     "top_places": (["#", "Ward", "Rank", "Place", "Level", "Reports"], frozenset({0, 2, 5}),
                    frozenset()),
+}
+WIDTHS = {  # percent of the page width per column, summing to 100
+    "hotspots": (5, 14, 20, 21, 9, 20, 11),
+    "level_changes": (5, 12, 20, 15, 12, 12, 24),
+    "reviews": (5, 12, 16, 25, 17, 14, 11),
+    "actions": (4, 9, 9, 10, 10, 11, 9, 11, 27),
+    "top_places": (5, 25, 7, 38, 15, 10),
+    "params": (40, 60),
 }
 ROWS: dict[str, Callable[[pd.DataFrame], list[list[str]]]] = {
     "hotspots": _hotspot_rows, "level_changes": _level_rows, "reviews": _review_rows,
@@ -272,7 +297,8 @@ def _rules(h: dict[str, Any]) -> dict[str, str]:
         "actions": (f"Activities started from {_day(h['since'])} to {_day(h['meeting'])}. "
                     "The measured outcome compares independent concern reports in "
                     f"{h['outcome_days']}-day windows before and after the start (alpha "
-                    f"{h['outcome_alpha']:g}); it is given once the after window is over."),
+                    f"{h['outcome_alpha']:g}). No verdict until the after window is over by the "
+                    "meeting and covered by the records: its progress is given instead."),
         "top_places": (f"Per ward, the {h['top_per_ward']} open places with the highest MACE "
                        "level, then the most independent reports naming them in the "
                        f"{h['report_window_days']} days to the meeting, then by name."),
@@ -281,7 +307,7 @@ def _rules(h: dict[str, Any]) -> dict[str, str]:
 
 LEGENDS = {
     "hotspots": _legend(CHANGE_COLOURS), "level_changes": LEVEL_LEGEND,
-    "reviews": LEVEL_LEGEND, "actions": _legend(VERDICT_COLOURS, VERDICT_NAMES),
+    "reviews": LEVEL_LEGEND, "actions": _legend(VERDICT_COLOURS, ACTION_VERDICTS),
     "top_places": LEVEL_LEGEND,
 }
 
@@ -298,8 +324,8 @@ def _section(name: str, frame: pd.DataFrame, rule: str, png: bytes | None) -> st
     else:
         classes = (["overdue" if o else "" for o in frame["overdue"]] if name == "reviews"
                    else None)
-        table = _table(headers, ROWS[name](frame), css_class=name, numeric=numeric,
-                       dates=dates, row_classes=classes)
+        table = _table(headers, ROWS[name](frame), css_class=name, widths=WIDTHS[name],
+                       numeric=numeric, dates=dates, row_classes=classes)
     return (f'<section class="section" id="{name}"><h2>{escape(TITLES[name])} '
             f'<span class="muted">({len(frame)})</span></h2><p class="muted">{rule}</p>'
             f"{picture}{table}</section>")
@@ -338,13 +364,15 @@ def _reproduce(h: dict[str, Any]) -> str:
     rows += [["outcomes.window_days", str(h["outcome_days"])],
              ["outcomes.alpha", escape(f"{h['outcome_alpha']:g}")]]
     since = "" if h["since_default"] else f" --since {_day(h['since'])}"
-    return ("<h2>Reproducing this pack</h2><p>Scores from run "
+    return ('<section class="parameters" id="parameters"><h2>Reproducing this pack</h2>'
+            "<p>Scores from run "
             f"<b>{h['run_id']}</b> as of <b>{_day(h['as_of'])}</b> ({h['n_steps']} "
             f"{escape(h['step'])}s, fingerprint <code>{escape(h['fingerprint'])}</code>, "
             f"records known by {_moment(h['known_by'])} UTC). To reproduce it: "
             f"<code>placerisk score --as-of {_day(h['as_of'])}</code> with the parameters "
             f"below, then <code>placerisk briefing --meeting {_day(h['meeting'])}{since}"
-            "</code>.</p>" + _table(["Parameter", "Value"], rows, css_class="params"))
+            "</code>.</p>" + _table(["Parameter", "Value"], rows, css_class="params",
+                                    widths=WIDTHS["params"]) + "</section>")
 
 
 def _header(b: Briefing, notice: str | None) -> str:
@@ -362,12 +390,12 @@ def _header(b: Briefing, notice: str | None) -> str:
         notes += ('<div class="note warn">The newest scoring run is older than the since '
                   "date: the hot spot changes do not cover this period. Run "
                   f"<code>placerisk score --as-of {_day(h['meeting'])}</code>.</div>")
-    counts = "".join(f"<li>{escape(TITLES[n])}: {len(b.section(n))}</li>" for n in SECTIONS)
+    counts = "; ".join(f"{escape(TITLES[n])} ({len(b.section(n))})" for n in SECTIONS)
     return (f"<h1>JAG briefing pack: meeting {_day(h['meeting'])}</h1>"
             f'<div class="facts">{"".join(facts)}</div>{notes}'
-            '<div class="note">Places, areas, times and actions only: no child is named or '
-            "scored, and no place notes are included.</div>"
-            f"<h2>Contents</h2><ul>{counts}</ul>{_reproduce(h)}")
+            f'<p class="muted">In this pack: {counts}; the run and its parameters last. '
+            "Places, areas, times and actions only: no child is named or scored, and no "
+            "place notes are included.</p>")
 
 
 def _footer_text(h: dict[str, Any]) -> str:
@@ -402,5 +430,6 @@ def briefing_page_html(briefing: Briefing, *, maps: dict[str, bytes] | None = No
     title = f"JAG briefing pack, meeting {h['meeting']}"
     return ('<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
             f"<title>{escape(title)}</title><style>{css}</style></head><body>"
-            f"{_header(briefing, notice)}{sections}<footer>{escape(footer)}</footer>"
+            f"{_header(briefing, notice)}{sections}{_reproduce(h)}"
+            f"<footer>{escape(footer)}</footer>"
             "</body></html>")

@@ -7,13 +7,14 @@ JAG references and types come from imports).
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from collections.abc import Mapping
 from urllib.parse import urlencode
 
 import pandas as pd
 
-from layers.outcomes import VERDICTS
+from layers.outcomes import TOO_EARLY, VERDICT_NAMES, VERDICTS
 from maps.style import escape
 
 SORTABLE = {
@@ -23,7 +24,7 @@ SORTABLE = {
     "reports_code": "Verdict", "harm_code": "Harm-weighted",
 }
 VERDICT_COLOURS = {"worked": "#1a9850", "displaced": "#d73027", "no_effect": "#777777",
-                   "too_few": "#999999", "worse": "#a50026"}
+                   "too_few": "#999999", "worse": "#a50026", TOO_EARLY: "#2b83ba"}
 CSS = """
 body { font: 13px/1.4 sans-serif; margin: 16px; color: #222; }
 table { border-collapse: collapse; margin: 8px 0 16px; }
@@ -51,12 +52,12 @@ def _pct(value: object) -> str:
 def _badge(code: object) -> str:
     colour = VERDICT_COLOURS.get(str(code), "#777777")
     return (f'<span class="verdict" style="background:{colour}">'
-            f"{escape(str(code).replace('_', ' '))}</span>")
+            f"{escape(VERDICT_NAMES.get(str(code), str(code).replace('_', ' ')))}</span>")
 
 
 def _summary(by_type: pd.DataFrame) -> str:
     head = "".join(f"<th>{escape(h)}</th>" for h in
-                   ("Type", "Measured", *(v.replace("_", " ") for v in VERDICTS), "Worked"))
+                   ("Type", "Measured", *(VERDICT_NAMES[v] for v in VERDICTS), "Worked"))
     rows = []
     for r in by_type.itertuples(index=False):
         cells = [escape(str(r.activity_type).replace("_", " ")),
@@ -76,31 +77,35 @@ def _heading(column: str, label: str, sort: str, descending: bool,
 
 
 def _row(r: pd.Series) -> str:
-    interval = (f"{_num(r['reports_wdd'])} ({_num(r['reports_wdd_ci_low'])} to "
-                f"{_num(r['reports_wdd_ci_high'])})")
+    interval = _num(r["reports_wdd"])
+    if interval != "-":
+        interval += (f" ({_num(r['reports_wdd_ci_low'])} to "
+                     f"{_num(r['reports_wdd_ci_high'])})")
     cells = [
         escape(str(r["activity_type"]).replace("_", " ")), escape(r["level"]),
         escape(r["id"]), escape(str(r["start"])[:10]),
         f'<span class="num">{_num(r["reports_Rb"])}</span>',
         f'<span class="num">{_num(r["reports_Ra"])}</span>',
         _pct(r["reports_gross_effect"]), _num(r["reports_wdq"], ".2f"), interval,
-        _badge(r["reports_code"]) + ("" if r["complete"] else " (after window not over)"),
+        _badge(r["reports_code"]),
         _badge(r["harm_code"]), escape(r["reports_verdict"]),
     ]
     return "<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
 
 
 def outcomes_page_html(table: pd.DataFrame, by_type: pd.DataFrame, *, days: int,
-                       alpha: float, sort: str = "activity_type", descending: bool = False,
-                       query: Mapping[str, str] | None = None, notice: str | None = None) -> str:
+                       alpha: float, as_of: dt.date, sort: str = "activity_type",
+                       descending: bool = False, query: Mapping[str, str] | None = None,
+                       notice: str | None = None) -> str:
     """The whole page: the summary by type, then every activity and campaign.
 
     Parameters
     ----------
     table, by_type
         `layers.disruptions.disruption_table` and `layers.disruptions.by_type`.
-    days, alpha
-        The window length and test level the table was computed with (stated on the page).
+    days, alpha, as_of
+        The window length, test level and as-of date the table was computed with (stated on
+        the page).
     sort, descending
         The column (a key of `SORTABLE`) the rows are in, and its direction.
     query
@@ -122,7 +127,9 @@ around it), in the buffer next to it (for displacement) and in control cells of 
 with similar earlier levels. WDQ: Weighted Displacement Quotient (Bowers and Johnson 2003);
 WDD: Weighted Displacement Difference with its {level} interval (Wheeler and Ratcliffe 2018).
 Negative WDD means fewer reports. A campaign is two or more activities sharing a JAG
-reference.</p>
+reference. Read on {escape(as_of.isoformat())}: an activity whose after window is not over
+by then, or not yet covered by the records, has no verdict; its progress is shown instead
+("day 12 of {days}").</p>
 <h2>Which kinds of action work</h2>
 <p class="note">Single activities whose after window is over.</p>
 {_summary(by_type)}

@@ -109,7 +109,7 @@ def review_page(queue: pd.DataFrame, closed: pd.DataFrame, *, csrf_token: str,
                   [_closed_row(r, csrf_token) for _, r in closed.iterrows()],
                   "No closed place awaits erasure.")
     return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>placerisk: review</title>
+<html lang="en"><head><meta charset="utf-8"><title>placerisk: places due for review</title>
 <style>{CSS}</style></head><body>
 <p><a href="/">Map</a> &middot; OFFICIAL-SENSITIVE</p>
 <h1>Places due for review on {escape(today)}</h1>{note}

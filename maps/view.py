@@ -230,7 +230,7 @@ def build_map(areas: gpd.GeoDataFrame, cells: pd.DataFrame, places: pd.DataFrame
     return m
 
 
-def render_html(m: folium.Map, *, standalone: bool = False) -> str:
+def render_html(m: folium.Map, *, standalone: bool = False, title: str | None = None) -> str:
     """The map as an HTML page with no CDN request.
 
     Parameters
@@ -240,9 +240,14 @@ def render_html(m: folium.Map, *, standalone: bool = False) -> str:
     standalone
         Embed Leaflet in the page (for a file); otherwise the page loads it from the app
         (`maps.assets.ROUTE`).
+    title
+        The page's title (escaped): what the browser tab and history show.
     """
     if standalone:
         assets.use_inline_assets(m)
     else:
         assets.use_served_assets(m)
-    return m.get_root().render()
+    root = m.get_root()
+    if title:
+        root.title = style.escape(title)  # type: ignore[attr-defined]  # a branca Figure
+    return root.render()

@@ -60,8 +60,8 @@ def _activities(activities: pd.DataFrame, top: int) -> list[list[Any]]:
         return []
     measured = activities["measured"] if "measured" in activities else \
         pd.Series("", index=activities.index)
-    return [[str(r.started_at)[:16], r.activity_type, r.agency or "", r.outcome or "",
-             r.jag_ref or "", m or ""]
+    return [[str(r.started_at)[:16], getattr(r, "source_id", "") or "", r.activity_type,
+             r.agency or "", r.outcome or "", r.jag_ref or "", m or ""]
             for r, m in zip(activities.head(top).itertuples(), measured.head(top),
                             strict=True)]
 
@@ -84,8 +84,9 @@ def ward_page_html(ward: dict[str, Any], *, series: Sequence[float], step_labels
     places, cells, activities
         The ward's places (``name``, ``category``, ``mace_level``, ``review_due``), cells of
         the run (``h3_cell``, ``category``, ``label``, ``score``) and activities, newest
-        first (``started_at``, ``activity_type``, ``agency``, ``outcome``, ``jag_ref`` and
-        optionally ``measured``, the verdict of `layers.disruptions`).
+        first (``started_at``, ``source_id`` (the analyst's activity id), ``activity_type``,
+        ``agency``, ``outcome``, ``jag_ref`` and optionally ``measured``, the verdict of
+        `layers.disruptions`).
     map_src, map_html
         The ward map's URL, or its standalone HTML to embed.
     """
@@ -115,7 +116,8 @@ def ward_page_html(ward: dict[str, Any], *, series: Sequence[float], step_labels
             ["H3 cell", "Category", "Label", "Score"], _cells(cells),
             "No cell with a hot or cold spot pattern.")
         + "<h2>Recent activities and outcomes</h2>" + _table(
-            ["Started", "Type", "Agency", "Outcome", "JAG ref", "Measured effect"],
+            ["Started", "Activity", "Type", "Agency", "Outcome", "JAG ref",
+             "Measured effect"],
             _activities(activities, top),
             "No disruption activity recorded in this ward.")
         + "</body></html>"

@@ -1,8 +1,9 @@
 """Deny by default: every route, every role, and what each role's answers may contain.
 
 The role walk calls every route of the app as each role and as an anonymous caller and
-checks the answer against `api.policy.POLICY`: 401 without a sign-in, 403 for a role the
-rule leaves out, a working answer otherwise. A route missing from the policy fails the walk.
+checks the answer against `api.policy.POLICY`: 401 without a sign-in (for a page, a 303 to
+``/login?next=<the page>``), 403 for a role the rule leaves out (an HTML page for a page),
+a working answer otherwise. A route missing from the policy fails the walk.
 The field scan reads every answer a police officer or a guardian gets, for notes, report
 summaries, intelligence grades and (guardians) the names of places of concern. Logs written
 during the walk must hold no note, password or token.
@@ -114,7 +115,30 @@ def _call(client: TestClient, method: str, path: str, cell: str):
         role = client.get("/api/me").json()["role"]
         spare = client.post("/api/token", json={"name": role, "password": PASSWORD}).json()
         return client.post(path, headers={"Authorization": f"Bearer {spare['access_token']}"})
-    return client.request(method, url(path, cell), params=QUERY.get(path, {}))
+    return client.request(method, url(path, cell), params=QUERY.get(path, {}),
+                          follow_redirects=False)
+
+
+def _expected(rule, role: str | None) -> str | int:
+    """"open", 401, 303 (a page, signed out: on to the sign-in page) or 403."""
+    if rule.public:
+        return "open"
+    if role is None:
+        return 303 if rule.page else 401
+    return "open" if role in rule.roles else 403
+
+
+def _answers_as_expected(response, rule, path: str, expected: str | int) -> bool:
+    got = response.status_code
+    if path == "/api/token":  # public, but a wrong password is a 401
+        return got == 401
+    if expected == "open":
+        return got not in (401, 403) and got < 500
+    if expected == 303:  # back to the page after signing in
+        return got == 303 and response.headers["location"].startswith("/login?next=%2F")
+    if expected == 403 and rule.page:
+        return got == 403 and response.headers["content-type"].startswith("text/html")
+    return got == expected
 
 
 def test_role_walk(app, clients, cell, caplog) -> None:
@@ -128,21 +152,11 @@ def test_role_walk(app, clients, cell, caplog) -> None:
         assert rule is not None
         for role, client in clients.items():
             response = _call(client, method, path, cell)
-            if rule.public:
-                expected = "open"
-            elif role is None:
-                expected = 401
-            elif role not in rule.roles:
-                expected = 403
-            else:
-                expected = "open"
-            got = response.status_code
-            ok = got not in (401, 403) and got < 500 if expected == "open" else got == expected
-            if path == "/api/token":  # public, but a wrong password is a 401
-                ok = got == 401
-            if not ok:
-                wrong.append(f"{role or 'anonymous'} {method} {path}: {got}, expected {expected}")
-            if role and expected == "open" and got < 400:
+            expected = _expected(rule, role)
+            if not _answers_as_expected(response, rule, path, expected):
+                wrong.append(f"{role or 'anonymous'} {method} {path}: "
+                             f"{response.status_code}, expected {expected}")
+            if role and expected == "open" and response.status_code < 400:
                 bodies[role].append(f"{method} {path}\n" + response.content.decode("latin-1"))
     assert wrong == []
     _scan(bodies)

@@ -55,7 +55,8 @@ def test_production_cookies_are_secure_and_docs_are_off(db: Path) -> None:
 
 def test_docs_need_a_sign_in_and_load_nothing_from_a_cdn(db: Path) -> None:
     with _client(db) as c:
-        assert c.get("/docs").status_code == 401
+        r = c.get("/docs", follow_redirects=False)
+        assert r.status_code == 303 and r.headers["location"] == "/login?next=%2Fdocs"
         _form_login(c, "guardian", PASSWORD)
         page = c.get("/docs").text
         assert "/static/vendor/swagger-ui/swagger-ui-bundle.js" in page
@@ -121,12 +122,16 @@ def test_bearer_logout_and_expiry(db: Path) -> None:
         assert c.get("/api/me", headers=auth).status_code == 401
 
 
-def test_anonymous_browser_gets_the_form_and_api_gets_json(db: Path) -> None:
+def test_anonymous_page_goes_to_sign_in_and_api_gets_json(db: Path) -> None:
     with _client(db) as c:
-        html = c.get("/wards", headers={"accept": "text/html"})
-        assert html.status_code == 401 and 'name="next" value="/wards"' in html.text
+        page = c.get("/wards", headers={"accept": "text/html"})
+        assert page.status_code == 200 and 'name="next" value="/wards"' in page.text
+        file = c.get("/outcomes.csv", headers={"accept": "text/html"})  # not a page
+        assert file.status_code == 401 and 'name="next" value="/outcomes.csv"' in file.text
         api = c.get("/api/places")
         assert api.status_code == 401 and api.headers["www-authenticate"] == "Bearer"
+        assert api.json() == {"detail": "sign in first: /login in a browser, POST /api/token "
+                                        "for the API"}
 
 
 @pytest.mark.parametrize(("target", "expected"), [
@@ -142,7 +147,7 @@ def test_guardian_lands_on_the_guardian_view(db: Path) -> None:
         r = _form_login(c, "guardian", PASSWORD)
         assert r.headers["location"] == "/guardian"
         refused = c.get("/", headers={"accept": "text/html"})
-        assert refused.status_code == 403 and "href='/guardian'" in refused.text
+        assert refused.status_code == 403 and 'href="/guardian"' in refused.text
 
 
 def test_users_and_audit_commands(tmp_path: Path) -> None:

@@ -58,7 +58,8 @@ def test_page_for_a_meeting_after_the_run(client: TestClient, synthetic) -> None
     assert f"as of <b>{synthetic.AS_OF}</b>" in page and "placerisk score --as-of 2025-06-30" in page
     actions = section(page, "actions")
     assert "A1" in actions and "A2" in actions  # started 2025-06-15 and 2025-06-20
-    assert "too early to measure (after window ends 2025-09-12)" in actions
+    assert ("<b>too early to measure</b>: Day 6 of 90 of the after window (it ends on "
+            "2025-09-12), as far as the records reach (2025-06-20)") in actions
     assert "Safe Youth Club" in section(page, "top_places")
 
 
@@ -242,7 +243,7 @@ def test_demo_pack_outcomes_and_plans(tmp_path: Path, monkeypatch: pytest.Monkey
     measured = {r["id"] for r in rows if r["level"] == "activity"}
     assert measured == set(activities.loc[activities["h3_cell"].notna(), "source_id"])
     assert {r["reports_code"] for r in rows} <= {"worked", "displaced", "no_effect",
-                                                 "too_few", "worse"}
+                                                 "too_few", "worse", "too_early"}
     for suffix in (".gpx", ".kml", ".pdf"):
         out = tmp_path / f"plan{suffix}"
         result = CliRunner().invoke(main, ["--db", db, "patrol-plan", "--area", ward,

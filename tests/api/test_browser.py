@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import parse_qs, urlparse
 
 import pytest
 import uvicorn
@@ -265,7 +265,7 @@ def test_jag_filters_reload_the_map_on_the_matching_reports(server: str, browser
 def test_signing_in_and_out_in_the_browser(server: str, browser) -> None:
     context = browser.new_context()
     page = context.new_page()
-    page.goto(server + "/wards")  # not signed in: the sign-in form, then back to /wards
+    page.goto(server + "/wards")  # not signed in: the sign-in page, then back to /wards
     assert page.locator(".placerisk-login").count() == 1
     page.fill(".placerisk-login input[name=name]", "analyst")
     page.fill(".placerisk-login input[name=password]", "not the password")
@@ -284,6 +284,35 @@ def test_signing_in_and_out_in_the_browser(server: str, browser) -> None:
     other.goto(server + "/")
     assert "Not allowed" in other.content()
     context.close()
+
+
+def test_signed_out_visit_to_the_map_signs_in_and_comes_back(server: str, browser) -> None:
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(server + "/")  # signed out: on to the sign-in page, which knows where from
+    assert urlparse(page.url).path == "/login"
+    assert parse_qs(urlparse(page.url).query)["next"] == ["/"]
+    assert page.title() == "placerisk: sign in"
+    page.fill(".placerisk-login input[name=name]", "analyst")
+    page.fill(".placerisk-login input[name=password]", PASSWORD)
+    with page.expect_navigation():
+        page.click(".placerisk-login button[type=submit]")
+    page.wait_for_selector(".leaflet-container")
+    assert urlparse(page.url).path == "/" and page.title() == "placerisk: JAG map"
+    context.close()
+
+
+def test_patrol_without_a_ward_offers_a_ward_picker(server: str, browser) -> None:
+    page = signed_page(browser, server, "police")
+    page.goto(server + "/patrol")
+    assert page.title() == "placerisk: Choose a ward"
+    page.select_option(".placerisk-ward-form select[name=ward]", "E05000001")
+    with page.expect_navigation():
+        page.click(".placerisk-ward-form button[type=submit]")
+    assert page.url.endswith("/patrol?ward=E05000001")
+    page.wait_for_selector(".placerisk-patrol-table")
+    assert page.title() == "Patrol view: ward E05000001"
+    page.close()
 
 
 def test_api_docs_render_from_the_app_alone(server: str, browser) -> None:

@@ -7,7 +7,8 @@ a status code, content type, headers and body the schema documents. A successful
 also checked for ignored authentication: schemathesis repeats the call without the token
 and with a wrong one and expects a refusal (`ignored_auth`; the schema declares the bearer
 token and session cookie, see `api.docs.document_access`). Without a token, every route but
-the public ones must answer 401; the public ones are fuzzed that way.
+the public ones must answer 401 (a page: 303 to the sign-in page); the public ones are
+fuzzed that way.
 
 Random ids seldom name a stored place, cell, run or ward, so each GET route is also called
 once per role with ids that exist (`test_known_objects_as_role`): their 200 answers are
@@ -152,15 +153,18 @@ def test_known_objects_as_role(schema, tokens: dict[str, str], known: dict, role
 
 @pytest.mark.parametrize(("method", "path"), OPERATIONS)
 def test_anonymous_calls(schema, method: str, path: str) -> None:
-    """Without a token: 401 from every route but the public ones, which are fuzzed here."""
-    public = POLICY[method, path].public
+    """Without a token: 401 (a page: 303 to the sign-in page) from every route but the public
+    ones, which are fuzzed here."""
+    public, page = POLICY[method, path].public, POLICY[method, path].page
 
     @settings(SETTINGS, max_examples=MAX_EXAMPLES if public else 3)
     @given(case=schema[path][method].as_strategy())
     def run(case) -> None:
-        response = case.call()
+        response = case.call(allow_redirects=False)
         if not public:
-            assert response.status_code == 401, (case.formatted_path, response.status_code)
+            expected = 303 if page else 401
+            assert response.status_code == expected, (case.formatted_path,
+                                                      response.status_code)
         case.validate_response(response, checks=CONFORMANCE)
 
     run()

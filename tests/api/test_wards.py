@@ -58,4 +58,5 @@ def test_ward_page_shows_each_activity_measured_effect(client) -> None:
     page = client.get("/wards/E05000002").text
     assert "Measured effect" in page
     # the synthetic activities are too recent for a 90-day after window
-    assert "too early (after window ends 2025-09-13)" in page
+    assert "too early to measure: Day 6 of 90 of the after window (it ends on 2025-09-12)" in \
+        client.get("/wards/E05000002", params={"as_of": "2025-07-01"}).text

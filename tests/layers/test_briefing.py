@@ -11,6 +11,7 @@ import pytest
 from geo import h3index
 from layers import briefing as b
 from layers.emerging import INTENSIFYING_HOT, PERSISTENT_HOT, SPORADIC_HOT
+from layers.outcomes import TOO_EARLY
 
 MEETING = dt.date(2025, 7, 1)
 SINCE = dt.date(2025, 6, 3)
@@ -105,15 +106,20 @@ def activities() -> pd.DataFrame:
                         dtype=object)
 
 
+EARLY_X2 = ("Day 8 of 90 of the after window (it ends on 2025-09-17), as far as the records "
+            "reach (2025-06-27): no verdict until they cover the whole window.")
+
+
 def outcomes() -> pd.DataFrame:
-    rows = [  # level, id, complete, after_ends, code, verdict
-        ("activity", "X1", True, dt.date(2025, 6, 30), "worked", "Reports fell by 50%."),
-        ("activity", "X2", False, dt.date(2025, 9, 18), "too_few", "Too few reports."),
-        ("activity", "X4", True, dt.date(2025, 9, 29), "no_effect", "ignored: not over yet"),
-        ("campaign", "X3", True, dt.date(2025, 6, 1), "worked", "a campaign, not an activity"),
+    """Disruption-table rows read as of the meeting (`layers.disruptions.judged`)."""
+    rows = [  # level, id, after_ends, code, verdict
+        ("activity", "X1", dt.date(2025, 6, 30), "worked", "Reports fell by 50%."),
+        ("activity", "X2", dt.date(2025, 9, 18), TOO_EARLY, EARLY_X2),
+        ("activity", "X4", dt.date(2025, 9, 29), TOO_EARLY, "Day 1 of 90."),
+        ("campaign", "X3", dt.date(2025, 6, 1), "worked", "a campaign, not an activity"),
     ]
-    return pd.DataFrame(rows, columns=["level", "id", "complete", "after_ends",
-                                       "reports_code", "reports_verdict"])
+    return pd.DataFrame(rows, columns=["level", "id", "after_ends", "reports_code",
+                                       "reports_verdict"])
 
 
 def place_reports() -> pd.DataFrame:
@@ -240,14 +246,10 @@ def test_actions_since_with_measured_or_too_early_outcomes() -> None:
     out = b.actions_since(activities(), outcomes(), places(), WARDS, since=SINCE,
                           meeting=MEETING)
     assert out["id"].tolist() == ["X1", "X2", "X3", "X4"]  # X0 before since, X5 after
-    assert out["verdict"].tolist() == ["worked", b.TOO_EARLY, b.NOT_MEASURED, b.TOO_EARLY]
+    assert out["verdict"].tolist() == ["worked", TOO_EARLY, b.NOT_MEASURED, TOO_EARLY]
     assert out["measured"].tolist() == [
-        "Reports fell by 50%.",
-        "too early to measure (after window ends 2025-09-17)",
-        "not measured: the activity has no location",
-        # complete in the data, but the after window was not over by the meeting
-        "too early to measure (after window ends 2025-09-28)",
-    ]
+        "Reports fell by 50%.", EARLY_X2, "not measured: the activity has no location",
+        "Day 1 of 90."]
     assert out["after_last"].tolist() == [dt.date(2025, 6, 29), dt.date(2025, 9, 17), None,
                                           dt.date(2025, 9, 28)]
     assert out["place"].tolist() == ["Zed Takeaway", "Alpha Park", "", ""]
@@ -259,13 +261,6 @@ def test_actions_without_an_outcome_table_are_not_measured() -> None:
                           meeting=MEETING)
     assert out["verdict"].tolist() == [b.NOT_MEASURED] * 4
     assert out["measured"].tolist()[0] == "not measured"
-
-
-def test_measured_outcome_on_the_last_day_of_the_window() -> None:
-    row = {"complete": True, "after_ends": dt.date(2025, 7, 2), "reports_code": "worked",
-           "reports_verdict": "fell"}
-    assert b.measured_outcome(row, meeting=MEETING) == ("worked", "fell", MEETING)
-    assert b.measured_outcome(row, meeting=dt.date(2025, 6, 30))[0] == b.TOO_EARLY
 
 
 # --- e. top places -----------------------------------------------------------------------

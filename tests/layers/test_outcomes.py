@@ -9,9 +9,12 @@ import pytest
 
 from geo import h3index
 from layers.outcomes import (
+    TOO_EARLY,
+    VERDICT_NAMES,
     VERDICTS,
     AreaError,
     Counts,
+    after_window,
     assess,
     choose_areas,
     count_windows,
@@ -543,3 +546,39 @@ def test_a_small_ward_takes_its_control_from_the_whole_study_area() -> None:
     assert table["control_cells"].tolist() == [len(areas.control)]
     expected = reference_table(acts, reports, small, days=DAYS, weighted=False)
     pd.testing.assert_frame_equal(table, expected, check_exact=False, rtol=1e-12, atol=1e-12)
+
+
+# --- the after window: no verdict before it is over ------------------------------------
+
+@pytest.mark.parametrize(("as_of", "data_end", "seen", "complete"), [
+    (date(2024, 4, 6), date(2024, 5, 1), 28, True),  # as of the window's last day
+    (date(2024, 4, 5), date(2024, 5, 1), 27, False),  # a day short
+    (date(2024, 6, 1), date(2024, 4, 5), 27, False),  # over, but the records stop a day short
+    (date(2024, 6, 1), date(2024, 4, 6), 28, True),
+    (date(2024, 3, 10), date(2024, 5, 1), 1, False),  # the start day counts as after
+    (date(2024, 3, 9), date(2024, 5, 1), 0, False),  # not begun
+    (date(2024, 6, 1), None, 0, False),  # no records at all
+])
+def test_after_window_is_complete_only_when_over_and_covered(
+        as_of: date, data_end: date | None, seen: int, complete: bool) -> None:
+    w = after_window(START, days=DAYS, as_of=as_of, data_end=data_end)
+    assert (w.seen, w.complete, w.last_day) == (seen, complete, date(2024, 4, 6))
+    assert w.progress == f"day {seen} of 28"
+    if not complete:
+        assert "no verdict until" in w.text
+        assert not any(word in w.text for word in ("chance", "interval", "fell", "rose"))
+
+
+def test_after_window_words() -> None:
+    running = after_window(START, days=DAYS, as_of=date(2024, 3, 21), data_end=date(2024, 5, 1))
+    assert running.text == ("Day 12 of 28 of the after window (it ends on 2024-04-06): no "
+                            "verdict until it is over.")
+    stale = after_window(START, days=DAYS, as_of=date(2024, 6, 1), data_end=date(2024, 3, 21))
+    assert stale.text == ("Day 12 of 28 of the after window (it ends on 2024-04-06), as far "
+                          "as the records reach (2024-03-21): no verdict until they cover the "
+                          "whole window.")
+    assert after_window(START, days=DAYS, as_of=date(2024, 3, 1), data_end=None).text == (
+        "The after window starts on 2024-03-10: no verdict until it is over.")
+    assert set(VERDICT_NAMES) == {*VERDICTS, TOO_EARLY}
+    with pytest.raises(ValueError, match="days must be a positive whole number"):
+        after_window(START, days=0, as_of=START, data_end=START)

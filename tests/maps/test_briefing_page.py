@@ -12,7 +12,7 @@ import pytest
 import shapely
 
 from layers import briefing as b
-from layers.outcomes import VERDICTS
+from layers.outcomes import TOO_EARLY, VERDICTS
 from maps.briefing_page import (
     CHANGE_COLOURS,
     TITLES,
@@ -108,10 +108,15 @@ def test_maps_are_pngs_per_section(maps: dict[str, bytes]) -> None:
 
 def test_header_and_footer_state_the_run_and_parameters(page: str) -> None:
     top, footer = page.split('<section class="section"')[0], page.split("<footer>")[1]
-    for text in ("meeting 2025-07-01", "2025-06-03", "2025-06-30", "0123456789abcdef",
-                 "placerisk score --as-of 2025-06-30", "--since 2025-06-03", "trend_alpha",
-                 "weights.report_levels", "outcomes.window_days"):
+    for text in ("meeting 2025-07-01", "2025-06-03", "2025-06-30", "0123456789abcdef"):
         assert text in top, text
+    # the chair reads the changes first: the run and its parameters come after every section
+    last = page.split('<section class="section" id="top_places">')[1]
+    assert "Reproducing this pack" not in top and "Reproducing this pack" in last
+    parameters = last.split('<section class="parameters" id="parameters">')[1]
+    for text in ("placerisk score --as-of 2025-06-30", "--since 2025-06-03", "trend_alpha",
+                 "weights.report_levels", "outcomes.window_days"):
+        assert text in parameters, text
     for text in ("meeting 2025-07-01", "since 2025-06-03", "as of 2025-06-30", "run 7",
                  "0123456789abcdef", "90-day windows"):
         assert text in footer, text
@@ -129,7 +134,7 @@ def test_map_labels_are_the_table_row_numbers(pack: b.Briefing) -> None:
     points = _points(pack.actions, ["#000000"] * len(pack.actions))
     assert points["label"].tolist() == ["1", "2", "4"]  # the third action has no location
     assert set(CHANGE_COLOURS) == set(b.CHANGES)
-    assert set(VERDICT_COLOURS) >= {*VERDICTS, b.TOO_EARLY, b.NOT_MEASURED}
+    assert set(VERDICT_COLOURS) >= {*VERDICTS, TOO_EARLY, b.NOT_MEASURED}
 
 
 def test_an_empty_pack_still_renders_every_section() -> None:
