@@ -55,7 +55,7 @@ from api.schemas import (
     RunsPublic,
     WardRanking,
 )
-from api.settings import DEMO_AREAS_NOTICE, Settings
+from api.settings import Settings
 from geo import h3index
 from geo.crs import WGS84
 from layers import filters, queries
@@ -102,7 +102,7 @@ def render_map_html(store: Store, settings: Settings, *, standalone: bool = Fals
             ranking: pd.DataFrame | None = queries.ward_ranking(conn)[1]
         except queries.NotFoundError:  # no scoring run yet: ward outlines only
             ranking = None
-        demo = queries.has_demo_areas(conn)
+        demo = queries.demo_notice(conn)
     if within.active:
         activities = filters.filter_activities(activities, within, wards, places)
         places = filters.filter_places(places, within, wards)
@@ -116,7 +116,7 @@ def render_map_html(store: Store, settings: Settings, *, standalone: bool = Fals
                   incidents=incidents, states=states, step_labels=step_labels,
                   tiles=settings.tiles if settings.tiles_enabled else None,
                   attribution=settings.attribution, reports=reports, filter_panel=panel,
-                  notice=DEMO_AREAS_NOTICE if demo else None, client=client)
+                  notice=demo, client=client)
     return render_html(m, standalone=standalone, title="placerisk: JAG map")
 
 

@@ -20,7 +20,6 @@ from fastapi.responses import HTMLResponse, Response
 
 from api.routes_outcomes import outcome_tables
 from api.routes_plans import DATE_PATTERN, parse_date
-from api.settings import DEMO_AREAS_NOTICE
 from layers import queries
 from layers.briefing import default_since
 from layers.briefing_inputs import load_briefing, run_for
@@ -84,7 +83,7 @@ def render_briefing(store: Store, *, meeting: dt.date, since: dt.date | None,
                                  outcome_days=DEFAULT_DAYS, outcome_alpha=OUTCOME_ALPHA)
         areas, _ = queries.areas(conn)
     page = briefing_page_html(briefing, maps=section_maps(briefing, areas),
-                              notice=DEMO_AREAS_NOTICE if demo else None)
+                              notice=demo)
     return html_to_pdf(page) if fmt == "pdf" else page.encode("utf-8")
 
 

@@ -23,7 +23,6 @@ import pandas as pd
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from api.settings import DEMO_AREAS_NOTICE
 from layers import disruptions, queries
 from layers.exports import neutralise_csv
 from layers.outcomes import DEFAULT_DAYS, TOO_EARLY, VERDICTS
@@ -32,7 +31,7 @@ from maps.outcomes_page import SORTABLE, outcomes_page_html
 
 router = APIRouter()
 CACHE_SIZE = 8
-_Measured = tuple[pd.DataFrame, dt.date | None, bool]  # figures, data end, demo areas
+_Measured = tuple[pd.DataFrame, dt.date | None, str | None]  # figures, data end, demo notice
 _cache: OrderedDict[tuple, _Measured] = OrderedDict()
 _lock = threading.Lock()
 _computing: dict[tuple, threading.Lock] = {}  # one lock per key being computed
@@ -55,8 +54,8 @@ AsOf = Annotated[dt.date | None, Query(
 
 def outcome_tables(store: Store, *, days: int = DEFAULT_DAYS, alpha: float = 0.05,
                    crime_types: tuple[str, ...] = (), as_of: dt.date | None = None
-                   ) -> tuple[pd.DataFrame, pd.DataFrame, bool]:
-    """The disruption table as of ``as_of`` (default today), its summary by type, demo or not.
+                   ) -> tuple[pd.DataFrame, pd.DataFrame, str | None]:
+    """The disruption table as of ``as_of`` (default today), its summary by type, demo notice.
 
     No verdict is given for an activity whose after window is not over by ``as_of`` in the
     records (`layers.disruptions.judged`).
@@ -84,7 +83,7 @@ def _measured(store: Store, *, days: int, alpha: float,
             return found
         with store.connect() as conn:
             inputs = disruptions.load_inputs(conn, crime_types=crime_types)
-            demo = queries.has_demo_areas(conn)
+            demo = queries.demo_notice(conn)
         measured = (disruptions.measure(inputs, days=days, alpha=alpha), inputs.data_end, demo)
         with _lock:
             _cache[key] = measured
@@ -145,7 +144,7 @@ def outcomes_page(request: Request, days: Days = DEFAULT_DAYS, alpha: Alpha = 0.
     return HTMLResponse(outcomes_page_html(
         shown, summary, days=days, alpha=alpha, as_of=day, sort=sort,
         descending=order == "desc",
-        query=query, notice=DEMO_AREAS_NOTICE if demo else None))
+        query=query, notice=demo))
 
 
 @router.get("/api/outcomes", tags=["outcomes"])

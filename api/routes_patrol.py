@@ -22,7 +22,7 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel
 from shapely.geometry.base import BaseGeometry
 
-from api.settings import DEMO_AREAS_NOTICE, Settings
+from api.settings import Settings
 from layers import queries
 from layers.patrol import DEFAULT_TOP, MAX_TOP, patrol_cells, tour_length_m
 from layers.store import Store
@@ -47,7 +47,7 @@ class PatrolView:
     run_id: int
     as_of: dt.date
     includes_patrol: bool
-    demo: bool
+    demo: str | None  # the demo-data notice, if any
 
 
 def _ward_geometry(conn: sa.Connection, ward_code: str) -> BaseGeometry | None:
@@ -87,12 +87,12 @@ def load_patrol(conn: sa.Connection, *, ward_code: str, top: int = DEFAULT_TOP,
         raise queries.ParameterError(str(exc)) from exc
     return PatrolView(
         ward_code=ward_code, plan=plan, geometry=geometry, run_id=int(run["id"]),
-        as_of=run["as_of"], demo=queries.has_demo_areas(conn),
+        as_of=run["as_of"], demo=queries.demo_notice(conn),
         includes_patrol=bool(run["params"].get("weights", {}).get("include_patrol", False)))
 
 
 def _notice(view: PatrolView) -> str | None:
-    notices = [DEMO_AREAS_NOTICE] * view.demo + [PATROL_NOTICE] * view.includes_patrol
+    notices = [view.demo] * bool(view.demo) + [PATROL_NOTICE] * view.includes_patrol
     return "; ".join(notices) or None
 
 

@@ -29,7 +29,6 @@ from pydantic import BaseModel
 
 from api.routes_patrol import load_patrol
 from api.schemas import LocalDateTime
-from api.settings import DEMO_AREAS_NOTICE
 from geo.crs import WGS84
 from layers import queries
 from layers.patrol import DEFAULT_TOP, MAX_TOP
@@ -68,7 +67,7 @@ class LoadedPlan:
     independent: bool
     run_id: int
     as_of: dt.date
-    demo: bool
+    demo: str | None  # the demo-data notice, if any
 
 
 def parse_date(text: str) -> dt.date:
@@ -153,7 +152,7 @@ def plan_html(loaded: LoadedPlan) -> str:
         loaded.plan, ward_name=loaded.ward_name, done=loaded.done,
         map_png=plan_map_png(loaded.plan, areas=loaded.areas),
         independent=loaded.independent, as_of=loaded.as_of,
-        notice=DEMO_AREAS_NOTICE if loaded.demo else None)
+        notice=loaded.demo)
 
 
 def render_plan(loaded: LoadedPlan, fmt: str) -> tuple[bytes, str, str]:

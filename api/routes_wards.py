@@ -9,7 +9,7 @@ import pandas as pd
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse
 
-from api.settings import DEMO_AREAS_NOTICE, Settings
+from api.settings import Settings
 from layers import queries
 from layers.outcomes import VERDICT_NAMES
 from layers.runs import latest_run_id, read_run, read_run_wards
@@ -41,9 +41,9 @@ def render_ward_map_html(store: Store, settings: Settings, ward_code: str, *,
         ward = _ward_area(conn, ward_code)
         cells = queries.cells(conn, ward_code=ward_code).rows
         places = queries.places(conn, ward_code=ward_code).rows
-        demo = queries.has_demo_areas(conn)
+        demo = queries.demo_notice(conn)
     m = build_map(ward, cells, places, tiles=settings.tiles if settings.tiles_enabled else None,
-                  attribution=settings.attribution, notice=DEMO_AREAS_NOTICE if demo else None)
+                  attribution=settings.attribution, notice=demo)
     title = f"{ward['name'].iloc[0]} ({ward_code}): ward map"
     return render_html(m, standalone=standalone, title=title)
 
@@ -108,14 +108,14 @@ def render_ward_html(store: Store, settings: Settings, ward_code: str, *,
         places = queries.places(conn, ward_code=ward_code).rows
         cells = queries.cells(conn, ward_code=ward_code).rows
         activities = queries.activities(conn, ward_code=ward_code, limit=50).rows
-        demo = queries.has_demo_areas(conn)
+        demo = queries.demo_notice(conn)
     activities = activities.assign(measured=measured_effects(store, activities, as_of=as_of))
     embedded = render_ward_map_html(store, settings, ward_code, standalone=True) \
         if standalone else None
     return ward_page_html(profile, series=series, step_labels=labels, places=places,
                           cells=cells, activities=activities,
                           map_src=None if standalone else f"/wards/{ward_code}/map",
-                          map_html=embedded, notice=DEMO_AREAS_NOTICE if demo else None)
+                          map_html=embedded, notice=demo)
 
 
 @router.get("/wards", response_class=HTMLResponse, tags=["wards"])

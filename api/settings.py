@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 DEFAULT_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
 DEFAULT_ATTRIBUTION = "&copy; OpenStreetMap contributors"
-DEMO_AREAS_NOTICE = "Synthetic demo data - areas are approximate, not ONS wards"
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 DEFAULT_RETENTION_DAYS = 365
 

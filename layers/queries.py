@@ -37,6 +37,7 @@ from layers.runs import read_run_wards, unpack
 from layers.score_inputs import load_inputs
 
 DEMO_VINTAGE = "demo"
+DEMO_ID_PREFIX = "DEMO-"  # the ids of the records layers.demo makes
 NO_RUN = "no scoring run yet: run `placerisk score`"
 
 PLACE_COLUMNS = (
@@ -213,11 +214,30 @@ def areas(conn: sa.Connection, *, authority_code: str | None = None,
     return gpd.GeoDataFrame(rows, geometry=list(geoms), crs=WGS84), count
 
 
+DEMO_AREAS_NOTICE = "Synthetic demo data - areas are approximate, not ONS wards"
+DEMO_DATA_NOTICE = ("Synthetic demo data - invented places, reports and activities on real "
+                    "ward boundaries")
+
+
 def has_demo_areas(conn: sa.Connection) -> bool:
     """Tell whether any loaded area is of the approximate ``"demo"`` vintage."""
     t = schema.areas
     found = conn.scalar(sa.select(t.c.id).where(t.c.vintage == DEMO_VINTAGE).limit(1))
     return found is not None
+
+
+def demo_notice(conn: sa.Connection) -> str | None:
+    """The banner every view shows over demo data (``None`` for real data).
+
+    Demo areas say they are approximate; demo records (``placerisk demo-data`` ids, which
+    start ``DEMO-``) on real wards say they are invented.
+    """
+    if has_demo_areas(conn):
+        return DEMO_AREAS_NOTICE
+    p = schema.places
+    demo = conn.scalar(sa.select(p.c.id).where(p.c.source_id.like(f"{DEMO_ID_PREFIX}%"))
+                       .limit(1))
+    return DEMO_DATA_NOTICE if demo is not None else None
 
 
 def records(frame: pd.DataFrame) -> list[dict[str, object]]:

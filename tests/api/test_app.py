@@ -7,10 +7,11 @@ from types import SimpleNamespace
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import DEMO_AREAS_NOTICE, create_app
+from api.app import create_app
 from api.settings import Settings
 from layers import queries
 from layers.emerging import CATEGORIES
+from layers.queries import DEMO_AREAS_NOTICE, DEMO_DATA_NOTICE
 from tests._pages import page_text
 from tests.api.conftest import IMG, POLICE_UK, build_store, ensure_accounts_in, sign_in
 
@@ -145,6 +146,16 @@ def test_map_with_tiles(make_client) -> None:
 def test_demo_notice_only_for_demo_areas(make_client, vintage: str, shown: bool) -> None:
     page = make_client(vintage=vintage, tiles="none").get("/").text
     assert (DEMO_AREAS_NOTICE in page) is shown
+    assert DEMO_DATA_NOTICE not in page  # the synthetic store's ids are not the demo's
+
+
+def test_demo_records_on_real_wards_say_they_are_invented(tmp_path) -> None:
+    db = build_store(tmp_path, more={"places": [
+        {"place_id": "DEMO-P0001", "name": "Synthetic shop", "category": "shop",
+         "latitude": 54.57, "longitude": -1.31, "mace_level": 2}]})
+    with TestClient(create_app(Settings(db=str(db), tiles="none"))) as c:
+        page = sign_in(c).get("/").text
+    assert DEMO_DATA_NOTICE in page and DEMO_AREAS_NOTICE not in page
 
 
 def test_cell_scores_are_the_stored_ones(client: TestClient, synthetic: SimpleNamespace
