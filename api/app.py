@@ -103,6 +103,7 @@ def render_map_html(store: Store, settings: Settings, *, standalone: bool = Fals
         except queries.NotFoundError:  # no scoring run yet: ward outlines only
             ranking = None
         demo = queries.demo_notice(conn)
+        period = queries.run_period(conn)
     if within.active:
         activities = filters.filter_activities(activities, within, wards, places)
         places = filters.filter_places(places, within, wards)
@@ -116,7 +117,7 @@ def render_map_html(store: Store, settings: Settings, *, standalone: bool = Fals
                   incidents=incidents, states=states, step_labels=step_labels,
                   tiles=settings.tiles if settings.tiles_enabled else None,
                   attribution=settings.attribution, reports=reports, filter_panel=panel,
-                  notice=demo, client=client)
+                  notice=demo, client=client, period=period)
     return render_html(m, standalone=standalone, title="placerisk: JAG map")
 
 

@@ -48,6 +48,7 @@ class PatrolView:
     as_of: dt.date
     includes_patrol: bool
     demo: str | None  # the demo-data notice, if any
+    period: str | None  # what the run covers (layers.queries.run_period)
 
 
 def _ward_geometry(conn: sa.Connection, ward_code: str) -> BaseGeometry | None:
@@ -88,11 +89,13 @@ def load_patrol(conn: sa.Connection, *, ward_code: str, top: int = DEFAULT_TOP,
     return PatrolView(
         ward_code=ward_code, plan=plan, geometry=geometry, run_id=int(run["id"]),
         as_of=run["as_of"], demo=queries.demo_notice(conn),
+        period=queries.run_period(conn, int(run["id"])),
         includes_patrol=bool(run["params"].get("weights", {}).get("include_patrol", False)))
 
 
 def _notice(view: PatrolView) -> str | None:
-    notices = [view.demo] * bool(view.demo) + [PATROL_NOTICE] * view.includes_patrol
+    notices = ([view.demo] * bool(view.demo) + [PATROL_NOTICE] * view.includes_patrol
+               + [view.period] * bool(view.period))
     return "; ".join(notices) or None
 
 

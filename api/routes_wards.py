@@ -109,13 +109,14 @@ def render_ward_html(store: Store, settings: Settings, ward_code: str, *,
         cells = queries.cells(conn, ward_code=ward_code).rows
         activities = queries.activities(conn, ward_code=ward_code, limit=50).rows
         demo = queries.demo_notice(conn)
+        period = queries.run_period(conn)
     activities = activities.assign(measured=measured_effects(store, activities, as_of=as_of))
     embedded = render_ward_map_html(store, settings, ward_code, standalone=True) \
         if standalone else None
     return ward_page_html(profile, series=series, step_labels=labels, places=places,
                           cells=cells, activities=activities,
                           map_src=None if standalone else f"/wards/{ward_code}/map",
-                          map_html=embedded, notice=demo)
+                          map_html=embedded, notice=demo, period=period)
 
 
 @router.get("/wards", response_class=HTMLResponse, tags=["wards"])

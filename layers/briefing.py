@@ -48,6 +48,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from layers.coverage import covered_text
 from layers.emerging import INTENSIFYING_HOT
 from layers.places import LEVELS
 
@@ -391,6 +392,7 @@ def briefing_header(inputs: BriefingInputs) -> dict[str, Any]:
         "run_id": int(run["id"]), "as_of": run["as_of"], "known_by": run.get("known_by"),
         "fingerprint": str(run["fingerprint"]), "step": run["step"],
         "n_steps": int(run["n_steps"]), "k": int(run["k"]), "params": run["params"],
+        "covered": covered_text(run.get("covered"), step=run["step"]),
         "since_step": starts[step_index(starts, inputs.since)] if starts else None,
         "last_step": starts[-1] if starts else None,
         "outcome_days": int(inputs.outcome_days), "outcome_alpha": float(inputs.outcome_alpha),

@@ -27,6 +27,7 @@ import sqlalchemy as sa
 from geo import h3index
 from geo.crs import WGS84
 from layers import schema
+from layers.coverage import covered_text
 from layers.cube import PATROL, SOURCES, Steps, make_steps
 from layers.emerging import CATEGORIES
 from layers.explain import Explanation, explain, weights_from_dict
@@ -286,6 +287,15 @@ def _run_steps(run: dict[str, Any]) -> Steps:
 
 def _meta(run: dict[str, Any]) -> dict[str, Any]:
     return {"run_id": run["id"], "as_of": run["as_of"], "covered": covered(run)}
+
+
+def run_period(conn: sa.Connection, run_id: int | None = None) -> str | None:
+    """`layers.coverage.covered_text` of a run (default the newest); ``None`` if no run."""
+    try:
+        run = _run(conn, run_id)
+    except NotFoundError:
+        return None
+    return covered_text(run["covered"], step=run["step"])
 
 
 def covered(run: dict[str, Any]) -> dict[str, Any] | None:

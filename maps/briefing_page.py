@@ -383,6 +383,8 @@ def _header(b: Briefing, notice: str | None) -> str:
              f"<span><b>Changes since</b> {_day(h['since'])}{escape(since_note)}</span>",
              f"<span><b>Scores as of</b> {_day(h['as_of'])} (run {h['run_id']}, "
              f"fingerprint {escape(h['fingerprint'])})</span>"]
+    if h.get("covered"):
+        facts.append(f"<span><b>Period</b> {escape(h['covered'])}</span>")
     notes = ""
     if notice:
         notes += f'<div class="note warn">{escape(notice)}</div>'

@@ -94,6 +94,12 @@ def notice_html(notice: str) -> str:
             f"{style.escape(notice)}</div>")
 
 
+def period_html(period: str) -> str:
+    """The run's period (`layers.coverage.covered_text`), bottom left, escaped."""
+    return (f'<div class="placerisk-period" role="note" style="{BOX} bottom: 24px; left: 10px; '
+            f'max-width: 320px; font-size: 12px;">{style.escape(period)}</div>')
+
+
 def _fit(m: folium.Map, frames: list[gpd.GeoDataFrame]) -> None:
     for frame in frames:
         frame = frame[frame.geometry.notna()]
@@ -152,7 +158,7 @@ def build_map(areas: gpd.GeoDataFrame, cells: pd.DataFrame, places: pd.DataFrame
               ranking: pd.DataFrame | None = None, activities: pd.DataFrame | None = None,
               incidents: pd.DataFrame | None = None, states: pd.DataFrame | None = None,
               step_labels: list[str] | None = None, reports: pd.DataFrame | None = None,
-              filter_panel: str | None = None) -> folium.Map:
+              filter_panel: str | None = None, period: str | None = None) -> folium.Map:
     """Compose the placerisk map from frames; no database access.
 
     Parameters
@@ -191,6 +197,8 @@ def build_map(areas: gpd.GeoDataFrame, cells: pd.DataFrame, places: pd.DataFrame
         layer on when the map opens; ``None``: no such layer.
     filter_panel
         The filter box (`maps.filters.filter_panel_html`), already escaped.
+    period
+        What the scoring run covers (`layers.queries.run_period`), shown bottom left.
 
     Returns
     -------
@@ -225,6 +233,8 @@ def build_map(areas: gpd.GeoDataFrame, cells: pd.DataFrame, places: pd.DataFrame
         FixedHtml(notice_html(notice)).add_to(m)
     if filter_panel:
         FixedHtml(filter_panel).add_to(m)
+    if period:
+        FixedHtml(period_html(period)).add_to(m)
     search.add_search(m, places, areas)
     _fit(m, [areas, _place_points(places)])
     return m

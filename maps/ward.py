@@ -69,7 +69,8 @@ def _activities(activities: pd.DataFrame, top: int) -> list[list[Any]]:
 def ward_page_html(ward: dict[str, Any], *, series: Sequence[float], step_labels: Sequence[str],
                    places: pd.DataFrame, cells: pd.DataFrame, activities: pd.DataFrame,
                    map_src: str | None = None, map_html: str | None = None,
-                   notice: str | None = None, top: int = 15) -> str:
+                   notice: str | None = None, top: int = 15, period: str | None = None
+                   ) -> str:
     """The whole profile page as HTML.
 
     Parameters
@@ -89,6 +90,8 @@ def ward_page_html(ward: dict[str, Any], *, series: Sequence[float], step_labels
         `layers.disruptions`).
     map_src, map_html
         The ward map's URL, or its standalone HTML to embed.
+    notice, period
+        A banner (demo data), and what the scoring run covers (`layers.queries.run_period`).
     """
     name = escape(ward["name"])
     frame = (f'<iframe src="{escape(map_src)}" title="Map of {name}"></iframe>' if map_src
@@ -103,11 +106,12 @@ def ward_page_html(ward: dict[str, Any], *, series: Sequence[float], step_labels
         ("As of", ward.get("as_of") or "-")))
     chart = sparkline_svg(series, labels=step_labels, title="Ward score over time")
     banner = f'<p class="notice">{escape(notice)}</p>' if notice else ""
+    covered = f'<p class="period">{escape(period)}</p>' if period else ""
     return (
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
         f"<title>{name}: ward profile</title><style>{_STYLE}</style></head><body>"
         f"{banner}<h1>{name}</h1><p>{escape(ward.get('authority_name') or '')} "
-        f"({escape(ward['code'])})</p><p class=\"figures\">{figures}</p>{frame}"
+        f"({escape(ward['code'])})</p><p class=\"figures\">{figures}</p>{covered}{frame}"
         f"<h2>Trend</h2>{chart}"
         "<h2>Places of concern</h2>" + _table(
             ["Place", "Category", "MACE level", "Review due"], _places(places, top),

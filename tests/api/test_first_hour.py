@@ -28,11 +28,14 @@ from api.settings import Settings
 from layers import schema
 from layers.runs import read_run
 from layers.store import open_store
+from tests._pages import page_text
 from tests.api.conftest import ensure_accounts_in, sign_in
 
 MONTHS = ("2024-01", "2024-02", "2024-03")
 ROWS = 6561 + 6641 + 7690  # every row of the three months, identical ASB rows included
 NOTE = "FIRST-HOUR-NOTE: seen from the bus stop"
+PERIOD = ("Scored 13 weeks, 2024-01-01 to 2024-03-31 (104 asked; the data begin later). "
+          "Data: police.uk crime 2024-01-01 to 2024-03-31.")
 STOCKTON_CENTRE = "E05014882"
 OUTSIDE = (54.5760, -1.2340)  # Middlesbrough town centre: no ward of the hub's authorities
 COLUMNS = ("place_id", "name", "category", "postcode", "latitude", "longitude", "mace_level",
@@ -153,10 +156,12 @@ def test_every_view_and_the_pack_render(hour, tmp_path):
         result = cli(hour, "map", "--view", view, *extra, "--out", str(out))
         assert result.exit_code == 0, (view, result.output)
         assert out.stat().st_size > 10_000
+        if view != "guardian":  # which states its own fixed period
+            assert PERIOD in page_text(out.read_text(encoding="utf-8")), view
     pack = tmp_path / "pack.html"
     result = cli(hour, "briefing", "--meeting", "2024-03-31", "--out", str(pack))
     assert result.exit_code == 0, result.output
-    assert "2024-03-31" in pack.read_text(encoding="utf-8")
+    assert PERIOD in page_text(pack.read_text(encoding="utf-8"))
 
 
 def test_every_page_serves_to_its_role(hour, tmp_path):
