@@ -16,7 +16,7 @@ MARKERCLUSTER := vendor/leaflet.markercluster/leaflet.markercluster.js
 SWAGGER_VERSION ?= 5.35.0
 SWAGGER := vendor/swagger-ui/swagger-ui-bundle.js
 
-.PHONY: install check-system demo test bench lint clean
+.PHONY: install check-system check-libraries demo test bench lint clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -62,7 +62,7 @@ $(SWAGGER):
 
 install: $(VENV)/.installed $(H3JS) $(MARKERCLUSTER) $(SWAGGER)
 
-demo: install
+demo: check-libraries install
 	rm -f $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm
 	$(BIN)/placerisk --db $(DEMO_DB) demo-data
 	$(BIN)/placerisk --db $(DEMO_DB) score
@@ -73,6 +73,10 @@ demo: install
 # system, the browser tests Chromium: say what to apt-get install before anything else runs.
 check-system:
 	@$(PYTHON) tools/check_system.py --browser
+
+# the demo prints PDFs too, but needs no browser
+check-libraries:
+	@$(PYTHON) tools/check_system.py
 
 test: check-system install
 	$(PY) -m pytest
