@@ -296,6 +296,10 @@ def score(store: Any, as_of: dt.datetime | None, step: str, n_steps: int | None,
         weights = dataclasses.replace(weights, half_life_days=half_life)
     cutoff = known_by.replace(tzinfo=dt.UTC) if known_by else None
     day = as_of.date() if as_of else None
+    if day is not None and day > dt.date.today():
+        msg = (f"{day} is after today ({dt.date.today()}): the weeks to come hold no records "
+               "yet and would score as quiet weeks; give today or an earlier day")
+        raise click.BadParameter(msg, param_hint="'--as-of'")
     if day is None:
         day, why = default_as_of(store, today=dt.date.today(), step=step, n_steps=n_steps)
         if why:

@@ -6,9 +6,11 @@ import shutil
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from click.testing import CliRunner
 
 from api.cli import main
+from layers import schema
 from layers.runs import read_run
 from layers.store import open_store
 
@@ -88,6 +90,21 @@ def test_too_short_a_period_is_refused_in_the_users_terms(db):
     assert "only 2 whole weeks of the 104 asked for" in result.output
     assert "needs at least 3" in result.output
     assert "Traceback" not in result.output
+
+
+def test_a_future_as_of_is_refused_up_front(db):
+    result = run(db, "score", "--as-of", "2999-01-01")
+    assert result.exit_code == 2 and "2999-01-01 is after today" in result.output
+    assert stored_run_count(db) == 0
+
+
+def stored_run_count(db: Path) -> int:
+    store = open_store(db)
+    try:
+        with store.connect() as conn:
+            return len(conn.execute(sa.select(schema.score_runs.c.id)).all())
+    finally:
+        store.close()
 
 
 @pytest.mark.parametrize("steps", ["1", "2", "521"])
