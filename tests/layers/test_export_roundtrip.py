@@ -19,6 +19,7 @@ from layers import export_io, schema
 from layers.demo import make_demo_data
 from layers.loader import import_file
 from layers.store import Store, open_store, replace_areas
+from tests.api.conftest import _write as write
 from tests.api.conftest import make_areas
 
 KINDS = ("places", "reports", "activities")
@@ -68,14 +69,6 @@ ACTIVITIES = [
      "outcome": "", "jag_ref": ""},
 ]
 AWKWARD = {"places": PLACES, "reports": REPORTS, "activities": ACTIVITIES}
-
-
-def write(path: Path, rows: list[dict[str, str]]) -> Path:
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    return path
 
 
 def fill(store: Store, files: dict[str, Path]) -> None:

@@ -3,7 +3,6 @@ alone, an empty cell clears it only where the README's "CSV formats" section say
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import pytest
@@ -12,6 +11,7 @@ import sqlalchemy as sa
 from layers import schema
 from layers.loader import import_file
 from layers.store import Store, replace_areas
+from tests.api.conftest import _write as write
 from tests.api.conftest import make_areas
 
 PLACE = {
@@ -38,14 +38,6 @@ ACTIVITY = {
 PLACE_KEPT = ("address", "postcode", "lat", "lng", "h3_cell", "ward_code", "outside_areas",
               "exploitation_types", "source_agency", "assessed_on", "review_due", "status",
               "notes")
-
-
-def write(path: Path, rows: list[dict[str, str]]) -> Path:
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    return path
 
 
 def stored(store: Store, table: sa.Table) -> dict[str, dict]:
