@@ -95,9 +95,10 @@ def notice_html(notice: str) -> str:
 
 
 def period_html(period: str) -> str:
-    """The run's period (`layers.coverage.covered_text`), bottom left, escaped."""
-    return (f'<div class="placerisk-period" role="note" style="{BOX} bottom: 24px; left: 10px; '
-            f'max-width: 320px; font-size: 12px;">{style.escape(period)}</div>')
+    """The run's period (`layers.coverage.covered_text`), bottom centre, escaped."""
+    return (f'<div class="placerisk-period" role="note" style="{BOX} bottom: 24px; left: 50%; '
+            f'transform: translateX(-50%); max-width: 420px; font-size: 12px;">'
+            f"{style.escape(period)}</div>")
 
 
 def _fit(m: folium.Map, frames: list[gpd.GeoDataFrame]) -> None:
@@ -198,7 +199,7 @@ def build_map(areas: gpd.GeoDataFrame, cells: pd.DataFrame, places: pd.DataFrame
     filter_panel
         The filter box (`maps.filters.filter_panel_html`), already escaped.
     period
-        What the scoring run covers (`layers.queries.run_period`), shown bottom left.
+        What the scoring run covers (`layers.queries.run_period`), shown bottom centre.
 
     Returns
     -------
