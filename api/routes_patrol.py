@@ -94,9 +94,8 @@ def load_patrol(conn: sa.Connection, *, ward_code: str, top: int = DEFAULT_TOP,
 
 
 def _notice(view: PatrolView) -> str | None:
-    notices = ([view.demo] * bool(view.demo) + [PATROL_NOTICE] * view.includes_patrol
-               + [view.period] * bool(view.period))
-    return "; ".join(notices) or None
+    notices = (view.demo, PATROL_NOTICE if view.includes_patrol else None, view.period)
+    return "; ".join(n for n in notices if n) or None
 
 
 def render_patrol_html(store: Store, settings: Settings, *, ward_code: str,
