@@ -9,6 +9,8 @@ DEFAULT_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
 DEFAULT_ATTRIBUTION = "&copy; OpenStreetMap contributors"
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 DEFAULT_RETENTION_DAYS = 365
+DEFAULT_SIGNIN_PER_ADDRESS = 30.0
+DEFAULT_SIGNIN_PER_NAME = 6.0
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,11 @@ class Settings:
     retention_days
         Days an erased place is kept before ``placerisk retention --apply`` deletes it for
         good (``PLACERISK_RETENTION_DAYS``, 365 by default).
+    signin_per_address, signin_per_name
+        Failed sign-ins allowed per minute from one client address and for one user name
+        (``PLACERISK_SIGNIN_PER_ADDRESS``, 30, and ``PLACERISK_SIGNIN_PER_NAME``, 6); each is
+        also the burst allowed at once. More are answered 429 without checking the
+        password. 0 switches a throttle off.
     """
 
     db: str | None = None
@@ -51,6 +58,8 @@ class Settings:
     production: bool = False
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     retention_days: int = DEFAULT_RETENTION_DAYS
+    signin_per_address: float = DEFAULT_SIGNIN_PER_ADDRESS
+    signin_per_name: float = DEFAULT_SIGNIN_PER_NAME
 
     @classmethod
     def from_env(cls, db: str | None = None) -> Settings:
@@ -68,9 +77,14 @@ class Settings:
                                               str(DEFAULT_MAX_BODY_BYTES))),
             retention_days=int(os.environ.get("PLACERISK_RETENTION_DAYS",
                                               str(DEFAULT_RETENTION_DAYS))),
+            signin_per_address=float(os.environ.get("PLACERISK_SIGNIN_PER_ADDRESS",
+                                                    str(DEFAULT_SIGNIN_PER_ADDRESS))),
+            signin_per_name=float(os.environ.get("PLACERISK_SIGNIN_PER_NAME",
+                                                 str(DEFAULT_SIGNIN_PER_NAME))),
         )
 
     @property
     def tiles_enabled(self) -> bool:
         """False when the base map is switched off."""
         return self.tiles.strip().lower() not in ("", "none", "off")
+
