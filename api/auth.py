@@ -51,7 +51,12 @@ class TooManyAttempts(Exception):
 
 
 def client_address(request: Request) -> str:
-    """The caller's address as the server saw it (no proxy headers are trusted)."""
+    """The caller's address: the peer's, or the one a trusted proxy forwarded.
+
+    The server believes ``X-Forwarded-For`` only from ``Settings.trusted_proxies``
+    (``PLACERISK_TRUSTED_PROXIES``, none by default; `placerisk serve` passes it to uvicorn).
+    The audit log and the sign-in throttles both use this address.
+    """
     return request.client.host if request.client else ""
 
 
