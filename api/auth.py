@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api import pages
 from api.policy import HOME, Rule, rule_for
+from api.security import SignInGuard
 from api.settings import Settings
 from layers import accounts, audit
 from layers.accounts import Session
@@ -42,7 +43,7 @@ class Forbidden(Exception):
 
 
 class TooManyAttempts(Exception):
-    """The account is locked after repeated failed sign-ins (429)."""
+    """Too many failed sign-ins from this address or for this name, for now (429)."""
 
     def __init__(self, retry_after: int) -> None:
         super().__init__(f"too many failed sign-ins; try again in {retry_after} s")
@@ -50,7 +51,12 @@ class TooManyAttempts(Exception):
 
 
 def client_address(request: Request) -> str:
-    """The caller's address as the server saw it (no proxy headers are trusted)."""
+    """The caller's address: the peer's, or the one a trusted proxy forwarded.
+
+    The server believes ``X-Forwarded-For`` only from ``Settings.trusted_proxies``
+    (``PLACERISK_TRUSTED_PROXIES``, none by default; `placerisk serve` passes it to uvicorn).
+    The audit log and the sign-in throttles both use this address.
+    """
     return request.client.host if request.client else ""
 
 
@@ -207,17 +213,25 @@ def login_form(next: str = "") -> HTMLResponse:  # noqa: A002 (the query paramet
 
 
 def _sign_in(request: Request, name: str, password: str) -> accounts.User:
-    result = accounts.authenticate(request.app.state.store, name[:64], password[:200])
+    """Sign in, or raise `TooManyAttempts` / `NotSignedIn`; every attempt is audited once.
+
+    The guard is asked first: a locked or throttled attempt gets 429 without its password
+    being checked (no argon2 work to be had by flooding). Unknown and known names, right
+    password on a disabled account included, get the same answer.
+    """
+    name, password = name[:64], password[:200]
     store = request.app.state.store
+    guard: SignInGuard = request.app.state.signin_guard
+    address = client_address(request)
+    wait, why = guard.admit(name, address)
+    if wait:
+        audit.record(store, action="login", outcome="locked", user_name=name, client=address,
+                     detail=f"signin_{why.replace(': ', '_')}, retry after {wait} s")
+        raise TooManyAttempts(wait)
+    result = accounts.authenticate(store, name, password, client=address)
     if result.user is None:
-        outcome = "locked" if result.reason == "locked" else "failed"
-        audit.record(store, action="login", outcome=outcome, user_name=name[:64],
-                     client=client_address(request), detail=result.reason)
-        if result.reason == "locked":
-            raise TooManyAttempts(result.retry_after)
         raise NotSignedIn("wrong user name or password")
-    audit.record(store, action="login", user_name=result.user.name, role=result.user.role,
-                 client=client_address(request))
+    guard.succeeded(name, address)
     return result.user
 
 
@@ -230,7 +244,8 @@ _JSON_ERROR: dict[str, Any] = {"application/json": {"schema": {
     303: {"description": "Signed in: on to the page asked for."},
     401: {"description": "Wrong user name or password: the form again.", "content": _HTML},
     403: {"description": "The form had expired (CSRF): the form again.", "content": _HTML},
-    429: {"description": "Locked after repeated failures: the form again.", "content": _HTML}})
+    429: {"description": "Too many failed sign-ins for now: the form again.",
+          "content": _HTML}})
 def login(request: Request, name: Annotated[str, Form(max_length=64)],
           password: Annotated[str, Form(max_length=200)],
           csrf_token: Annotated[str, Form(max_length=64)] = "",
@@ -274,7 +289,7 @@ class TokenPublic(BaseModel):
 
 @router.post("/api/token", response_model=TokenPublic, tags=["auth"], responses={
     401: {"description": "Wrong user name or password.", "content": _JSON_ERROR},
-    429: {"description": "Locked after repeated failures; see Retry-After.",
+    429: {"description": "Too many failed sign-ins for now; see Retry-After.",
           "content": _JSON_ERROR}})
 def token(request: Request, body: TokenRequest) -> TokenPublic:
     """Exchange a user name and password for a bearer token."""

@@ -471,15 +471,22 @@ def serve(ctx: click.Context, host: str, port: int, db: str | None) -> None:
     import uvicorn
 
     from api.app import create_app
-    from api.settings import Settings
+    from api.settings import Settings, SettingsError
 
-    settings = Settings.from_env(db or (ctx.obj or {}).get("db"))
+    try:
+        settings = Settings.from_env(db or (ctx.obj or {}).get("db"))
+    except SettingsError as exc:
+        _fail(str(exc))
     try:
         app = create_app(settings)
     except StoreError as exc:
         _fail(f"{exc}. Check --db or PLACERISK_DB")
     click.secho(f"placerisk: serving on http://{host}:{port}/  (API docs: /docs)", fg="green")
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    # Proxy headers only from PLACERISK_TRUSTED_PROXIES: uvicorn would believe any
+    # X-Forwarded-For from 127.0.0.1 otherwise, and the audit log record a forged address.
+    uvicorn.run(app, host=host, port=port, log_level="warning",
+                proxy_headers=settings.proxy_headers,
+                forwarded_allow_ips=settings.forwarded_allow_ips or None)
 
 
 # Commands of their own modules: each builder takes `with_store`, defined above.

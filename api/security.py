@@ -14,6 +14,10 @@ handler for unexpected exceptions:
 - An exception no other handler takes is logged with its traceback and a random
   correlation id (logger ``placerisk``); the caller gets a generic message and the id.
 
+It also puts a `SignInGuard` on ``app.state.signin_guard``: lock-out per user name and
+client address, and token-bucket throttles per address and per name, held in the app's
+memory, that `api.auth` asks before it spends any time on a password.
+
 Framing is allowed from the app's own pages (``frame-ancestors 'self'``, ``SAMEORIGIN``)
 rather than from none: the ward profile shows its map in an iframe of ``/wards/{code}/map``.
 Other sites still cannot frame any page.
@@ -22,8 +26,13 @@ Other sites still cannot frame any page.
 from __future__ import annotations
 
 import logging
+import math
 import secrets
-from collections.abc import Awaitable, Callable, Sequence
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Hashable, Sequence
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request
@@ -33,6 +42,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.settings import Settings
+from layers.accounts import lockout_seconds
 
 logger = logging.getLogger("placerisk")
 
@@ -264,6 +274,155 @@ def _content_length(scope: Scope) -> int | None:
         return None
 
 
+# --- sign-in guard -----------------------------------------------------------------------
+
+MAX_KEYS = 100_000  # names, addresses or pairs remembered; the least recent are forgotten
+FORGET_S = 24 * 3600  # failed sign-ins older than this no longer count towards a lock-out
+KNOWN_PER_NAME = 8  # addresses remembered per name after a successful sign-in
+
+
+class TokenBuckets:
+    """A token bucket per key: ``per_minute`` tokens a minute, ``per_minute`` at most.
+
+    At most `MAX_KEYS` keys are kept; the least recently used is forgotten, and a forgotten
+    bucket starts full. Not thread-safe on its own (`SignInGuard` holds a lock).
+
+    Examples
+    --------
+    >>> now = [0.0]
+    >>> buckets = TokenBuckets(2, clock=lambda: now[0])
+    >>> [buckets.take("a") for _ in range(3)]
+    [0, 0, 30]
+    >>> now[0] = 30.0
+    >>> buckets.take("a"), buckets.take("b")
+    (0, 0)
+    """
+
+    def __init__(self, per_minute: float, *, clock: Callable[[], float] = time.monotonic,
+                 max_keys: int = MAX_KEYS) -> None:
+        if per_minute < 0:
+            msg = f"a sign-in throttle of {per_minute} a minute: use 0 (off) or more"
+            raise ValueError(msg)
+        self.capacity = float(per_minute)
+        self.rate = per_minute / 60.0  # tokens a second
+        self.clock = clock
+        self.max_keys = max_keys
+        self._buckets: OrderedDict[Hashable, tuple[float, float]] = OrderedDict()
+
+    def take(self, key: Hashable) -> int:
+        """Take a token for ``key``: 0 if taken, else the seconds until one is there."""
+        if not self.capacity:
+            return 0
+        now = self.clock()
+        tokens, then = self._buckets.pop(key, (self.capacity, now))
+        tokens = min(self.capacity, tokens + (now - then) * self.rate)
+        wait = 0 if tokens >= 1 else max(1, math.ceil((1 - tokens) / self.rate))
+        self._buckets[key] = (tokens - 1 if not wait else tokens, now)
+        while len(self._buckets) > self.max_keys:
+            self._buckets.popitem(last=False)
+        return wait
+
+    def give_back(self, key: Hashable) -> None:
+        """Return the token `take` took for ``key`` (an attempt that should not count)."""
+        if key in self._buckets:
+            tokens, then = self._buckets[key]
+            self._buckets[key] = (min(self.capacity, tokens + 1), then)
+
+
+@dataclass
+class _Strikes:
+    failures: int
+    locked_until: float
+    last: float
+
+
+class SignInGuard:
+    """Who may try a password now: lock-out per (name, address), throttles per each.
+
+    - **Lock-out per name and address.** Every attempt counts as a failure until it
+      succeeds; after `layers.accounts.FREE_FAILURES` in a row, that name is locked *at
+      that address* for `layers.accounts.lockout_seconds`, doubling up to 15 minutes. A
+      stranger's failures lock the stranger, not the owner signing in elsewhere.
+    - **Throttle per address** (``per_address`` attempts a minute) against one client
+      trying many names, and **per name** (``per_name`` a minute) against many addresses
+      guessing one name. Only failures use them up: a successful attempt gives its tokens
+      back. Addresses the name signed in from before skip the per-name throttle, so a
+      distributed guess does not keep the owner out from their usual place.
+
+    Unknown and known names are treated alike: nothing here knows which names exist.
+    The state is in memory: a restart forgets it, and each server process keeps its own.
+    """
+
+    def __init__(self, *, per_address: float, per_name: float,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._by_address = TokenBuckets(per_address, clock=clock)
+        self._by_name = TokenBuckets(per_name, clock=clock)
+        self._strikes: OrderedDict[tuple[str, str], _Strikes] = OrderedDict()
+        self._known: OrderedDict[str, OrderedDict[str, None]] = OrderedDict()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SignInGuard:
+        """A guard with the throttles of ``settings``."""
+        return cls(per_address=settings.signin_per_address,
+                   per_name=settings.signin_per_name)
+
+    def admit(self, name: str, address: str) -> tuple[int, str]:
+        """May ``name`` try a password from ``address`` now? ``(0, "")`` if so, else a wait.
+
+        An attempt let through counts as a failure until `succeeded` is called for it.
+
+        Returns
+        -------
+        tuple of (int, str)
+            The seconds to wait (0: go ahead) and why: ``"locked"``, ``"throttled:
+            address"`` or ``"throttled: name"``.
+        """
+        with self._lock:
+            now = self.clock()
+            strikes = self._strikes.pop((name, address), None)
+            if strikes is None or now - strikes.last > FORGET_S:
+                strikes = _Strikes(0, 0.0, now)
+            self._strikes[(name, address)] = strikes
+            while len(self._strikes) > MAX_KEYS:
+                self._strikes.popitem(last=False)
+            if strikes.locked_until > now:
+                return max(1, math.ceil(strikes.locked_until - now)), "locked"
+            wait = self._by_address.take(address)
+            if wait:
+                return wait, "throttled: address"
+            if address not in self._known.get(name, ()):
+                wait = self._by_name.take(name)
+                if wait:
+                    self._by_address.give_back(address)
+                    return wait, "throttled: name"
+            strikes.failures += 1
+            strikes.last = now
+            lock = lockout_seconds(strikes.failures)
+            strikes.locked_until = now + lock if lock else 0.0
+            return 0, ""
+
+    def succeeded(self, name: str, address: str) -> None:
+        """The attempt `admit` let through was right: forget its failure and tokens.
+
+        The address is remembered for the name: it skips the per-name throttle from now on.
+        """
+        with self._lock:
+            self._strikes.pop((name, address), None)
+            self._by_address.give_back(address)
+            known = self._known.pop(name, OrderedDict())
+            if address not in known:
+                self._by_name.give_back(name)
+            known.pop(address, None)
+            known[address] = None
+            while len(known) > KNOWN_PER_NAME:
+                known.popitem(last=False)
+            self._known[name] = known
+            while len(self._known) > MAX_KEYS:
+                self._known.popitem(last=False)
+
+
 # --- errors ------------------------------------------------------------------------------
 
 def internal_error_handler(headers: Sequence[tuple[str, str]]
@@ -287,15 +446,16 @@ def internal_error_handler(headers: Sequence[tuple[str, str]]
 
 
 def install(app: FastAPI, settings: Settings) -> None:
-    """Add the security headers, the body limit and the 500 handler to ``app``.
+    """Add the security headers, the body limit, the 500 handler and the sign-in guard.
 
     Parameters
     ----------
     app
         The app; call before it serves its first request.
     settings
-        The tile server (allowed in the CSP) and ``max_body_bytes``.
+        The tile server (allowed in the CSP), ``max_body_bytes`` and the sign-in throttles.
     """
+    app.state.signin_guard = SignInGuard.from_settings(settings)
     headers = security_headers(settings)
     app.add_exception_handler(Exception, internal_error_handler(headers))
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)

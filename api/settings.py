@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass
 
@@ -9,6 +10,44 @@ DEFAULT_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
 DEFAULT_ATTRIBUTION = "&copy; OpenStreetMap contributors"
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 DEFAULT_RETENTION_DAYS = 365
+DEFAULT_SIGNIN_PER_ADDRESS = 30.0
+DEFAULT_SIGNIN_PER_NAME = 6.0
+
+
+class SettingsError(ValueError):
+    """A setting from the environment that cannot be used."""
+
+
+def parse_proxies(value: str) -> tuple[str, ...]:
+    """The trusted proxies of ``PLACERISK_TRUSTED_PROXIES``: addresses or networks.
+
+    Comma-separated IPv4 or IPv6 addresses and CIDR networks, normalised; empty for none.
+
+    Raises
+    ------
+    SettingsError
+        For anything else, ``*`` included: trusting every peer would let any client forge
+        the address the audit log records.
+
+    Examples
+    --------
+    >>> parse_proxies("10.0.0.7, 192.168.1.0/24,::1")
+    ('10.0.0.7', '192.168.1.0/24', '::1')
+    >>> parse_proxies("")
+    ()
+    """
+    proxies = []
+    for item in (part.strip() for part in value.split(",")):
+        if not item:
+            continue
+        try:
+            proxies.append(str(ipaddress.ip_network(item, strict=False)) if "/" in item
+                           else str(ipaddress.ip_address(item)))
+        except ValueError:
+            msg = (f"PLACERISK_TRUSTED_PROXIES: {item!r} is not an IP address or network; "
+                   "name the address of your reverse proxy, such as 127.0.0.1 or 10.0.0.0/24")
+            raise SettingsError(msg) from None
+    return tuple(proxies)
 
 
 @dataclass(frozen=True)
@@ -39,6 +78,15 @@ class Settings:
     retention_days
         Days an erased place is kept before ``placerisk retention --apply`` deletes it for
         good (``PLACERISK_RETENTION_DAYS``, 365 by default).
+    trusted_proxies
+        Addresses or networks of the reverse proxies whose ``X-Forwarded-For`` and
+        ``X-Forwarded-Proto`` are believed (``PLACERISK_TRUSTED_PROXIES``, comma-separated).
+        None by default: the client address is the peer's, whatever a header says.
+    signin_per_address, signin_per_name
+        Failed sign-ins allowed per minute from one client address and for one user name
+        (``PLACERISK_SIGNIN_PER_ADDRESS``, 30, and ``PLACERISK_SIGNIN_PER_NAME``, 6); each is
+        also the burst allowed at once. More are answered 429 without checking the
+        password. 0 switches a throttle off.
     """
 
     db: str | None = None
@@ -51,6 +99,9 @@ class Settings:
     production: bool = False
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     retention_days: int = DEFAULT_RETENTION_DAYS
+    trusted_proxies: tuple[str, ...] = ()
+    signin_per_address: float = DEFAULT_SIGNIN_PER_ADDRESS
+    signin_per_name: float = DEFAULT_SIGNIN_PER_NAME
 
     @classmethod
     def from_env(cls, db: str | None = None) -> Settings:
@@ -68,9 +119,24 @@ class Settings:
                                               str(DEFAULT_MAX_BODY_BYTES))),
             retention_days=int(os.environ.get("PLACERISK_RETENTION_DAYS",
                                               str(DEFAULT_RETENTION_DAYS))),
+            trusted_proxies=parse_proxies(os.environ.get("PLACERISK_TRUSTED_PROXIES", "")),
+            signin_per_address=float(os.environ.get("PLACERISK_SIGNIN_PER_ADDRESS",
+                                                    str(DEFAULT_SIGNIN_PER_ADDRESS))),
+            signin_per_name=float(os.environ.get("PLACERISK_SIGNIN_PER_NAME",
+                                                 str(DEFAULT_SIGNIN_PER_NAME))),
         )
 
     @property
     def tiles_enabled(self) -> bool:
         """False when the base map is switched off."""
         return self.tiles.strip().lower() not in ("", "none", "off")
+
+    @property
+    def proxy_headers(self) -> bool:
+        """Whether the server believes proxy headers at all (only from `trusted_proxies`)."""
+        return bool(self.trusted_proxies)
+
+    @property
+    def forwarded_allow_ips(self) -> str:
+        """`trusted_proxies` as uvicorn's ``forwarded_allow_ips`` (never its 127.0.0.1 default)."""
+        return ",".join(self.trusted_proxies)

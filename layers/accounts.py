@@ -10,8 +10,12 @@ Four roles share one tool under an information-sharing agreement:
 
 Passwords are hashed with argon2id (argon2-cffi, OWASP's first choice). A login creates a
 session whose random token goes to the user once, as a cookie or a bearer token; the store
-keeps only its SHA-256. Repeated failed logins lock the account for a time that doubles with
-each further failure (`lockout_seconds`).
+keeps only its SHA-256. Repeated failed logins from one client address lock that name at
+that address for a time that doubles with each further failure (`lockout_seconds`); the app
+keeps that count, and its throttles per address and per name, in memory
+(`api.security.SignInGuard`). The users table keeps each account's failures since its last
+sign-in (``failed_logins``); ``locked_until`` is no longer set (a lock per address has no
+column), and a lock left in it by an older version is ignored.
 """
 
 from __future__ import annotations
@@ -20,13 +24,14 @@ import datetime as dt
 import hashlib
 import re
 import secrets
+import threading
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from layers import schema
+from layers import audit, schema
 from layers.store import Store, utcnow
 
 ROLES = schema.ROLES
@@ -35,7 +40,9 @@ MIN_PASSWORD = 12
 FREE_FAILURES = 5  # failed logins before the first lock-out
 LOCK_BASE_S = 30
 LOCK_MAX_S = 15 * 60
+HASH_SLOTS = 2  # password hashes computed at once; more wait their turn
 _hasher = PasswordHasher()
+_hashing = threading.BoundedSemaphore(HASH_SLOTS)
 
 
 class AccountError(ValueError):
@@ -107,13 +114,15 @@ def add_user(store: Store, name: str, role: str, password: str) -> User:
     check_name(name)
     check_role(role)
     check_password(password)
+    with _hashing:
+        password_hash = _hasher.hash(password)  # before the transaction: it takes a while
     with store.begin() as conn:
         taken = conn.scalar(sa.select(schema.users.c.id).where(schema.users.c.name == name))
         if taken is not None:
             msg = f"user {name!r} already exists; pick another name or disable the old one"
             raise AccountError(msg)
         conn.execute(sa.insert(schema.users).values(
-            name=name, role=role, password_hash=_hasher.hash(password), created_at=utcnow()))
+            name=name, role=role, password_hash=password_hash, created_at=utcnow()))
         user_id: int = conn.execute(sa.select(schema.users.c.id)
                                     .where(schema.users.c.name == name)).scalar_one()
     return User(user_id, name, role)
@@ -160,46 +169,66 @@ class LoginResult:
     """What a login attempt came to: a user, or the reason it failed."""
 
     user: User | None
-    reason: str  # "ok", "unknown", "password", "disabled" or "locked"
-    retry_after: int = 0
+    reason: str  # "ok", "unknown", "password" or "disabled"
 
 
-def authenticate(store: Store, name: str, password: str) -> LoginResult:
-    """Check a name and password, counting failures and locking out repeated ones.
+def authenticate(store: Store, name: str, password: str, *,
+                 client: str | None = None) -> LoginResult:
+    """Check a name and password; count the attempt and audit it, in one short transaction.
 
-    The same work is done for an unknown name as for a wrong password, so timing does not
-    tell which names exist.
+    The user's row is read and the password verified outside any transaction: argon2 takes
+    a tenth of a second or more, and a write transaction held that long would stall every
+    other writer (on SQLite: every audited read). Then one UPDATE of the user's row (failures
+    since the last sign-in, or the sign-in time) and the ``login`` audit row commit
+    together, so no attempt goes unaudited.
+
+    An unknown name is verified against a dummy hash and gets the same UPDATE (which matches
+    no row), so neither the answer nor its timing tells which names exist. Lock-out and
+    throttling depend on the client's address too; the app keeps them
+    (`api.security.SignInGuard`) and asks before calling this.
+
+    Parameters
+    ----------
+    store
+        The store.
+    name, password
+        What the user typed.
+    client
+        The client's address, for the audit row.
     """
     u = schema.users
-    now = utcnow()
+    with store.connect() as conn:
+        row = conn.execute(sa.select(u.c.id, u.c.name, u.c.role, u.c.password_hash,
+                                     u.c.disabled).where(u.c.name == name)).first()
+    right = _verify(_DUMMY_HASH if row is None else row.password_hash, password)
+    reason = ("unknown" if row is None else "password" if not right
+              else "disabled" if row.disabled else "ok")
+    user = User(row.id, row.name, row.role) if row is not None and reason == "ok" else None
     with store.begin() as conn:
-        row = conn.execute(sa.select(u).where(u.c.name == name)).first()
-        if row is None:
-            _verify(_DUMMY_HASH, password)
-            return LoginResult(None, "unknown")
-        locked = row.locked_until is not None and _aware(row.locked_until) > now
-        if locked:
-            left = int((_aware(row.locked_until) - now).total_seconds()) + 1
-            return LoginResult(None, "locked", left)
-        if not _verify(row.password_hash, password):
-            failures = row.failed_logins + 1
-            wait = lockout_seconds(failures)
-            conn.execute(sa.update(u).where(u.c.id == row.id).values(
-                failed_logins=failures,
-                locked_until=now + dt.timedelta(seconds=wait) if wait else None))
-            return LoginResult(None, "password", wait)
-        if row.disabled:
-            return LoginResult(None, "disabled")
-        conn.execute(sa.update(u).where(u.c.id == row.id).values(
-            failed_logins=0, locked_until=None, last_login_at=now))
-    return LoginResult(User(row.id, row.name, row.role), "ok")
+        if user is not None:
+            conn.execute(sa.update(u).where(u.c.id == user.id).values(
+                failed_logins=0, locked_until=None, last_login_at=utcnow()))
+            audit.record(conn, action="login", user_name=user.name, role=user.role,
+                         client=client)
+        else:
+            conn.execute(sa.update(u).where(u.c.name == name).values(
+                failed_logins=u.c.failed_logins + 1))
+            audit.record(conn, action="login", outcome="failed", user_name=name,
+                         client=client, detail=reason)
+    return LoginResult(user, reason)
 
 
 def _verify(password_hash: str, password: str) -> bool:
-    try:
-        return _hasher.verify(password_hash, password)
-    except (VerificationError, InvalidHashError):
-        return False
+    """Whether ``password`` matches; at most `HASH_SLOTS` at once.
+
+    Each check takes about 64 MiB and four threads for a tenth of a second or more: left
+    unbounded, a flood of sign-ins would take the server's memory and every core.
+    """
+    with _hashing:
+        try:
+            return _hasher.verify(password_hash, password)
+        except (VerificationError, InvalidHashError):
+            return False
 
 
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+import statistics
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -12,7 +16,7 @@ from api.app import create_app
 from api.auth import _safe_next
 from api.cli import main
 from api.settings import Settings
-from layers import audit
+from layers import accounts, audit
 from tests._pages import page_text
 
 from .conftest import PASSWORD, build_store, ensure_accounts_in
@@ -170,3 +174,115 @@ def test_users_and_audit_commands(tmp_path: Path) -> None:
     log = runner.invoke(main, ["--db", str(db), "audit", "--object", "pc-7"])
     assert log.exit_code == 0 and "disabled" in log.output and "added, role police" in log.output
     assert runner.invoke(main, ["--db", str(db), "users", "disable", "ghost"]).exit_code == 1
+
+
+# --- enumeration, lock-out per name and address, throttles (pen test items 1 and 11) -------
+
+def _attempt(client: TestClient, name: str, password: str = "not the password"
+             ) -> tuple[int, str, bool, float]:
+    """Status, body (numbers blanked), whether Retry-After came, and seconds taken."""
+    start = time.perf_counter()
+    r = client.post("/api/token", json={"name": name, "password": password})
+    took = time.perf_counter() - start
+    return r.status_code, re.sub(r"\d+", "N", r.text), "retry-after" in r.headers, took
+
+
+def _from(app: object, address: str) -> TestClient:
+    return TestClient(app, client=(address, 50000))  # type: ignore[arg-type]
+
+
+def test_unknown_and_known_names_get_the_same_answers(tmp_path: Path) -> None:
+    db = tmp_path / "a.db"
+    ensure_accounts_in(db)
+    with _client(db) as c:
+        seen = {"police": [], "nobody-here": []}
+        for _ in range(accounts.FREE_FAILURES + 2):  # past the lock-out threshold
+            for name in seen:  # interleaved, so that noise hits both alike
+                seen[name].append(_attempt(c, name))
+    answers = {name: [a[:3] for a in tries] for name, tries in seen.items()}
+    assert answers["police"] == answers["nobody-here"]
+    assert [a[0] for a in answers["police"]] == [401] * accounts.FREE_FAILURES + [429, 429]
+    # the same timing class: both check a hash before the lock-out, neither after
+    checked = {name: statistics.median(a[3] for a in tries[:accounts.FREE_FAILURES])
+               for name, tries in seen.items()}
+    assert 1 / 3 < checked["police"] / checked["nobody-here"] < 3, checked
+
+
+def test_a_strangers_failures_do_not_lock_the_owner_out(tmp_path: Path) -> None:
+    db = tmp_path / "a.db"
+    ensure_accounts_in(db)
+    app = create_app(Settings(db=str(db), tiles="none"))
+    with _from(app, "203.0.113.66") as stranger:
+        codes = [_attempt(stranger, "police")[0] for _ in range(accounts.FREE_FAILURES + 2)]
+        assert codes[-2:] == [429, 429]
+        assert _attempt(stranger, "police", PASSWORD)[0] == 429  # locked at that address
+        owner = _from(app, "10.1.2.3")
+        assert _attempt(owner, "police", PASSWORD)[0] == 200
+        with app.state.store.connect() as conn:
+            rows = audit.query(conn, action="login")
+    assert len(rows) == accounts.FREE_FAILURES + 4  # one row per attempt
+    ok = rows[rows["outcome"] == "ok"]
+    assert list(ok["client"]) == ["10.1.2.3"]
+    locked = rows[rows["outcome"] == "locked"]
+    assert set(locked["client"]) == {"203.0.113.66"}
+    assert all(d.startswith("signin_locked") for d in locked["detail"])
+
+
+def test_the_per_name_throttle_slows_a_distributed_guess(tmp_path: Path) -> None:
+    db = tmp_path / "a.db"
+    ensure_accounts_in(db)
+    app = create_app(Settings(db=str(db), tiles="none", signin_per_name=3))
+    with _from(app, "10.1.2.3") as owner:
+        assert _attempt(owner, "police", PASSWORD)[0] == 200  # the owner's usual address
+        guesses = [_attempt(_from(app, f"198.51.100.{i}"), "police")[:3] for i in range(5)]
+        assert [g[0] for g in guesses] == [401, 401, 401, 429, 429]
+        assert guesses[3][2]  # with Retry-After
+        # an unknown name is throttled alike
+        spray = [_attempt(_from(app, f"192.0.2.{i}"), "nobody-here")[:3] for i in range(5)]
+        assert spray == guesses
+        # the owner still gets in from the address they signed in from before
+        assert _attempt(owner, "police", PASSWORD)[0] == 200
+        with app.state.store.connect() as conn:
+            rows = audit.query(conn, action="login")
+    assert len(rows) == 12
+    assert (rows["detail"].fillna("").str.startswith("signin_throttled_name")).sum() == 4
+
+
+def test_the_per_address_throttle_spares_successful_sign_ins(tmp_path: Path) -> None:
+    db = tmp_path / "a.db"
+    ensure_accounts_in(db)
+    app = create_app(Settings(db=str(db), tiles="none", signin_per_address=4))
+    with _from(app, "10.9.9.9") as office:
+        assert [_attempt(office, role, PASSWORD)[0] for role in accounts.ROLES * 2] == [200] * 8
+        codes = [_attempt(office, f"guess-{i}")[0] for i in range(6)]
+        assert codes == [401] * 4 + [429] * 2
+        r = office.post("/api/token", json={"name": "police", "password": PASSWORD})
+        assert r.status_code == 429 and int(r.headers["retry-after"]) >= 1
+        assert _attempt(_from(app, "10.9.9.10"), "police", PASSWORD)[0] == 200
+        with app.state.store.connect() as conn:
+            rows = audit.query(conn, action="login")
+    assert len(rows) == 16
+    throttled = rows[rows["detail"].fillna("").str.startswith("signin_throttled_address")]
+    assert len(throttled) == 3 and set(throttled["outcome"]) == {"locked"}
+
+
+def test_a_throttled_attempt_checks_no_password(tmp_path: Path) -> None:
+    """Refused before argon2: it answers while every hashing slot is taken."""
+    db = tmp_path / "a.db"
+    ensure_accounts_in(db)
+    app = create_app(Settings(db=str(db), tiles="none", signin_per_address=1))
+    with _from(app, "10.7.7.7") as c:
+        assert _attempt(c, "police")[0] == 401
+        answers: list[int] = []
+        for _ in range(accounts.HASH_SLOTS):
+            accounts._hashing.acquire()
+        try:
+            thread = threading.Thread(target=lambda: answers.append(_attempt(c, "police")[0]))
+            thread.start()
+            thread.join(timeout=10)
+            hashed = thread.is_alive()
+        finally:
+            for _ in range(accounts.HASH_SLOTS):
+                accounts._hashing.release()
+        thread.join(timeout=30)
+    assert not hashed and answers == [429]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
+import time
 
 import pytest
 import sqlalchemy as sa
@@ -43,22 +45,55 @@ def test_duplicate_name_is_refused(sqlite_store: Store) -> None:
         accounts.add_user(sqlite_store, "pc-1", "guardian", PASSWORD)
 
 
-def test_failed_logins_lock_the_account_with_back_off(sqlite_store: Store) -> None:
-    accounts.add_user(sqlite_store, "pc-2", "police", PASSWORD)
-    results = [accounts.authenticate(sqlite_store, "pc-2", "wrong password!!")
-               for _ in range(accounts.FREE_FAILURES)]
-    assert [r.reason for r in results] == ["password"] * accounts.FREE_FAILURES
-    assert results[-1].retry_after == accounts.LOCK_BASE_S
-    locked = accounts.authenticate(sqlite_store, "pc-2", PASSWORD)  # right, but locked
-    assert locked.user is None and locked.reason == "locked" and locked.retry_after > 0
-    # once the lock has passed, the right password works and the count starts again
+def test_failed_logins_are_counted_and_audited_once_each(store: Store) -> None:
+    accounts.add_user(store, "pc-2", "police", PASSWORD)
+    results = [accounts.authenticate(store, "pc-2", "wrong password!!", client="10.0.0.9")
+               for _ in range(accounts.FREE_FAILURES + 2)]
+    assert [r.reason for r in results] == ["password"] * (accounts.FREE_FAILURES + 2)
+    u = schema.users
+    with store.connect() as conn:
+        assert conn.execute(sa.select(u.c.failed_logins)).scalar_one() == 7
+    # the lock-out is the app's (per name and address): the right password still works here
+    ok = accounts.authenticate(store, "pc-2", PASSWORD, client="10.0.0.9")
+    assert ok.user is not None and ok.user.role == "police"
+    with store.connect() as conn:
+        assert conn.execute(sa.select(u.c.failed_logins, u.c.locked_until)).one() == (0, None)
+        rows = audit.query(conn, action="login")
+    assert list(rows["outcome"]) == ["ok"] + ["failed"] * 7  # newest first
+    assert set(rows["client"]) == {"10.0.0.9"} and set(rows["user_name"]) == {"pc-2"}
+
+
+def test_no_transaction_is_open_while_a_password_is_checked(sqlite_store: Store) -> None:
+    """A writer gets the database while a sign-in waits for, or spends, its argon2 time."""
+    accounts.add_user(sqlite_store, "pc-4", "police", PASSWORD)
+    for _ in range(accounts.HASH_SLOTS):  # every hashing slot taken: the check has to wait
+        accounts._hashing.acquire()
+    try:
+        signing_in = threading.Thread(
+            target=accounts.authenticate, args=(sqlite_store, "pc-4", PASSWORD))
+        signing_in.start()
+        time.sleep(0.3)  # it has read the user's row and waits to check the password
+        writer = threading.Thread(target=audit.record, args=(sqlite_store,),
+                                  kwargs={"action": "read_place", "user_name": "ana"})
+        writer.start()
+        writer.join(timeout=5)
+        blocked = writer.is_alive()
+    finally:
+        for _ in range(accounts.HASH_SLOTS):
+            accounts._hashing.release()
+    signing_in.join(timeout=30)
+    writer.join(timeout=30)
+    assert not blocked, "a write waited for a password check"
+    with sqlite_store.connect() as conn:
+        assert set(audit.query(conn)["action"]) == {"read_place", "login"}
+
+
+def test_a_lock_left_by_an_older_version_is_ignored(sqlite_store: Store) -> None:
+    accounts.add_user(sqlite_store, "pc-3", "police", PASSWORD)
     with sqlite_store.begin() as conn:
         conn.execute(sa.update(schema.users).values(
-            locked_until=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)))
-    ok = accounts.authenticate(sqlite_store, "pc-2", PASSWORD)
-    assert ok.user is not None and ok.user.role == "police"
-    with sqlite_store.connect() as conn:
-        assert conn.execute(sa.select(schema.users.c.failed_logins)).scalar_one() == 0
+            failed_logins=9, locked_until=dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)))
+    assert accounts.authenticate(sqlite_store, "pc-3", PASSWORD).reason == "ok"
 
 
 def test_unknown_user_and_disabled_user(sqlite_store: Store) -> None:
