@@ -15,6 +15,8 @@ MARKERCLUSTER_VERSION ?= 1.5.3
 MARKERCLUSTER := vendor/leaflet.markercluster/leaflet.markercluster.js
 SWAGGER_VERSION ?= 5.35.0
 SWAGGER := vendor/swagger-ui/swagger-ui-bundle.js
+PMTILES_VERSION ?= 4.5.0
+PMTILES := vendor/pmtiles/pmtiles.js
 
 .PHONY: install check-system check-libraries demo test bench lint clean
 
@@ -60,7 +62,18 @@ $(SWAGGER):
 		rm -rf $$tmp; \
 	else echo "npm not found: /docs uses Swagger UI 4 from PyPI"; fi
 
-install: $(VENV)/.installed $(H3JS) $(MARKERCLUSTER) $(SWAGGER)
+# pmtiles draws a base map from a local PMTiles file served by the app (PLACERISK_PMTILES);
+# without it only tile servers or no base map. Its package.json states the BSD-3-Clause licence.
+$(PMTILES):
+	@if command -v npm >/dev/null 2>&1; then \
+		mkdir -p vendor/pmtiles && tmp=$$(mktemp -d) && \
+		(cd $$tmp && npm pack --silent pmtiles@$(PMTILES_VERSION) >/dev/null && \
+		 tar -xzf pmtiles-$(PMTILES_VERSION).tgz package/dist/pmtiles.js package/package.json) && \
+		cp $$tmp/package/dist/pmtiles.js $$tmp/package/package.json vendor/pmtiles/ && \
+		rm -rf $$tmp; \
+	else echo "npm not found: no base map from a PMTiles file (PLACERISK_PMTILES)"; fi
+
+install: $(VENV)/.installed $(H3JS) $(MARKERCLUSTER) $(SWAGGER) $(PMTILES)
 
 demo: check-libraries install
 	rm -f $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm

@@ -442,6 +442,9 @@ def create_app(settings: Settings) -> FastAPI:
         The store is on ``app.state.store`` and closed when the app shuts down.
     """
     check_k(settings.guardian_k)  # refuse a misconfigured guardian threshold at start-up
+    from api import routes_tiles  # and a base map no page could draw
+
+    routes_tiles.check_tiles(settings)
     store = open_store(settings.db)
 
     @asynccontextmanager
@@ -488,5 +491,9 @@ def create_app(settings: Settings) -> FastAPI:
     cluster = assets.markercluster_dir()
     if cluster is not None:
         app.mount(assets.CLUSTER_ROUTE, StaticFiles(directory=cluster), name="markercluster")
+    app.include_router(routes_tiles.router)
+    pmtiles_js = assets.pmtiles_js()
+    if pmtiles_js is not None:
+        app.mount(assets.PMTILES_ROUTE, StaticFiles(directory=pmtiles_js.parent), name="pmtiles")
     security.install(app, settings)
     return app

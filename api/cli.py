@@ -1,7 +1,8 @@
 """The ``placerisk`` command line.
 
-Every command takes ``--db PATH`` (a SQLite file, or a ``postgresql://`` URL); without it the
-environment variable ``PLACERISK_DB`` is used, then ``placerisk.db`` in the working folder.
+Every command takes ``--db PATH`` (a SQLite file, or a ``postgresql://`` URL), before or after
+its name; without it the environment variable ``PLACERISK_DB`` is used, then ``placerisk.db``
+in the working folder. An explicit ``--db`` always beats the environment (`chosen_db`).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import dataclasses
 import datetime as dt
 import functools
 import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -21,7 +23,15 @@ from api.cli_users import cli_user
 from geo.boundaries import BoundaryError, bundled_ward_files, read_boundaries
 from layers import audit, loader
 from layers.places import CATEGORIES, EXPLOITATION_TYPES
-from layers.store import StoreError, open_store, replace_areas, upgrade_schema
+from layers.store import (
+    DEFAULT_DB,
+    ENV_DB,
+    StoreError,
+    open_store,
+    replace_areas,
+    resolve_url,
+    upgrade_schema,
+)
 
 SHOWN_MESSAGES = 200
 
@@ -31,16 +41,63 @@ def _fail(message: str, code: int = 1) -> None:
     sys.exit(code)
 
 
-def with_store(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Add ``--db`` to a command and pass it an open store; turn domain errors into exit 1."""
+DB_HELP = (f"SQLite file or postgresql:// URL [default: ${ENV_DB}, else {DEFAULT_DB}; "
+           "an explicit --db always wins].")
 
-    @click.option("--db", "db", envvar="PLACERISK_DB", default=None, metavar="PATH|URL",
-                  help="SQLite file or postgresql:// URL [env PLACERISK_DB; default "
-                       "placerisk.db].")
+
+def chosen_db(ctx: click.Context, db: str | None) -> tuple[str | None, str]:
+    """The database a command works on, and what chose it, in words.
+
+    ``--db`` given to the command or before it (to ``placerisk`` itself) wins over
+    ``PLACERISK_DB``, which wins over ``placerisk.db``. Two different ``--db`` options are a
+    usage error: guessing which one was meant could restore over the wrong store.
+    """
+    before = (ctx.obj or {}).get("db")
+    if db and before and db != before:
+        msg = (f"--db given twice with different values ({before} before the command, {db} "
+               "after it); give it once")
+        raise click.UsageError(msg, ctx)
+    if db or before:
+        return db or before, "--db"
+    if os.environ.get(ENV_DB):
+        return os.environ[ENV_DB], ENV_DB
+    return None, f"the default, {DEFAULT_DB} in the working folder"
+
+
+def shown_url(db: str | None) -> str:
+    """The URL `open_store` would open for ``db``, password hidden (for messages).
+
+    Examples
+    --------
+    >>> shown_url("postgresql://ana:secret@db.example/placerisk")
+    'postgresql+psycopg://ana:***@db.example/placerisk'
+    """
+    import sqlalchemy as sa
+
+    return sa.make_url(resolve_url(db)).render_as_string(hide_password=True)
+
+
+BeforeOpen = Callable[[str, str, dict[str, Any]], None]
+
+
+def with_store(func: Callable[..., Any] | None = None, *,
+               before_open: BeforeOpen | None = None) -> Callable[..., Any]:
+    """Add ``--db`` to a command and pass it an open store; turn domain errors into exit 1.
+
+    ``before_open(url, chosen_by, options)`` runs before the store is opened (or created),
+    with the URL as `shown_url` gives it, what chose it (`chosen_db`) and the command's
+    options: `api.cli_backup` uses it to name a restore's target and ask first.
+    """
+    if func is None:
+        return functools.partial(with_store, before_open=before_open)
+
+    @click.option("--db", "db", default=None, metavar="PATH|URL", help=DB_HELP)
     @click.pass_context
     @functools.wraps(func)
     def wrapper(ctx: click.Context, db: str | None, **kwargs: Any) -> Any:
-        db = db or (ctx.obj or {}).get("db")
+        db, chosen_by = chosen_db(ctx, db)
+        if before_open is not None:
+            before_open(shown_url(db), chosen_by, kwargs)
         try:
             store = open_store(db)
         except StoreError as exc:
@@ -56,8 +113,8 @@ def with_store(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--db", envvar="PLACERISK_DB", default=None, metavar="PATH|URL",
-              help="SQLite file or postgresql:// URL, for every command below.")
+@click.option("--db", default=None, metavar="PATH|URL",
+              help="For every command below: " + DB_HELP)
 @click.version_option(package_name="placerisk")
 @click.pass_context
 def main(ctx: click.Context, db: str | None) -> None:
@@ -463,8 +520,7 @@ def _render_view(store: Any, settings: Any, view: str, ward_code: str, top: int,
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True,
               help="Port to listen on.")
-@click.option("--db", "db", envvar="PLACERISK_DB", default=None, metavar="PATH|URL",
-              help="SQLite file or postgresql:// URL [env PLACERISK_DB].")
+@click.option("--db", "db", default=None, metavar="PATH|URL", help=DB_HELP)
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int, db: str | None) -> None:
     """Serve the map and the JSON/GeoJSON API (OpenAPI at /docs)."""
@@ -474,7 +530,7 @@ def serve(ctx: click.Context, host: str, port: int, db: str | None) -> None:
     from api.settings import Settings, SettingsError
 
     try:
-        settings = Settings.from_env(db or (ctx.obj or {}).get("db"))
+        settings = Settings.from_env(chosen_db(ctx, db)[0])
     except SettingsError as exc:
         _fail(str(exc))
     try:

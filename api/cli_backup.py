@@ -30,6 +30,27 @@ def _summary(info: BackupInfo) -> str:
             f"{info.revision}, {info.seconds:.2f} s)\nrows: {rows}")
 
 
+def _confirm_restore(url: str, chosen_by: str, options: dict[str, Any]) -> None:
+    """Name the database a restore would replace and ask, before anything is opened.
+
+    Consumes the ``--yes`` option. Without a terminal to ask on, and without ``--yes``, the
+    restore is refused.
+    """
+    yes = options.pop("yes")
+    target = f"{url} (chosen by {chosen_by})"
+    replacing = " and replace everything in it" if options["force"] else ""
+    if yes:
+        click.echo(f"restoring {options['file']} into {target}", err=True)
+        return
+    if not (sys.stdin.isatty() and sys.stderr.isatty()):
+        _fail(BackupError(f"restore would write into {target}; no terminal to confirm on: "
+                          "pass --yes to restore without asking"))
+    if not click.confirm(f"Restore {options['file']} into {target}{replacing}?",
+                         default=False, err=True):
+        click.secho("nothing restored", fg="yellow", err=True)
+        sys.exit(1)
+
+
 def build_commands(with_store: Callable[..., Any]) -> list[click.Command]:
     """The ``backup`` and ``restore`` commands, with `api.cli.with_store`."""
 
@@ -56,9 +77,14 @@ def build_commands(with_store: Callable[..., Any]) -> list[click.Command]:
     @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
     @click.option("--force", is_flag=True,
                   help="Replace a target that already holds data (its audit log too).")
-    @with_store
+    @click.option("--yes", is_flag=True,
+                  help="Do not ask before restoring (needed without a terminal).")
+    @with_store(before_open=_confirm_restore)
     def restore_command(store: Store, file: Path, force: bool) -> None:
         """Restore the backup FILE into the --db database, after checking the file.
+
+        The command names the database it would replace (--db, else PLACERISK_DB, else
+        placerisk.db) and asks first, unless given --yes.
 
         The file must pass SQLite's integrity check (or be a pg_dump archive of placerisk)
         and be at a schema revision this placerisk knows; it is migrated to the current one.

@@ -61,6 +61,7 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("POST", "/api/token"): Rule(PUBLIC),
     ("POST", "/logout"): Rule(ALL),
     **_rules(ALL, "/api/me", "/api/guardian/cells", "/openapi.json"),
+    **_rules(ALL, "/tiles/base.pmtiles"),  # the base map's PMTiles archive (no store data)
     **_rules(ALL, "/guardian", "/docs", page=True),
     **_rules(OPS, "/api/search", "/api/places", "/api/places.geojson", "/api/activities",
              "/api/cells", "/api/cells.geojson", "/api/cells/{h3_cell}", "/api/areas",

@@ -6,6 +6,9 @@ period of the newest scoring run) and the suppression threshold k (``settings.gu
 default 5) are fixed by the server, so no two views can be differenced against each other.
 FastAPI ignores undeclared parameters, so ``?k=1`` or ``?resolution=9`` change nothing. The
 rules themselves are in `layers.disclosure`.
+
+The page's base map is ``settings.guardian_tiles`` (none by default: ward outlines over a
+plain background), and its Content-Security-Policy allows that base map only.
 """
 
 from __future__ import annotations
@@ -20,7 +23,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict
 
-from api.settings import Settings
+from api.security import content_security_policy
+from api.settings import Settings, base_map
 from layers import disclosure, queries, runs
 from layers.cube import make_steps
 from layers.score_inputs import study_grid
@@ -109,10 +113,12 @@ def guardian_view(store: Store, settings: Settings) -> GuardianView:
 def render_guardian_html(store: Store, settings: Settings, *, standalone: bool = False) -> str:
     """The guardian map page (``placerisk map --view guardian``); ``standalone`` embeds Leaflet."""
     view = guardian_view(store, settings)
+    with store.connect() as conn:
+        areas, _ = queries.areas(conn)  # public boundaries: the bearings without a base map
     period = None if view.period is None else f"{view.period[0]} to {view.period[1]}"
-    m = build_guardian_map(view.cells, view.protective,
-                           tiles=settings.tiles if settings.tiles_enabled else None,
-                           attribution=settings.attribution, k=view.k, period=period)
+    m = build_guardian_map(view.cells, view.protective, tiles=base_map(settings.guardian_tiles),
+                           attribution=settings.attribution, k=view.k, period=period,
+                           areas=areas)
     return render_html(m, standalone=standalone, title="placerisk: guardian view")
 
 
@@ -135,8 +141,10 @@ router = APIRouter()
 def guardian_page(request: Request) -> HTMLResponse:
     """The guardian map: banded areas, suppressed areas and protective places."""
     state = request.app.state
-    return HTMLResponse(state.page_cache.page(
-        state.store, "guardian", None, lambda: render_guardian_html(state.store, state.settings)))
+    html = state.page_cache.page(
+        state.store, "guardian", None, lambda: render_guardian_html(state.store, state.settings))
+    csp = content_security_policy(state.settings, tiles=state.settings.guardian_tiles)
+    return HTMLResponse(html, headers={"Content-Security-Policy": csp})
 
 
 @router.get("/api/guardian/cells", response_model=GuardianCellsPublic, tags=["guardian"])

@@ -41,7 +41,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.settings import Settings
+from api.settings import PMTILES, Settings, base_map
 from layers.accounts import lockout_seconds
 
 logger = logging.getLogger("placerisk")
@@ -122,21 +122,29 @@ def _tileset_url(tiles: str) -> str:
     return str(provider.build_url(fill_subdomain=False, scale_factor="{r}"))
 
 
-def content_security_policy(settings: Settings) -> str:
+def content_security_policy(settings: Settings, *, tiles: str | None = None) -> str:
     """The Content-Security-Policy of every page.
 
     Inline scripts and styles are allowed (folium writes both); everything else comes from
-    the app itself, plus the tile server's images when a base map is configured.
+    the app itself, plus the tile server's images when a base map is configured. ``tiles``
+    is a page's own base map (the guardian view's), default ``settings.tiles``. The app's
+    PMTiles file is read from the app itself (``connect-src 'self'``); its tiles become
+    ``blob:`` images.
 
     Examples
     --------
     >>> csp = content_security_policy(Settings(tiles="none"))
     >>> csp.split("; ")[3]
     "img-src 'self' data:"
+    >>> content_security_policy(Settings(tiles="pmtiles")).split("; ")[3]
+    "img-src 'self' data: blob:"
     """
     images = ["'self'", "data:"]
-    if settings.tiles_enabled:
-        origin = tile_origin(settings.tiles)
+    chosen = base_map(settings.tiles if tiles is None else tiles)
+    if chosen == PMTILES:
+        images.append("blob:")
+    elif chosen is not None:
+        origin = tile_origin(chosen)
         if origin:
             images.append(origin)
     directives = {

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from layers import schema
+from layers import _files, schema
 from layers.store import SQLITE_BUSY_TIMEOUT_MS, Store, known_revisions, upgrade_schema
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -55,7 +55,8 @@ def backup(store: Store, path: str | os.PathLike[str], *, force: bool = False) -
     """Write a backup of ``store`` to ``path`` while the store stays in use.
 
     ``counts`` of the result are the rows in the backup (SQLite: read back from the file;
-    PostgreSQL: counted in the snapshot pg_dump reads). The file appears only when complete.
+    PostgreSQL: counted in the snapshot pg_dump reads). The file appears only when complete,
+    readable by its owner only (0600).
 
     Raises
     ------
@@ -70,6 +71,7 @@ def backup(store: Store, path: str | os.PathLike[str], *, force: bool = False) -
     partial = path.with_name(path.name + ".partial")
     partial.unlink(missing_ok=True)
     try:
+        _files.create_private(partial)  # 0600 before a byte is written; SQLite, pg_dump keep it
         if store.dialect == "sqlite":
             revision, counts = _sqlite_backup(_sqlite_file(store), partial)
         else:

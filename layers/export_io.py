@@ -26,6 +26,7 @@ import sqlalchemy as sa
 
 from geo.crs import WGS84, check_crs
 from layers import exports, queries, schema
+from layers._files import close_to_others, private_umask, write_private
 from layers.runs import latest_run_id
 
 
@@ -135,7 +136,8 @@ def write_export(frame: gpd.GeoDataFrame, path: str | Path, fmt: str, *,
         A frame built by `layers.exports` (any GeoDataFrame in EPSG:4326 will do).
     path
         The file to write; an existing GeoJSON or CSV file is replaced, an existing
-        GeoPackage gets the layer added (or replaced).
+        GeoPackage gets the layer added (or replaced). A new file is readable by its owner
+        only (0600); an existing one is closed to others (`layers._files`).
     fmt
         A key of `FORMATS`.
     layer
@@ -149,14 +151,15 @@ def write_export(frame: gpd.GeoDataFrame, path: str | Path, fmt: str, *,
     spec = check_format(fmt)
     path = Path(path)
     if spec.driver is None:
-        path.write_bytes(csv_bytes(frame))
-        return path
+        return write_private(path, csv_bytes(frame))
     name = layer or frame.attrs.get("export") or path.stem
     check_crs(frame.crs, WGS84, what=f"export {name}")
     options = {"RFC7946": "YES"} if spec.driver == "GeoJSON" else None
-    pyogrio.write_dataframe(frame, path, driver=spec.driver, layer=name,
-                            geometry_type=exports.GEOMETRY_TYPES.get(name),
-                            layer_options=options)
+    close_to_others(path)  # a GeoPackage written into keeps its file (and SQLite its mode)
+    with private_umask():
+        pyogrio.write_dataframe(frame, path, driver=spec.driver, layer=name,
+                                geometry_type=exports.GEOMETRY_TYPES.get(name),
+                                layer_options=options)
     return path
 
 

@@ -27,6 +27,7 @@ from tqdm import tqdm
 from geo.crs import WGS84
 from geo.wards import WardIndex
 from layers import _rows, activities, audit, exports, incidents, places, postcodes, reports, schema
+from layers._files import open_private
 from layers.indexing import index_frame
 from layers.store import Store, UpsertCounts, batched, records, resolution, upsert, utcnow
 from layers.store import ward_index as load_ward_index
@@ -569,7 +570,7 @@ class _Rejects:
         """Append bad rows: the spreadsheet row, the reason, then the original values."""
         columns = raw.attrs.get("source_columns") or list(raw.columns)
         if self._writer is None:
-            file = open(self.temp, "w", newline="", encoding="utf-8")  # noqa: SIM115
+            file = open_private(self.temp, newline="")  # rows of the store: 0600
             self._file = file
             self._writer = csv.writer(file)
             self._writer.writerow(["row", "reason", *columns])

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,7 +27,7 @@ from alembic.script import ScriptDirectory
 
 from geo import h3index
 from geo.wards import WardIndex
-from layers import schema
+from layers import _files, schema
 
 DEFAULT_DB = "placerisk.db"
 ENV_DB = "PLACERISK_DB"
@@ -156,7 +156,7 @@ def open_store(db: str | os.PathLike[str] | None = None, *, upgrade: bool = True
         sa.event.listen(engine, "begin", _sqlite_begin)
     store = Store(engine)
     try:
-        with engine.connect():
+        with _private_sqlite(engine), engine.connect():
             pass
     except sa.exc.OperationalError as exc:
         msg = f"cannot open the database {store.url}: {exc.orig}"
@@ -166,6 +166,19 @@ def open_store(db: str | os.PathLike[str] | None = None, *, upgrade: bool = True
         if store.get_setting("h3_resolution") is None:
             store.set_setting("h3_resolution", str(h3index.DEFAULT_RESOLUTION))
     return store
+
+
+def _private_sqlite(engine: sa.Engine) -> AbstractContextManager[None]:
+    """Keep a SQLite store's files to their owner: created 0600, existing ones closed to others.
+
+    SQLite creates a new database file under the umask, but gives its ``-wal``, ``-shm`` and
+    ``-journal`` files the database file's own mode, so the database file decides for all.
+    """
+    database = engine.url.database if engine.dialect.name == "sqlite" else None
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return nullcontext()
+    _files.close_to_others(database, f"{database}-wal", f"{database}-shm")
+    return _files.private_umask()
 
 
 def _alembic_config() -> Config:

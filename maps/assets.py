@@ -7,6 +7,11 @@ Leaflet from CDNs; placerisk maps need Leaflet, which comes from the PyPI packag
 optional npm packages that ``make install`` puts in ``vendor/``: h3-js (hexagons drawn in
 the browser) and leaflet.markercluster (dense places grouped). The app serves them under
 `ROUTE`, `H3JS_ROUTE` and `CLUSTER_ROUTE`; standalone files carry them inline.
+
+A base map from a local PMTiles file needs a third npm package, pmtiles (its Leaflet raster
+layer reads the tiles out of the archive with HTTP range requests to the app, at
+`PMTILES_FILE_ROUTE`); the app serves the script at `PMTILES_ROUTE`. A standalone file
+cannot reach the app's archive: it goes without that base map.
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ import folium
 ROUTE = "/static/vendor/leaflet"
 H3JS_ROUTE = "/static/vendor/h3-js"
 CLUSTER_ROUTE = "/static/vendor/markercluster"
+PMTILES_ROUTE = "/static/vendor/pmtiles"
+PMTILES_FILE_ROUTE = "/tiles/base.pmtiles"  # behind sign-in, unlike the scripts
 LEAFLET_VERSION = "1.9.4"
 # h3-js comes from the npm registry through `make install` (see the Makefile's vendor step);
 # PLACERISK_VENDOR points elsewhere for other installs.
@@ -41,6 +48,12 @@ def markercluster_dir() -> Path | None:
     return folder if (folder / "leaflet.markercluster.js").is_file() else None
 
 
+def pmtiles_js() -> Path | None:
+    """The vendored pmtiles script, or ``None`` when it has not been installed."""
+    path = VENDOR_DIR / "pmtiles" / "pmtiles.js"
+    return path if path.is_file() else None
+
+
 def leaflet_dir() -> Path:
     """The folder holding ``leaflet.js``, ``leaflet.css`` and ``images/``."""
     return Path(str(files("js_lib_leaflet") / "static" / "js_lib_leaflet"))
@@ -54,6 +67,10 @@ def _needs_cluster(m: folium.Map) -> bool:
     return bool(getattr(m, "needs_cluster", False)) and markercluster_dir() is not None
 
 
+def _pmtiles_layer(m: folium.Map) -> folium.map.Layer | None:
+    return getattr(m, "pmtiles_layer", None)
+
+
 def use_served_assets(m: folium.Map, *, route: str = ROUTE) -> folium.Map:
     """Point the page at Leaflet (and h3-js, markercluster) served by the app; no CDN."""
     m.default_js = [("leaflet", f"{route}/leaflet.js")]
@@ -63,11 +80,20 @@ def use_served_assets(m: folium.Map, *, route: str = ROUTE) -> folium.Map:
     if _needs_cluster(m):
         m.default_js.append(("markercluster", f"{CLUSTER_ROUTE}/leaflet.markercluster.js"))
         m.default_css.append(("markercluster_css", f"{CLUSTER_ROUTE}/MarkerCluster.css"))
+    if _pmtiles_layer(m) is not None:
+        m.default_js.append(("pmtiles", f"{PMTILES_ROUTE}/pmtiles.js"))
     return m
 
 
 def use_inline_assets(m: folium.Map) -> folium.Map:
-    """Embed Leaflet in the page itself, for a standalone file that needs no server."""
+    """Embed Leaflet in the page itself, for a standalone file that needs no server.
+
+    A base map from the app's PMTiles file is left out: the file has no app to read it from.
+    """
+    layer = _pmtiles_layer(m)
+    if layer is not None:
+        m._children.pop(layer.get_name(), None)
+        m.pmtiles_layer = None  # type: ignore[attr-defined]
     folder = leaflet_dir()
     js = (folder / "leaflet.js").read_bytes()
     css = _inline_images((folder / "leaflet.css").read_text(encoding="utf-8"), folder)

@@ -4,7 +4,10 @@ Drawn only from the output of `layers.disclosure`: shown cells are filled in pur
 place-count band (a ramp apart from the analysts' yellow-to-red scores, so the two maps are
 not mistaken for each other); suppressed cells are drawn as dashed grey outlines with the
 tooltip "not shown (fewer than k places)"; protective places are green circles labelled
-with their generic category. Every text goes through `maps.style.escape`.
+with their generic category. Ward outlines (public boundaries) give the bearings a base map
+would: by default the guardian view has none (`api.settings.Settings.guardian_tiles`), so
+that no tile server learns which areas guardians look at. Every text goes through
+`maps.style.escape`.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import json
 from collections.abc import Mapping, Sequence
 
 import folium
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
@@ -21,6 +25,8 @@ from geo import h3index
 from layers import disclosure
 from maps import style
 from maps._overlay import BOX, FixedHtml
+from maps.basemap import add_base_map, plain_background
+from maps.layers import ward_layer
 from maps.view import DEFAULT_CENTRE, DEFAULT_ZOOM, notice_html
 
 BAND_RAMP = ("#bcbddc", "#9e9ac8", "#807dba", "#6a51a3", "#4a1486")
@@ -183,7 +189,8 @@ def _fit(m: folium.Map, cells: pd.DataFrame) -> None:
 
 def build_guardian_map(cells: pd.DataFrame, protective: pd.DataFrame, *, tiles: str | None,
                        attribution: str | None = None, k: int = disclosure.DEFAULT_K,
-                       period: str | None = None) -> folium.Map:
+                       period: str | None = None, areas: gpd.GeoDataFrame | None = None
+                       ) -> folium.Map:
     """Compose the guardian map from disclosure-controlled frames; no database access.
 
     Parameters
@@ -193,24 +200,31 @@ def build_guardian_map(cells: pd.DataFrame, protective: pd.DataFrame, *, tiles: 
     protective
         `layers.disclosure.protective_places` output.
     tiles
-        Tile URL template, or ``None`` for no base map.
+        Tile URL template, ``"pmtiles"`` (the app's PMTiles file) or ``None`` for no base
+        map: a plain background then.
     attribution
         Attribution HTML for the tiles (configuration, not imported text: not escaped).
     k
         The suppression threshold the cells were made with.
     period
         The fixed period of the concern bands, as text (for the legend).
+    areas
+        Wards (``code``, ``name``, ``authority_name``, ``geometry``): outlines over the
+        cells, named in their tooltip.
 
     Returns
     -------
     folium.Map
-        With the two layers, a layer control, a legend and the aggregation notice.
+        With the layers, a layer control, a legend and the aggregation notice.
     """
     m = folium.Map(location=DEFAULT_CENTRE, zoom_start=DEFAULT_ZOOM, tiles=None,
                    control_scale=True)
-    if tiles:
-        folium.TileLayer(tiles, attr=attribution, name="Base map").add_to(m)
+    add_base_map(m, tiles, attribution=attribution)
+    if not tiles:
+        plain_background(m)
     cell_layer(cells, k=k).add_to(m)
+    if areas is not None and len(areas):
+        ward_layer(areas).add_to(m)
     protective_layer(protective).add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)
     FixedHtml(legend_html(k=k, period=period)).add_to(m)

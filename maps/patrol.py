@@ -20,6 +20,7 @@ from geo import h3index
 from layers.patrol import DWELL_MINUTES, tour_length_m
 from maps import style
 from maps._overlay import BOX, FixedHtml
+from maps.basemap import add_base_map
 from maps.layers import WARD_STYLE
 from maps.view import DEFAULT_CENTRE, DEFAULT_ZOOM, notice_html
 
@@ -143,7 +144,8 @@ def build_patrol_map(plan: pd.DataFrame, ward_geometry: BaseGeometry | None, *,
         The ward's boundary, a shapely (Multi)Polygon in EPSG:4326 ``(lng, lat)``, or
         ``None`` to draw no outline.
     tiles
-        Tile URL template, or ``None`` for no base map.
+        Tile URL template, ``"pmtiles"`` (the app's PMTiles file) or ``None`` for no base
+        map (`maps.basemap.add_base_map`).
     attribution
         Attribution HTML for the tiles (configuration, not imported text: not escaped).
     ward_code
@@ -164,8 +166,7 @@ def build_patrol_map(plan: pd.DataFrame, ward_geometry: BaseGeometry | None, *,
     """
     m = folium.Map(location=DEFAULT_CENTRE, zoom_start=DEFAULT_ZOOM, tiles=None,
                    control_scale=True)
-    if tiles:
-        folium.TileLayer(tiles, attr=attribution, name="Base map").add_to(m)
+    add_base_map(m, tiles, attribution=attribution)
     if ward_geometry is not None and not ward_geometry.is_empty:
         folium.GeoJson(json.loads(shapely.to_geojson(ward_geometry)), name="Ward",
                        style_function=_ward_style).add_to(m)

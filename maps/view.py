@@ -19,6 +19,7 @@ from layers.emerging import CATEGORIES
 from layers.places import LEVELS
 from maps import assets, filters, hexes, layers, search, style
 from maps._overlay import BOX, FixedHtml
+from maps.basemap import add_base_map
 
 DEFAULT_CENTRE = (54.5705, -1.3183)  # Stockton-on-Tees
 DEFAULT_ZOOM = 12
@@ -172,7 +173,8 @@ def build_map(areas: gpd.GeoDataFrame, cells: pd.DataFrame, places: pd.DataFrame
     places
         Places: ``name``, ``category``, ``address``, ``mace_level``, ``lat``, ``lng``.
     tiles
-        Tile URL template, or ``None`` for no base map.
+        Tile URL template, ``"pmtiles"`` (the app's PMTiles file) or ``None`` for no base
+        map (`maps.basemap.add_base_map`).
     attribution
         Attribution HTML for the tiles (configuration, not imported text: not escaped).
     notice
@@ -211,9 +213,7 @@ def build_map(areas: gpd.GeoDataFrame, cells: pd.DataFrame, places: pd.DataFrame
     m = folium.Map(location=DEFAULT_CENTRE, zoom_start=DEFAULT_ZOOM, tiles=None,
                    control_scale=True)
     m.options["max_zoom"] = MAX_ZOOM
-    if tiles:
-        folium.TileLayer(tiles, attr=attribution, name="Base map",
-                         max_zoom=MAX_ZOOM).add_to(m)
+    add_base_map(m, tiles, attribution=attribution, max_zoom=MAX_ZOOM)
     vmax = float(cells["score"].max()) if len(cells) else 1.0
     layers.ward_layer(areas, ranking=ranking).add_to(m)
     if incidents is not None:

@@ -17,6 +17,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
@@ -25,6 +26,8 @@ import uvicorn
 
 from api.app import create_app
 from api.settings import Settings
+from maps import assets
+from tests._pmtiles import write_pmtiles
 from tests.conftest import ROOT, missing
 
 from .conftest import PASSWORD, build_store
@@ -58,14 +61,13 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The app over a synthetic store with injection names, served by uvicorn."""
+@contextmanager
+def serving(settings: Settings) -> Iterator[str]:
+    """The app with ``settings``, served by uvicorn in a thread: its base URL."""
     if not Path(CHROMIUM).exists():
         missing(f"headless Chromium not found at {CHROMIUM} (Debian package chromium)")
-    db = build_store(tmp_path_factory.mktemp("browser"), more=MORE)
     port = _free_port()
-    app = create_app(Settings(db=str(db), tiles="none"))
+    app = create_app(settings)
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
@@ -75,6 +77,14 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     yield f"http://127.0.0.1:{port}"
     srv.should_exit = True
     thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The app over a synthetic store with injection names, no tiles."""
+    db = build_store(tmp_path_factory.mktemp("browser"), more=MORE)
+    with serving(Settings(db=str(db), tiles="none")) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -330,3 +340,42 @@ def test_api_docs_render_from_the_app_alone(server: str, browser) -> None:
     assert "valid version field" not in page.content()
     page.close()
     assert errors == [] and foreign == []
+
+
+# --- a base map from the app's own PMTiles archive ---------------------------------------
+
+@pytest.fixture(scope="module")
+def pmtiles_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The app drawing every view over a tiny PMTiles archive it serves itself."""
+    if assets.pmtiles_js() is None:
+        missing("the pmtiles script is not vendored: run make install (needs npm)")
+    folder = tmp_path_factory.mktemp("pmtiles")
+    db = build_store(folder)
+    archive = write_pmtiles(folder / "base.pmtiles")
+    settings = Settings(db=str(db), tiles="pmtiles", guardian_tiles="pmtiles",
+                        pmtiles=str(archive))
+    with serving(settings) as url:
+        yield url
+
+
+@pytest.mark.parametrize("view", ["jag", "guardian"])
+def test_a_pmtiles_base_map_asks_the_app_only(pmtiles_server: str, browser, view: str
+                                              ) -> None:
+    page = signed_page(browser, pmtiles_server, ROLE[view])
+    errors: list[str] = []
+    hosts: set[str] = set()
+    ranges: list[int] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("request", lambda r: hosts.add(urlparse(r.url).netloc)
+            if urlparse(r.url).scheme in ("http", "https") else None)
+    page.on("response", lambda r: ranges.append(r.status)
+            if urlparse(r.url).path == assets.PMTILES_FILE_ROUTE else None)
+    page.goto(pmtiles_server + VIEWS[view], wait_until="networkidle")
+    tile = page.locator("img.leaflet-tile[src^='blob:']").first
+    tile.wait_for(state="attached", timeout=10_000)  # tiles drawn from the archive
+    page.wait_for_load_state("networkidle")
+    page.close()
+    assert hosts == {urlparse(pmtiles_server).netloc}
+    assert ranges and set(ranges) == {206}  # read in byte ranges, never whole
+    assert errors == []

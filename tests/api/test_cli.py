@@ -156,3 +156,64 @@ def test_map_views_as_standalone_files(tmp_path):
     result = run(db, "map", "--view", "guardian", "--out", str(guardian))
     assert result.exit_code == 0, result.output
     assert "DEMO-P" not in guardian.read_text()  # no place id, name or level
+
+
+# --- which database: an explicit --db always beats PLACERISK_DB ------------------------
+
+DB_CHOICES = {
+    # name: (options before the command, options after it, the database expected)
+    "env-only": ([], [], "env.db"),
+    "group-option-and-env": (["--db", "group.db"], [], "group.db"),
+    "command-option-and-env": ([], ["--db", "command.db"], "command.db"),
+    "both-options-agree": (["--db", "both.db"], ["--db", "both.db"], "both.db"),
+}
+
+
+@pytest.mark.parametrize("command", [["status", "--json"], ["db", "upgrade"]],
+                         ids=["status", "db-upgrade"])
+@pytest.mark.parametrize("choice", DB_CHOICES.values(), ids=DB_CHOICES.keys())
+def test_an_explicit_db_beats_the_environment(tmp_path, monkeypatch, command, choice):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PLACERISK_DB", "env.db")
+    before, after, expected = choice
+    result = CliRunner().invoke(main, [*before, *command, *after], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert str(tmp_path / expected) in result.output
+    assert sorted(p.name for p in tmp_path.glob("*.db")) == [expected]
+
+
+@pytest.mark.parametrize("command", [["status", "--json"], ["db", "upgrade"]],
+                         ids=["status", "db-upgrade"])
+def test_two_different_db_options_are_refused(tmp_path, monkeypatch, command):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PLACERISK_DB", "env.db")
+    result = CliRunner().invoke(main, ["--db", "group.db", *command, "--db", "command.db"])
+    assert result.exit_code == 2
+    assert "group.db" in result.output and "command.db" in result.output
+    assert list(tmp_path.glob("*.db")) == []  # nothing opened, nothing created
+
+
+@pytest.mark.parametrize("choice", DB_CHOICES.values(), ids=DB_CHOICES.keys())
+def test_serve_opens_the_database_the_options_say(tmp_path, choice):
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    before, after, expected = choice
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    exe = Path(sys.executable).with_name("placerisk")
+    env = {**os.environ, "PLACERISK_DB": "env.db"}
+    with subprocess.Popen([str(exe), *before, "serve", "--port", str(port), *after],
+                          cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True) as proc:
+        try:
+            assert proc.stdout is not None
+            first = proc.stdout.readline()  # printed once the store is open
+            assert "serving on" in first, first + proc.stdout.read()
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+    assert sorted(p.name for p in tmp_path.glob("*.db")) == [expected]

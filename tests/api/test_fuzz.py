@@ -47,6 +47,7 @@ from api.policy import POLICY
 from api.settings import Settings
 from layers import accounts, queries
 from layers.accounts import ROLES
+from tests._pmtiles import write_pmtiles
 
 from .conftest import MORE, PASSWORD, POLICE_UK, build_store
 
@@ -68,8 +69,10 @@ SETTINGS = settings(max_examples=MAX_EXAMPLES, derandomize=True, database=None,
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory):
     """The app over the richer synthetic store, not started: schemathesis runs its lifespan."""
-    db = build_store(tmp_path_factory.mktemp("fuzz"), more=MORE, police_uk=POLICE_UK)
-    return create_app(Settings(db=str(db), tiles="none"))
+    folder = tmp_path_factory.mktemp("fuzz")
+    db = build_store(folder, more=MORE, police_uk=POLICE_UK)
+    archive = write_pmtiles(folder / "base.pmtiles")  # /tiles/base.pmtiles answers 200 too
+    return create_app(Settings(db=str(db), tiles="none", pmtiles=str(archive)))
 
 
 @pytest.fixture(scope="module")

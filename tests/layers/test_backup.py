@@ -223,14 +223,14 @@ def test_cli_backup_and_restore(sqlite_store, tmp_path):
     done = runner.invoke(main, ["backup", str(file), "--db", db])
     assert done.exit_code == 0, done.output
     assert "MB" in done.output and f"reports {len(REPORTS)}" in done.output
-    done = runner.invoke(main, ["restore", str(file), "--db", str(copy)])
+    done = runner.invoke(main, ["restore", str(file), "--db", str(copy), "--yes"])
     assert done.exit_code == 0, done.output
     assert f"places {len(PLACES)}" in done.output
-    refused = runner.invoke(main, ["restore", str(file), "--db", str(copy)])
+    refused = runner.invoke(main, ["restore", str(file), "--db", str(copy), "--yes"])
     assert refused.exit_code == 1 and "--force" in refused.output
-    forced = runner.invoke(main, ["restore", str(file), "--db", str(copy), "--force"])
+    forced = runner.invoke(main, ["restore", str(file), "--db", str(copy), "--force", "--yes"])
     assert forced.exit_code == 0, forced.output
-    bad = runner.invoke(main, ["restore", str(tmp_path / "places.csv"), "--db", str(copy)])
+    bad = runner.invoke(main, ["restore", str(tmp_path / "places.csv"), "--db", str(copy), "--yes"])
     assert bad.exit_code == 1 and "not a placerisk backup" in bad.output
     again = runner.invoke(main, ["backup", str(file), "--db", db])
     assert again.exit_code == 1 and "already exists" in again.output
@@ -243,3 +243,125 @@ def test_cli_backup_and_restore(sqlite_store, tmp_path):
         assert actions == ["import"]  # the forced restore, audited (replacing the first's)
     finally:
         restored.close()
+
+
+# --- which database a restore replaces: named, confirmed, never the environment's by mistake
+
+@pytest.fixture
+def backup_file(sqlite_store, tmp_path) -> Path:
+    """A backup of the five test places, and a live PLACERISK_DB store with other data."""
+    filled(sqlite_store, tmp_path)
+    return backup(sqlite_store, tmp_path / "cli.bak").path
+
+
+def live_store(folder: Path) -> Path:
+    """The store PLACERISK_DB names: one ward set of its own, which a restore must not touch."""
+    live = folder / "live.db"
+    store = open_store(live)
+    try:
+        replace_areas(store, make_areas("2025"), source="live")
+    finally:
+        store.close()
+    return live
+
+
+def vintages_in(db: Path) -> set[str]:
+    store = open_store(db)
+    try:
+        return set(read_vintages(store))
+    finally:
+        store.close()
+
+
+RESTORE_CHOICES = {
+    "env-only": ([], [], "live.db"),
+    "group-option-and-env": (["--db", "restored.db"], [], "restored.db"),
+    "command-option-and-env": ([], ["--db", "restored.db"], "restored.db"),
+    "both-options-agree": (["--db", "restored.db"], ["--db", "restored.db"], "restored.db"),
+}
+
+
+@pytest.mark.parametrize("choice", RESTORE_CHOICES.values(), ids=RESTORE_CHOICES.keys())
+def test_restore_goes_where_the_options_say(backup_file, tmp_path, monkeypatch, choice):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PLACERISK_DB", str(live_store(tmp_path)))
+    before, after, expected = choice
+    done = CliRunner().invoke(main, [*before, "restore", str(backup_file), "--force", "--yes",
+                                     *after])
+    assert done.exit_code == 0, done.output
+    assert f"restored into sqlite:///{tmp_path / expected}" in done.output
+    assert vintages_in(tmp_path / expected) == {"2024"}  # the backup's wards
+    if expected != "live.db":
+        assert vintages_in(tmp_path / "live.db") == {"2025"}  # untouched
+
+
+def test_restore_refuses_two_different_db_options(backup_file, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PLACERISK_DB", str(live_store(tmp_path)))
+    done = CliRunner().invoke(main, ["--db", "a.db", "restore", str(backup_file), "--yes",
+                                     "--force", "--db", "b.db"])
+    assert done.exit_code == 2 and "a.db" in done.output and "b.db" in done.output
+    assert not (tmp_path / "a.db").exists() and not (tmp_path / "b.db").exists()
+    assert vintages_in(tmp_path / "live.db") == {"2025"}
+
+
+def test_restore_without_a_terminal_needs_yes(backup_file, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PLACERISK_DB", str(live_store(tmp_path)))
+    done = CliRunner().invoke(main, ["restore", str(backup_file), "--force"])
+    assert done.exit_code == 1
+    assert f"sqlite:///{tmp_path / 'live.db'}" in done.output  # names what it would replace
+    assert "--yes" in done.output
+    assert vintages_in(tmp_path / "live.db") == {"2025"}
+    done = CliRunner().invoke(main, ["--db", "new.db", "restore", str(backup_file)])
+    assert done.exit_code == 1 and "--yes" in done.output
+    assert not (tmp_path / "new.db").exists()  # not even created
+
+
+def read_until(fd: int, marker: bytes | None) -> bytes:
+    """What a pseudo-terminal shows up to ``marker``, or until the process has gone."""
+    import os
+
+    seen = b""
+    while marker is None or marker not in seen:
+        try:
+            chunk = os.read(fd, 1024)
+        except OSError:  # Linux: EIO once the process closed its end
+            break
+        if not chunk:
+            break
+        seen += chunk
+    return seen
+
+
+def run_in_terminal(args: list[str], answer: str, cwd: Path) -> tuple[int, str]:
+    """Run the installed ``placerisk`` on a pseudo-terminal, typing ``answer`` when asked."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    primary, secondary = pty.openpty()
+    exe = Path(sys.executable).with_name("placerisk")
+    with subprocess.Popen([str(exe), *args], stdin=secondary, stdout=secondary,
+                          stderr=secondary, cwd=cwd, close_fds=True) as proc:
+        os.close(secondary)
+        seen = read_until(primary, b"[y/N]")
+        if b"[y/N]" in seen:
+            os.write(primary, answer.encode() + b"\n")
+            seen += read_until(primary, None)
+        code = proc.wait(timeout=60)
+    os.close(primary)
+    return code, seen.decode(errors="replace")
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "openpty"), reason="needs a POSIX terminal")
+def test_restore_on_a_terminal_names_the_target_and_asks(backup_file, tmp_path, monkeypatch):
+    monkeypatch.setenv("PLACERISK_DB", str(live_store(tmp_path)))
+    code, shown = run_in_terminal(["restore", str(backup_file), "--force"], "n", tmp_path)
+    assert code == 1, shown
+    assert f"sqlite:///{tmp_path / 'live.db'}" in shown and "nothing restored" in shown
+    assert vintages_in(tmp_path / "live.db") == {"2025"}
+    code, shown = run_in_terminal(["restore", str(backup_file), "--force"], "y", tmp_path)
+    assert code == 0, shown
+    assert vintages_in(tmp_path / "live.db") == {"2024"}

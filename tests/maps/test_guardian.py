@@ -112,3 +112,17 @@ def test_tiles(tiles: str | None, present: bool) -> None:
     html = render_html(build_guardian_map(make_cells(), make_protective(), tiles=tiles,
                                           attribution="&copy; Test tiles"))
     assert ("tile.example.org" in html) is present
+
+
+def test_without_tiles_ward_outlines_over_a_plain_background() -> None:
+    from tests.api.conftest import make_areas
+
+    m = build_guardian_map(make_cells(), make_protective(), tiles=None, areas=make_areas())
+    assert "Wards" in geojsons(m)
+    html = render_html(m)
+    assert "North Box" in html and "South Box" in html
+    assert "background: #f2f1ec" in html and "tileLayer" not in html
+    tiled = render_html(build_guardian_map(make_cells(), make_protective(),
+                                           tiles="https://tile.example.org/{z}/{x}/{y}.png",
+                                           attribution="&copy; Test tiles"))
+    assert "background: #f2f1ec" not in tiled
