@@ -9,17 +9,16 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Annotated, cast
+from typing import Annotated, Any, cast
 
 import geopandas as gpd
 import pandas as pd
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -46,6 +45,7 @@ from api.schemas import (
     CellDetail,
     CellsPublic,
     ConcentrationPublic,
+    Day,
     ExplanationPublic,
     Health,
     PlaceDetail,
@@ -59,6 +59,7 @@ from api.settings import Settings
 from geo import h3index
 from geo.crs import WGS84
 from layers import filters, queries
+from layers.dates import out_of_range
 from layers.disclosure import check_k
 from layers.filters import FilterError, MapFilter
 from layers.places import CATEGORIES, EXPLOITATION_TYPES
@@ -160,7 +161,7 @@ MaceLevel = Annotated[int | None, Query(ge=1, le=4, description="Only this MACE 
 RunId = Annotated[int | None, Query(ge=1, le=MAX_OFFSET,
                                     description="A stored scoring run; default the newest.")]
 H3Cell = Annotated[str, Path(min_length=1, max_length=16, description="An H3 cell id.")]
-AsOf = Annotated[dt.date | None, Query(
+AsOf = Annotated[Day | None, Query(
     description="Explain the score at this date (default: the run's as-of date), with the "
                 "records the run knew of.")]
 Top = Annotated[int, Query(ge=1, le=100, description="How many records to list.")]
@@ -188,10 +189,14 @@ def _day(name: str, value: str | None) -> dt.date | None:
     if not value:
         return None
     try:
-        return dt.date.fromisoformat(value)
+        day = dt.date.fromisoformat(value)
     except ValueError:
         msg = f"{name}: {value!r} is not a date; use YYYY-MM-DD"
         raise FilterError(msg) from None
+    wrong = out_of_range(day, name)
+    if wrong:
+        raise FilterError(wrong)
+    return day
 
 
 def get_map_filter(
@@ -342,7 +347,7 @@ def list_categories(conn: Conn, run_id: RunId = None) -> CategoriesPublic:
 @router.get("/api/wards/ranking", response_model=WardRanking, tags=["areas"])
 def ward_ranking(
     conn: Conn, run_id: RunId = None,
-    since: Annotated[dt.date | None, Query(
+    since: Annotated[Day | None, Query(
         description="Report each ward's change of score since this date (YYYY-MM-DD), "
                     "which must lie within the run's steps.")] = None,
 ) -> WardRanking:
@@ -419,11 +424,30 @@ def _error_handler(status: int) -> Callable[[Request, Exception], Awaitable[Resp
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:
-    """FastAPI's 422 JSON; for a page route, an HTML page with the form to fill in."""
+    """A 422 naming what is wrong where, never echoing the values sent; a page for a page.
+
+    FastAPI's own answer repeats each bad ``input`` (a password sent as a number, say) and
+    fails with a 500 on NaN or Infinity, which JSON cannot carry.
+    """
     invalid = cast(RequestValidationError, exc)  # registered for this class only
     if pages.is_page(request):
         return await run_in_threadpool(pages.validation_page, request, invalid)
-    return await request_validation_exception_handler(request, invalid)
+    return JSONResponse({"detail": validation_details(invalid.errors())}, status_code=422)
+
+
+def validation_details(errors: Sequence[Any]) -> list[dict[str, Any]]:
+    """Each error's ``loc``, ``msg`` and ``type`` only.
+
+    Examples
+    --------
+    >>> validation_details([{"type": "string_type", "loc": ("body", "password"),
+    ...                      "msg": "Input should be a valid string", "input": float("nan")}])
+    [{'loc': ['body', 'password'], 'msg': 'Input should be a valid string', 'type': 'string_type'}]
+    """
+    return [{"loc": [str(part) if not isinstance(part, int) else part
+                     for part in error.get("loc", ())],
+             "msg": str(error.get("msg", "")), "type": str(error.get("type", ""))}
+            for error in errors]
 
 
 # --- app ---------------------------------------------------------------------------------

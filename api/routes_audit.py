@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
+from api.schemas import Day
 from layers import audit
 
 router = APIRouter()
@@ -16,7 +16,7 @@ router = APIRouter()
 def audit_rows(
     request: Request,
     user: Annotated[str | None, Query(max_length=64, description="Only this user.")] = None,
-    since: Annotated[dt.date | None, Query(description="Only rows from this day (UTC).")]
+    since: Annotated[Day | None, Query(description="Only rows from this day (UTC).")]
     = None,
     object_id: Annotated[str | None, Query(alias="object", max_length=64,
                                            description="Only rows naming this id.")] = None,

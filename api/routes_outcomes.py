@@ -23,6 +23,7 @@ import pandas as pd
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
+from api.schemas import Day
 from layers import disruptions, queries
 from layers.exports import neutralise_csv
 from layers.outcomes import DEFAULT_DAYS, TOO_EARLY, VERDICTS
@@ -47,7 +48,7 @@ Sort = Annotated[str, Query(max_length=32, description="Column to sort by: "
                                                        + ", ".join(SORTABLE) + ".")]
 Order = Annotated[Literal["asc", "desc"], Query(description="Sort direction.")]
 TypeFilter = Annotated[str | None, Query(max_length=32, description="Only this activity type.")]
-AsOf = Annotated[dt.date | None, Query(
+AsOf = Annotated[Day | None, Query(
     description="Read the outcomes on this day, YYYY-MM-DD [default: today]: no verdict for "
                 "an activity whose after window is not over by then.")]
 

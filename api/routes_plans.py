@@ -31,6 +31,7 @@ from api.routes_patrol import load_patrol
 from api.schemas import LocalDateTime
 from geo.crs import WGS84
 from layers import queries
+from layers.dates import out_of_range
 from layers.patrol import DEFAULT_TOP, MAX_TOP
 from layers.patrol_formats import to_gpx, to_kml
 from layers.patrol_plan import (
@@ -82,10 +83,14 @@ def parse_date(text: str) -> dt.date:
         msg = f"date: {text!r} is not a date; use YYYY-MM-DD"
         raise queries.ParameterError(msg)
     try:
-        return dt.date.fromisoformat(text)
+        day = dt.date.fromisoformat(text)
     except ValueError:
         msg = f"date: {text!r} is not a day of the calendar; use YYYY-MM-DD"
         raise queries.ParameterError(msg) from None
+    wrong = out_of_range(day, "date")
+    if wrong:
+        raise queries.ParameterError(wrong)
+    return day
 
 
 def parse_start(text: str) -> dt.time:

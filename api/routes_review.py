@@ -16,8 +16,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import CurrentSession, client_address
+from api.schemas import Day
 from layers import queries, review
 from layers.accounts import Session
+from layers.dates import out_of_range
 from layers.store import utcnow
 from maps.review_page import review_page
 
@@ -35,7 +37,7 @@ class ReviewRequest(BaseModel):
                                description="Why; required to retain.")
     new_level: int | None = Field(default=None, ge=1, le=4,
                                   description="The lowered MACE level (lower only).")
-    next_review_due: dt.date | None = Field(
+    next_review_due: Day | None = Field(
         default=None, description="When to review again (default in 6 months; not close).")
 
 
@@ -160,6 +162,9 @@ def _form_values(new_level: str, next_review_due: str) -> tuple[int | None, dt.d
     except ValueError:
         msg = f"next_review_due: {next_review_due!r} is not a date; use YYYY-MM-DD"
         raise review.ReviewError(msg) from None
+    wrong = out_of_range(due, "next_review_due") if due else None
+    if wrong:
+        raise review.ReviewError(wrong)
     return level, due
 
 

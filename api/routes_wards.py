@@ -9,6 +9,7 @@ import pandas as pd
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse
 
+from api.schemas import Day
 from api.settings import Settings
 from layers import queries
 from layers.outcomes import VERDICT_NAMES
@@ -20,7 +21,7 @@ from maps.ward import ward_page_html
 
 router = APIRouter()
 WardCode = Annotated[str, Path(max_length=16, description="ONS ward code, such as E05014882.")]
-AsOf = Annotated[dt.date | None, Query(
+AsOf = Annotated[Day | None, Query(
     description="Read the activities' measured effects on this day, YYYY-MM-DD "
                 "[default: today].")]
 

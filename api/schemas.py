@@ -12,6 +12,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema
 
+from layers.dates import checked_day
+
 
 def _utc(value: dt.datetime) -> dt.datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
@@ -24,6 +26,10 @@ UtcDateTime = Annotated[dt.datetime, AfterValidator(_utc)]
 LocalDateTime = Annotated[dt.datetime, WithJsonSchema({
     "type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?$",
     "description": "Local date and time as recorded, without a UTC offset."})]
+
+
+# A day a user gives: refused (422) outside layers.dates' range, such as 9999-12-31.
+Day = Annotated[dt.date, AfterValidator(checked_day)]
 
 
 class _Public(BaseModel):

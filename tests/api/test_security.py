@@ -383,3 +383,43 @@ def test_every_input_is_strict(client) -> None:
             else:
                 problems += _problems(where, field.name, field.field_info)
     assert problems == []
+
+
+# --- bad values: 422 naming the problem, never echoing the value, never a 500 -----------------
+
+SECRET = 4815162342  # a "password" sent as a number: the 422 must not repeat it
+
+
+@pytest.mark.parametrize("body", [
+    '{"name": "analyst", "password": NaN}', '{"name": "analyst", "password": Infinity}',
+    '{"name": "analyst", "password": -Infinity}', f'{{"name": "analyst", "password": {SECRET}}}',
+])
+def test_a_bad_json_value_is_a_422_that_echoes_nothing(anonymous, caplog, body) -> None:
+    """Regression: NaN gave a 500 (the 422 could not be encoded) whose log held the value."""
+    response = anonymous.post("/api/token", content=body,
+                              headers={"content-type": "application/json"})
+    assert response.status_code == 422, response.text
+    detail = response.json()["detail"]
+    assert [d["loc"] for d in detail] == [["body", "password"]]
+    assert {"input", "ctx"}.isdisjoint(*(set(d) for d in detail))
+    for text in (response.text, caplog.text):
+        assert str(SECRET) not in text and "input" not in text
+
+
+@pytest.mark.parametrize("day", ["9999-12-31", "0001-01-01", "1899-06-30", "2101-01-01"])
+@pytest.mark.parametrize("path", [
+    "/api/patrol/plan?ward=E05000001&date={day}", "/patrol/plan?ward=E05000001&date={day}",
+    "/patrol/plan.gpx?ward=E05000001&date={day}", "/api/wards/ranking?since={day}",
+    "/api/explain/cell/89194655b57ffff?as_of={day}", "/api/explain/ward/E05000001?as_of={day}",
+    "/api/outcomes?as_of={day}", "/outcomes?as_of={day}", "/wards/E05000001?as_of={day}",
+    "/?from={day}", "/?to={day}", "/briefing?meeting={day}", "/api/audit?since={day}",
+])
+def test_every_date_parameter_refuses_days_out_of_range(db, path, day) -> None:
+    """Regression: /api/patrol/plan?date=9999-12-31 gave a 500 (OverflowError)."""
+    c = _client(db, role="admin")
+    try:
+        response = c.get(path.format(day=day))
+    finally:
+        c.__exit__(None, None, None)
+    assert response.status_code == 422, (path, response.status_code, response.text[:200])
+    assert "1990-01-01 to 2100-12-31" in response.text
