@@ -25,6 +25,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from api import (
+    audit_trail,
     auth,
     docs,
     pages,
@@ -153,7 +154,9 @@ def get_paging(
     return Paging(min(limit, settings.page_size_max), offset)
 
 
-Conn = Annotated[sa.Connection, Depends(get_conn)]
+# Closed when the route returns, before the answer (and its audit row, `api.audit_trail`)
+# is sent: the row's write never waits for a pool connection this request still holds.
+Conn = Annotated[sa.Connection, Depends(get_conn, scope="function")]
 Page = Annotated[Paging, Depends(get_paging)]
 WardCode = Annotated[str | None, Query(max_length=16, description="Only this ward.")]
 MaceLevel = Annotated[int | None, Query(ge=1, le=4, description="Only this MACE level.")]
@@ -488,5 +491,6 @@ def create_app(settings: Settings) -> FastAPI:
     cluster = assets.markercluster_dir()
     if cluster is not None:
         app.mount(assets.CLUSTER_ROUTE, StaticFiles(directory=cluster), name="markercluster")
+    app.add_middleware(audit_trail.AuditTrail)  # inside the security middlewares
     security.install(app, settings)
     return app

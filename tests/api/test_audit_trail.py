@@ -1,14 +1,22 @@
-"""The audit trail over HTTP and the CLI: ``placerisk audit --verify``."""
+"""The audit trail over HTTP and the CLI: real outcomes, CSRF refusals, bulk reads, --verify."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import pytest
+import sqlalchemy as sa
 from click.testing import CliRunner
+from fastapi.testclient import TestClient
 
+from api.app import create_app
 from api.cli import main
-from layers import audit
+from api.settings import Settings
+from layers import audit, schema
 from layers.store import open_store
+
+from .conftest import PASSWORD, build_store, sign_in
 
 
 def _cli(db: Path, *args: str):
@@ -54,3 +62,134 @@ def test_the_audit_listing_is_one_line_per_row(tmp_path: Path) -> None:
     store.close()
     listed = _cli(db, "audit").stdout.splitlines()
     assert len(listed) == 1 and "x\\nforged line" in listed[0] and " failed 401 " in listed[0]
+
+
+# --- over HTTP: the real outcome, CSRF refusals, one-line purposes ----------------------
+
+@pytest.fixture(scope="module")
+def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_store(tmp_path_factory.mktemp("trail"))
+
+
+@pytest.fixture(scope="module")
+def app(db: Path):
+    return create_app(Settings(db=str(db), tiles="none"))
+
+
+@pytest.fixture
+def client(app) -> Iterator[TestClient]:
+    with TestClient(app) as c:
+        yield c
+
+
+def signed(client: TestClient, role: str) -> TestClient:
+    return sign_in(client, role)
+
+
+def rows_of(client: TestClient, call: Callable[[], object]) -> list[dict]:
+    """The audit rows ``call`` left, oldest first."""
+    store = client.app.state.store  # type: ignore[attr-defined]
+    with store.connect() as conn:
+        before = conn.scalar(sa.select(sa.func.coalesce(sa.func.max(schema.audit_log.c.id), 0)))
+    call()
+    with store.connect() as conn:
+        found = conn.execute(sa.select(schema.audit_log).where(schema.audit_log.c.id > before)
+                             .order_by(schema.audit_log.c.id)).mappings().all()
+    return [dict(r) for r in found]
+
+
+def only(rows: list[dict], action: str) -> dict:
+    (row,) = [r for r in rows if r["action"] == action]
+    return row
+
+
+@pytest.mark.parametrize(("role", "url", "params", "action", "status", "outcome"), [
+    ("police", "/api/places/P2", {}, "read_place", 200, "ok"),
+    ("police", "/api/places/NO-SUCH-PLACE", {}, "read_place", 404, "not_found"),
+    ("analyst", "/api/places/NO-SUCH-PLACE/notes", {}, "read_notes", 404, "not_found"),
+    ("analyst", "/api/export/nothing.csv", {"purpose": "JAG 1 December"}, "export", 404,
+     "not_found"),
+    ("analyst", "/api/export/cells.csv", {"purpose": "JAG 1 December", "run_id": "999"},
+     "export", 404, "not_found"),
+    ("analyst", "/api/export/places.csv", {"purpose": "JAG 1 December", "run_id": "1"},
+     "export", 422, "invalid"),
+    ("analyst", "/api/export/places.csv", {"purpose": "no"}, "export", 422, "invalid"),
+    ("analyst", "/briefing", {"meeting": "not-a-date"}, "briefing", 422, "invalid"),
+    ("analyst", "/briefing.pdf", {"meeting": "2025-02-30"}, "briefing", 422, "invalid"),
+    ("analyst", "/briefing.pdf", {"meeting": "1999-01-01"}, "briefing", 404, "not_found"),
+])
+def test_audit_rows_hold_the_real_outcome(client: TestClient, role: str, url: str,
+                                          params: dict, action: str, status: int,
+                                          outcome: str) -> None:
+    signed(client, role)
+    answers: list = []
+    rows = rows_of(client, lambda: answers.append(client.get(url, params=params)))
+    assert answers[0].status_code == status, answers[0].text
+    row = only(rows, action)
+    assert (row["outcome"], row["status"], row["user_name"]) == (outcome, status, role)
+
+
+def test_an_unexpected_failure_is_audited_as_an_error(tmp_path: Path) -> None:
+    db = build_store(tmp_path, score=False)
+    store = open_store(db)
+    with store.begin() as conn:  # a broken store: the place detail cannot be read
+        conn.exec_driver_sql("DROP TABLE place_levels")
+    store.close()
+    app = create_app(Settings(db=str(db), tiles="none"))
+    with TestClient(app, raise_server_exceptions=False) as c:
+        signed(c, "police")
+        answers: list = []
+        rows = rows_of(c, lambda: answers.append(c.get("/api/places/P2")))
+    assert answers[0].status_code == 500
+    row = only(rows, "read_place")
+    assert (row["outcome"], row["status"]) == ("error", 500)
+
+
+def test_no_answer_leaves_without_its_audit_row(tmp_path: Path) -> None:
+    """When the row cannot be written the caller gets a 503, not the place."""
+    db = build_store(tmp_path, score=False)
+    app = create_app(Settings(db=str(db), tiles="none"))
+    with TestClient(app) as c:
+        signed(c, "police")
+        store = app.state.store
+        with store.begin() as conn:  # the chain head gone: nothing can be audited
+            conn.exec_driver_sql("DELETE FROM audit_head")
+        r = c.get("/api/places/P2")
+        assert r.status_code == 503 and "audit log" in r.json()["detail"]
+        assert "P2" not in r.text and "lat" not in r.text
+        assert r.headers["X-Content-Type-Options"] == "nosniff"  # still the app's headers
+
+
+def test_csrf_refusals_are_audited(client: TestClient) -> None:
+    client.get("/login")
+    rows = rows_of(client, lambda: client.post(
+        "/login", data={"name": "analyst", "password": PASSWORD, "csrf_token": "stale"}))
+    row = only(rows, "denied")
+    assert row["status"] == 403 and "CSRF" in row["detail"] and row["outcome"] == "denied"
+    csrf = client.get("/login").cookies.get("placerisk_login_csrf")
+    signed_in = client.post("/login", data={"name": "analyst", "password": PASSWORD,
+                                            "csrf_token": csrf}, follow_redirects=False)
+    assert signed_in.status_code == 303
+    answers: list = []
+    rows = rows_of(client, lambda: answers.append(client.post(
+        "/api/places/P2/review", data={"decision": "retain", "reason": "still active"})))
+    assert answers[0].status_code == 403
+    row = only(rows, "denied")
+    assert (row["user_name"], row["status"], row["outcome"]) == ("analyst", 403, "denied")
+    assert row["detail"] == "POST /api/places/{place_id}/review: CSRF token missing or stale"
+
+
+@pytest.mark.parametrize("purpose", ["JAG 1 Dec\r\nanalyst export ok", "JAG 1 Dec\nx",
+                                     "JAG\t1 December", "JAG 1 Dec\x00", "JAG 1 Dec\u2028x"])
+def test_purposes_are_one_line(client: TestClient, purpose: str) -> None:
+    signed(client, "analyst")
+    answers: list = []
+    rows = rows_of(client, lambda: answers.append(
+        client.get("/api/export/places.csv", params={"purpose": purpose})))
+    assert answers[0].status_code == 422
+    assert "one line" in answers[0].json()["detail"]
+    assert "control character" in answers[0].json()["detail"]
+    row = only(rows, "export")
+    assert row["outcome"] == "invalid" and row["purpose"].isprintable()
+    refused = client.get("/outcomes.csv", params={"purpose": purpose})
+    assert refused.status_code == 422 and "one line" in refused.json()["detail"]
