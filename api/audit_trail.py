@@ -3,7 +3,8 @@
 `api.auth.authorize` decides what a request's row will say (`expect`): a refusal, or the
 read its rule in `api.policy.POLICY` marks. `AuditTrail`, a pure ASGI middleware, writes
 the row as the response starts, after the route (or its error handler) ran: with the HTTP
-status and the outcome word it maps to (`outcome_for`). So a read of a missing place
+status and the outcome word it maps to (`outcome_for`), and, for a bulk read, how many
+records the answer held (`returned`, which the route calls). So a read of a missing place
 is logged ``not_found 404``, a refused export ``invalid 422``, an unexpected failure
 ``error 500``.
 
@@ -14,6 +15,7 @@ the caller gets a 503 instead of the data, never the data without its row.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
@@ -38,7 +40,7 @@ class Event:
     """The audit row a request will leave; `AuditTrail` adds the status and outcome.
 
     ``outcome`` fixes the word (a refusal is ``denied`` whatever page answers it); ``None``
-    takes it from the status.
+    takes it from the status. ``counts`` are the records a bulk answer holds, by kind.
     """
 
     action: str
@@ -50,6 +52,16 @@ class Event:
     purpose: str | None = None
     detail: str | None = None
     outcome: str | None = None
+    counts: dict[str, int] = field(default_factory=dict)
+    matched: int | None = None
+
+
+@dataclass(frozen=True)
+class Shown:
+    """A rendered page and how many records of each kind it shows (for `returned`)."""
+
+    html: str
+    counts: dict[str, int]
 
 
 def outcome_for(status: int) -> str:
@@ -77,6 +89,20 @@ def expected(request: Request) -> Event | None:
     return request.scope.get(_SCOPE_KEY)
 
 
+def returned(request: Request, counts: Mapping[str, int], *,
+             matched: int | None = None) -> None:
+    """Say how many records of each kind the answer holds (``{"places": 12}``).
+
+    Their sum is the row's ``returned``; each goes into its detail, with ``matched`` (the
+    rows the filters matched, of which a page was returned) when given. A no-op for a
+    request that leaves no audit row.
+    """
+    event = expected(request)
+    if event is not None:
+        event.counts = {kind: int(n) for kind, n in counts.items()}
+        event.matched = matched
+
+
 def query_text(request: Request) -> str:
     """The request's method, path and query string, as the audit detail shows them.
 
@@ -88,12 +114,22 @@ def query_text(request: Request) -> str:
     return f"{request.method} {request.url.path}" + (f"?{query}" if query else "")
 
 
+def _detail(event: Event) -> str | None:
+    if not event.counts:
+        return event.detail
+    shown = ", ".join(f"{n} {kind}" for kind, n in event.counts.items())
+    if event.matched is not None:
+        shown += f" (of {event.matched} matched)"
+    return f"{event.detail}: {shown}" if event.detail else shown
+
+
 def write(store: Store, event: Event, status: int) -> None:
     """Append ``event``'s row with the status it was answered with."""
     audit.record(store, action=event.action, outcome=event.outcome or outcome_for(status),
                  user_name=event.user_name, role=event.role, object_type=event.object_type,
                  object_ids=event.object_ids, client=event.client, purpose=event.purpose,
-                 detail=event.detail, status=status)
+                 detail=_detail(event), status=status,
+                 returned=sum(event.counts.values()) if event.counts else None)
 
 
 class AuditTrail:

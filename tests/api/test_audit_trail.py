@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -86,16 +87,16 @@ def signed(client: TestClient, role: str) -> TestClient:
     return sign_in(client, role)
 
 
-def rows_of(client: TestClient, call: Callable[[], object]) -> list[dict]:
-    """The audit rows ``call`` left, oldest first."""
+def rows_of(client: TestClient, call: Callable[[], Any]) -> tuple[list[dict], Any]:
+    """The audit rows ``call`` left, oldest first, and its answer."""
     store = client.app.state.store  # type: ignore[attr-defined]
     with store.connect() as conn:
         before = conn.scalar(sa.select(sa.func.coalesce(sa.func.max(schema.audit_log.c.id), 0)))
-    call()
+    answer = call()
     with store.connect() as conn:
         found = conn.execute(sa.select(schema.audit_log).where(schema.audit_log.c.id > before)
                              .order_by(schema.audit_log.c.id)).mappings().all()
-    return [dict(r) for r in found]
+    return [dict(r) for r in found], answer
 
 
 def only(rows: list[dict], action: str) -> dict:
@@ -122,9 +123,8 @@ def test_audit_rows_hold_the_real_outcome(client: TestClient, role: str, url: st
                                           params: dict, action: str, status: int,
                                           outcome: str) -> None:
     signed(client, role)
-    answers: list = []
-    rows = rows_of(client, lambda: answers.append(client.get(url, params=params)))
-    assert answers[0].status_code == status, answers[0].text
+    rows, answer = rows_of(client, lambda: client.get(url, params=params))
+    assert answer.status_code == status, answer.text
     row = only(rows, action)
     assert (row["outcome"], row["status"], row["user_name"]) == (outcome, status, role)
 
@@ -138,9 +138,8 @@ def test_an_unexpected_failure_is_audited_as_an_error(tmp_path: Path) -> None:
     app = create_app(Settings(db=str(db), tiles="none"))
     with TestClient(app, raise_server_exceptions=False) as c:
         signed(c, "police")
-        answers: list = []
-        rows = rows_of(c, lambda: answers.append(c.get("/api/places/P2")))
-    assert answers[0].status_code == 500
+        rows, answer = rows_of(c, lambda: c.get("/api/places/P2"))
+    assert answer.status_code == 500
     row = only(rows, "read_place")
     assert (row["outcome"], row["status"]) == ("error", 500)
 
@@ -162,7 +161,7 @@ def test_no_answer_leaves_without_its_audit_row(tmp_path: Path) -> None:
 
 def test_csrf_refusals_are_audited(client: TestClient) -> None:
     client.get("/login")
-    rows = rows_of(client, lambda: client.post(
+    rows, _ = rows_of(client, lambda: client.post(
         "/login", data={"name": "analyst", "password": PASSWORD, "csrf_token": "stale"}))
     row = only(rows, "denied")
     assert row["status"] == 403 and "CSRF" in row["detail"] and row["outcome"] == "denied"
@@ -170,10 +169,9 @@ def test_csrf_refusals_are_audited(client: TestClient) -> None:
     signed_in = client.post("/login", data={"name": "analyst", "password": PASSWORD,
                                             "csrf_token": csrf}, follow_redirects=False)
     assert signed_in.status_code == 303
-    answers: list = []
-    rows = rows_of(client, lambda: answers.append(client.post(
-        "/api/places/P2/review", data={"decision": "retain", "reason": "still active"})))
-    assert answers[0].status_code == 403
+    rows, answer = rows_of(client, lambda: client.post(
+        "/api/places/P2/review", data={"decision": "retain", "reason": "still active"}))
+    assert answer.status_code == 403
     row = only(rows, "denied")
     assert (row["user_name"], row["status"], row["outcome"]) == ("analyst", 403, "denied")
     assert row["detail"] == "POST /api/places/{place_id}/review: CSRF token missing or stale"
@@ -183,13 +181,116 @@ def test_csrf_refusals_are_audited(client: TestClient) -> None:
                                      "JAG\t1 December", "JAG 1 Dec\x00", "JAG 1 Dec\u2028x"])
 def test_purposes_are_one_line(client: TestClient, purpose: str) -> None:
     signed(client, "analyst")
-    answers: list = []
-    rows = rows_of(client, lambda: answers.append(
-        client.get("/api/export/places.csv", params={"purpose": purpose})))
-    assert answers[0].status_code == 422
-    assert "one line" in answers[0].json()["detail"]
-    assert "control character" in answers[0].json()["detail"]
+    rows, answer = rows_of(client, lambda: client.get("/api/export/places.csv",
+                                                      params={"purpose": purpose}))
+    assert answer.status_code == 422
+    assert "one line" in answer.json()["detail"]
+    assert "control character" in answer.json()["detail"]
     row = only(rows, "export")
     assert row["outcome"] == "invalid" and row["purpose"].isprintable()
     refused = client.get("/outcomes.csv", params={"purpose": purpose})
     assert refused.status_code == 422 and "one line" in refused.json()["detail"]
+
+
+# --- bulk reads: one row each, with the count and the filters ---------------------------
+
+SOUTH = "E05000002"  # P2, P4, P5 and activity A1 (at P2) lie in it
+BULK = [  # url, params, object type, records returned (by kind), matched
+    ("/api/places", {"limit": "1000"}, "places", {"places": 5}, 5),
+    ("/api/places", {"ward_code": SOUTH, "limit": "2", "offset": "1"}, "places",
+     {"places": 2}, 3),
+    ("/api/places.geojson", {"mace_level": "2"}, "places", {"places": 2}, 2),
+    ("/api/activities", {}, "activities", {"activities": 2}, 2),
+    ("/api/activities", {"ward_code": SOUTH}, "activities", {"activities": 1}, 1),
+    ("/", {}, "map", {"places": 5, "activities": 2}, None),
+    ("/", {"category": "takeaway"}, "map", {"places": 1, "activities": 1}, None),
+    (f"/wards/{SOUTH}", {}, "ward", {"places": 3, "activities": 1}, None),
+    (f"/wards/{SOUTH}/map", {}, "ward", {"places": 3}, None),
+]
+
+
+def _check_bulk_row(row: dict, role: str, object_type: str, counts: dict[str, int],
+                    matched: int | None, url: str, params: dict) -> None:
+    assert (row["user_name"], row["role"], row["outcome"], row["status"]) == (
+        role, role, "ok", 200)
+    assert row["object_type"] == object_type
+    assert row["returned"] == sum(counts.values())
+    for kind, n in counts.items():
+        assert f"{n} {kind}" in row["detail"]
+    if matched is not None:
+        assert f"(of {matched} matched)" in row["detail"]
+    assert row["detail"].startswith(f"GET {url}")
+    for key, value in params.items():
+        assert f"{key}={value}" in row["detail"]
+
+
+@pytest.mark.parametrize("role", ["police", "analyst"])
+@pytest.mark.parametrize(("url", "params", "object_type", "counts", "matched"), BULK)
+def test_every_bulk_read_leaves_one_row_with_its_count(
+        client: TestClient, role: str, url: str, params: dict, object_type: str,
+        counts: dict[str, int], matched: int | None) -> None:
+    signed(client, role)
+    for _ in range(2):  # the second page comes from the page cache: audited all the same
+        rows, answer = rows_of(client, lambda: client.get(url, params=params))
+        assert answer.status_code == 200, answer.text
+        if url.startswith("/api/"):
+            body = answer.json()
+            shown = body["numberReturned"] if "numberReturned" in body else len(body["data"])
+            assert shown == sum(counts.values())  # the row counts what the answer held
+        assert len(rows) == 1
+        _check_bulk_row(rows[0], role, object_type, counts, matched, url, params)
+
+
+@pytest.mark.parametrize("role", ["analyst", "admin"])
+@pytest.mark.parametrize("url", ["/review", "/api/review", "/api/export/places.csv"])
+def test_review_queue_and_exports_are_counted(client: TestClient, role: str, url: str) -> None:
+    signed(client, role)
+    params = {"purpose": "JAG 1 December"} if "export" in url else {}
+    rows, answer = rows_of(client, lambda: client.get(url, params=params))
+    assert answer.status_code == 200
+    (row,) = rows
+    assert row["user_name"] == role and row["status"] == 200
+    if url == "/api/review":
+        assert row["returned"] == answer.json()["count"]
+    elif url == "/review":
+        assert row["returned"] is not None and "places due" in row["detail"]
+    else:
+        assert row["returned"] == 5 and row["purpose"] == "JAG 1 December"
+
+
+def test_a_bulk_read_refused_is_a_denial_not_a_read(client: TestClient) -> None:
+    signed(client, "guardian")
+    rows, _ = rows_of(client, lambda: client.get("/api/places", params={"limit": "1000"}))
+    (row,) = rows
+    assert (row["action"], row["outcome"], row["status"], row["returned"]) == (
+        "denied", "denied", 403, None)
+
+
+def test_every_route_answering_place_or_activity_records_is_audited(app) -> None:
+    """A new route whose answer holds places, activities or the review queue must have an
+    audited rule: the route list is walked, not a list kept by hand."""
+    from api.policy import rule_for
+
+    def walk(items):  # included routers flattened, as in test_access
+        for item in items:
+            if type(item).__name__ == "_IncludedRouter":
+                yield from walk(item.original_router.routes)
+            else:
+                yield item
+
+    records = {"PlacePublic", "PlaceDetail", "ActivityPublic", "PlaceActivity", "QueueItem"}
+    missing, checked = [], []
+    for route in walk(app.routes):
+        model = getattr(route, "response_model", None)
+        if model is None or not hasattr(model, "model_json_schema"):
+            continue
+        schema_ = model.model_json_schema()
+        named = {model.__name__, *schema_.get("$defs", {})}
+        for method in getattr(route, "methods", ()):
+            rule = rule_for(method, route.path)
+            if named & records:
+                checked.append(f"{method} {route.path}")
+                if rule is None or not rule.audit:
+                    missing.append(f"{method} {route.path}")
+    assert missing == []
+    assert {"GET /api/places", "GET /api/activities", "GET /api/review"} <= set(checked)
