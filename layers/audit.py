@@ -107,18 +107,23 @@ def _append(conn: sa.Connection, values: dict[str, object]) -> None:
     holds the whole database), so the row's id and ``prev_hash`` are the newest committed
     ones and no other writer can take them until this transaction ends.
     """
-    h = schema.audit_head
-    head = conn.execute(sa.select(h.c.last_id, h.c.last_hash).where(h.c.id == _HEAD)
-                        .with_for_update()).one_or_none()
+    head = conn.execute(_LOCK_HEAD).one_or_none()
     if head is None:
         msg = ("the audit log has no chain head (table audit_head is empty): nothing can be "
                "audited; run `placerisk audit --verify` and restore the store from a backup")
         raise StoreError(msg)
     row = {**values, "id": (head.last_id or 0) + 1, "at": utcnow(), "prev_hash": head.last_hash}
     row["row_hash"] = row_digest(row)
-    conn.execute(sa.insert(schema.audit_log).values(**row))
-    conn.execute(sa.update(h).where(h.c.id == _HEAD)
-                 .values(last_id=row["id"], last_hash=row["row_hash"]))
+    conn.execute(_INSERT, row)
+    conn.execute(_MOVE_HEAD, {"new_id": row["id"], "new_hash": row["row_hash"]})
+
+
+# Built once: an append is three statements, on every audited request.
+_LOCK_HEAD = (sa.select(schema.audit_head.c.last_id, schema.audit_head.c.last_hash)
+              .where(schema.audit_head.c.id == _HEAD).with_for_update())
+_INSERT = sa.insert(schema.audit_log)
+_MOVE_HEAD = (sa.update(schema.audit_head).where(schema.audit_head.c.id == _HEAD)
+              .values(last_id=sa.bindparam("new_id"), last_hash=sa.bindparam("new_hash")))
 
 
 def row_digest(row: Mapping[str, object]) -> str:
