@@ -4,14 +4,16 @@ Browsers sign in at ``/login`` and get a session cookie (HttpOnly, SameSite=Stri
 over TLS or in production); API clients post to ``/api/token`` and send
 ``Authorization: Bearer TOKEN``. `authorize`, a dependency of the whole app, looks up the
 route's rule in `api.policy.POLICY`: anonymous callers get 401, callers of the wrong role
-403, and both are written to the audit log, as are sign-ins, sign-outs and every read the
-rule marks. A form posted with a session cookie must carry the session's CSRF token.
+403, and both are written to the audit log, as are sign-ins, sign-outs, forms refused for a
+stale CSRF token and every read the rule marks (`api.audit_trail`). A form posted with a
+session cookie must carry the session's CSRF token.
 """
 
 from __future__ import annotations
 
 import hmac
 import secrets
+import unicodedata
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
@@ -103,6 +105,9 @@ def _check_csrf(request: Request, session: Session, form_token: str | None) -> N
 def check_purpose(purpose: str) -> None:
     """Refuse a purpose that is not one line of 5-200 characters (`ParameterError`).
 
+    A line break, tab or other control or format character is refused; a no-break space is
+    not (the audit row writes it as a space).
+
     Examples
     --------
     >>> check_purpose("JAG meeting 1 December")
@@ -115,7 +120,8 @@ def check_purpose(purpose: str) -> None:
     if not 5 <= len(purpose.strip()) <= 200:
         raise ParameterError("purpose: say why you need this export in 5-200 characters "
                              "(?purpose=...); it goes to the audit log")
-    bad = next((i for i, c in enumerate(purpose) if not c.isprintable()), None)
+    bad = next((i for i, c in enumerate(purpose)
+                if not c.isprintable() and unicodedata.category(c) != "Zs"), None)
     if bad is not None:
         msg = (f"purpose: one line of text, please: character {bad + 1} is a control "
                f"character (U+{ord(purpose[bad]):04X})")

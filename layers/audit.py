@@ -27,6 +27,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -89,15 +90,19 @@ def record(store_or_conn: Store | sa.Connection, *, action: str, outcome: str = 
 def one_line(text: str) -> str:
     r"""``text`` with every control or other unprintable character escaped.
 
+    Spaces of other widths (a no-break space) become plain spaces.
+
     Examples
     --------
     >>> print(one_line("JAG 1 Dec" + chr(10) + "admin export ok"), one_line("café"))
     JAG 1 Dec\nadmin export ok café
+    >>> one_line("JAG" + chr(0xa0) + "1")
+    'JAG 1'
     """
     if text.isprintable():
         return text
-    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
-                   for c in text)
+    return "".join(c if c.isprintable() else " " if unicodedata.category(c) == "Zs"
+                   else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
 def _append(conn: sa.Connection, values: dict[str, object]) -> None:

@@ -192,6 +192,14 @@ def test_purposes_are_one_line(client: TestClient, purpose: str) -> None:
     assert refused.status_code == 422 and "one line" in refused.json()["detail"]
 
 
+def test_a_purpose_with_a_no_break_space_is_one_line(client: TestClient) -> None:
+    signed(client, "analyst")
+    rows, answer = rows_of(client, lambda: client.get("/api/export/places.csv",
+                                                      params={"purpose": "JAG\u00a01 Dec"}))
+    assert answer.status_code == 200
+    assert only(rows, "export")["purpose"] == "JAG 1 Dec"
+
+
 # --- bulk reads: one row each, with the count and the filters ---------------------------
 
 SOUTH = "E05000002"  # P2, P4, P5 and activity A1 (at P2) lie in it
