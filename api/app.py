@@ -24,6 +24,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from api import (
+    audit_trail,
     auth,
     docs,
     pages,
@@ -88,6 +89,14 @@ def render_map_html(store: Store, settings: Settings, *, standalone: bool = Fals
     `maps.view.build_map`); ``within`` narrows the map (see `layers.filters`) and adds the
     layer of the concern reports it matches.
     """
+    return render_map(store, settings, standalone=standalone, client=client,
+                      within=within).html
+
+
+def render_map(store: Store, settings: Settings, *, standalone: bool = False,
+               client: bool | None = None, within: MapFilter | None = None
+               ) -> audit_trail.Shown:
+    """`render_map_html`, with the number of places and activities the map shows."""
     within = within or MapFilter()
     with store.connect() as conn:
         areas, _ = queries.areas(conn)
@@ -119,7 +128,8 @@ def render_map_html(store: Store, settings: Settings, *, standalone: bool = Fals
                   tiles=settings.tiles if settings.tiles_enabled else None,
                   attribution=settings.attribution, reports=reports, filter_panel=panel,
                   notice=demo, client=client, period=period)
-    return render_html(m, standalone=standalone, title="placerisk: JAG map")
+    return audit_trail.Shown(render_html(m, standalone=standalone, title="placerisk: JAG map"),
+                             {"places": len(places), "activities": len(activities)})
 
 
 # --- dependencies ------------------------------------------------------------------------
@@ -154,7 +164,9 @@ def get_paging(
     return Paging(min(limit, settings.page_size_max), offset)
 
 
-Conn = Annotated[sa.Connection, Depends(get_conn)]
+# Closed when the route returns, before the answer (and its audit row, `api.audit_trail`)
+# is sent: the row's write never waits for a pool connection this request still holds.
+Conn = Annotated[sa.Connection, Depends(get_conn, scope="function")]
 Page = Annotated[Paging, Depends(get_paging)]
 WardCode = Annotated[str | None, Query(max_length=16, description="Only this ward.")]
 MaceLevel = Annotated[int | None, Query(ge=1, le=4, description="Only this MACE level.")]
@@ -224,17 +236,19 @@ def map_page(request: Request,
              within: Annotated[MapFilter, Depends(get_map_filter)]) -> HTMLResponse:
     """The JAG map: wards, cells by score or category, places, activities; filterable."""
     state = request.app.state
-    return HTMLResponse(state.page_cache.page(
-        state.store, "jag", within,
-        lambda: render_map_html(state.store, state.settings, within=within)))
+    shown = state.page_cache.page(state.store, "jag", within,
+                                  lambda: render_map(state.store, state.settings, within=within))
+    audit_trail.returned(request, shown.counts)
+    return HTMLResponse(shown.html)
 
 
 @router.get("/api/places", response_model=PlacesPublic, tags=["places"])
-def list_places(conn: Conn, page: Page, ward_code: WardCode = None,
+def list_places(request: Request, conn: Conn, page: Page, ward_code: WardCode = None,
                 mace_level: MaceLevel = None) -> PlacesPublic:
     """List places of concern (without notes)."""
     rows, count = queries.places(conn, ward_code=ward_code, mace_level=mace_level,
                                  limit=page.limit, offset=page.offset)
+    audit_trail.returned(request, {"places": len(rows)}, matched=count)
     return PlacesPublic.model_validate({"data": queries.records(rows), "count": count})
 
 
@@ -254,7 +268,7 @@ def get_place_notes(conn: Conn, place_id: Annotated[str, Path(max_length=64)],
 
 @router.get("/api/activities", response_model=ActivitiesPublic, tags=["activities"])
 def list_activities(
-    conn: Conn, page: Page, ward_code: WardCode = None,
+    request: Request, conn: Conn, page: Page, ward_code: WardCode = None,
     activity_type: Annotated[str | None, Query(max_length=32)] = None,
     h3_cell: Annotated[str | None, Query(max_length=16, description="Only this H3 cell.")]
     = None,
@@ -262,6 +276,7 @@ def list_activities(
     """List disruption activities, newest first."""
     rows, count = queries.activities(conn, ward_code=ward_code, activity_type=activity_type,
                                      h3_cell=h3_cell, limit=page.limit, offset=page.offset)
+    audit_trail.returned(request, {"activities": len(rows)}, matched=count)
     return ActivitiesPublic.model_validate({"data": queries.records(rows), "count": count})
 
 
@@ -305,11 +320,12 @@ def cells_geojson(conn: Conn, page: Page, ward_code: WardCode = None) -> Respons
 
 
 @router.get("/api/places.geojson", tags=["places"], response_class=Response)
-def places_geojson(conn: Conn, page: Page, ward_code: WardCode = None,
+def places_geojson(request: Request, conn: Conn, page: Page, ward_code: WardCode = None,
                    mace_level: MaceLevel = None) -> Response:
     """Places of concern (without notes) as GeoJSON points; unlocated ones have no geometry."""
     rows, count = queries.places(conn, ward_code=ward_code, mace_level=mace_level,
                                  limit=page.limit, offset=page.offset)
+    audit_trail.returned(request, {"places": len(rows)}, matched=count)
     located = rows["lat"].notna() & rows["lng"].notna()
     points = gpd.points_from_xy(rows["lng"].where(located).astype(float),
                                 rows["lat"].where(located).astype(float))
@@ -519,5 +535,6 @@ def create_app(settings: Settings) -> FastAPI:
     pmtiles_js = assets.pmtiles_js()
     if pmtiles_js is not None:
         app.mount(assets.PMTILES_ROUTE, StaticFiles(directory=pmtiles_js.parent), name="pmtiles")
+    app.add_middleware(audit_trail.AuditTrail)  # inside the security middlewares
     security.install(app, settings)
     return app

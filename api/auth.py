@@ -4,14 +4,16 @@ Browsers sign in at ``/login`` and get a session cookie (HttpOnly, SameSite=Stri
 over TLS or in production); API clients post to ``/api/token`` and send
 ``Authorization: Bearer TOKEN``. `authorize`, a dependency of the whole app, looks up the
 route's rule in `api.policy.POLICY`: anonymous callers get 401, callers of the wrong role
-403, and both are written to the audit log, as are sign-ins, sign-outs and every read the
-rule marks. A form posted with a session cookie must carry the session's CSRF token.
+403, and both are written to the audit log, as are sign-ins, sign-outs, forms refused for a
+stale CSRF token and every read the rule marks (`api.audit_trail`). A form posted with a
+session cookie must carry the session's CSRF token.
 """
 
 from __future__ import annotations
 
 import hmac
 import secrets
+import unicodedata
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
@@ -20,7 +22,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from api import pages
+from api import audit_trail, pages
 from api.policy import HOME, Rule, rule_for
 from api.security import SignInGuard
 from api.settings import Settings
@@ -76,20 +78,28 @@ def current_session(request: Request) -> Session | None:
     return accounts.find_session(request.app.state.store, found[0], kind=found[1])
 
 
-def _audit(request: Request, rule: Rule | None, session: Session | None, *, action: str,
-           outcome: str = "ok", detail: str | None = None) -> None:
+def _event(request: Request, rule: Rule | None, session: Session | None, *, action: str,
+           outcome: str | None = None, detail: str | None = None) -> audit_trail.Event:
     ids = []
     if rule and rule.object_param:
         value = (request.path_params.get(rule.object_param)
                  or request.query_params.get(rule.object_param))
         ids = [str(value)[:64]] if value else []
-    audit.record(request.app.state.store, action=action, outcome=outcome,
-                 user_name=session.user.name if session else None,
-                 role=session.user.role if session else None,
-                 object_type=rule.object_type if rule else None, object_ids=ids,
-                 client=client_address(request),
-                 purpose=request.query_params.get("purpose") if rule and rule.purpose else None,
-                 detail=detail)
+    return audit_trail.Event(
+        action=action, outcome=outcome, user_name=session.user.name if session else None,
+        role=session.user.role if session else None,
+        object_type=rule.object_type if rule else None, object_ids=ids,
+        client=client_address(request),
+        purpose=request.query_params.get("purpose") if rule and rule.purpose else None,
+        detail=detail)
+
+
+def _refuse(request: Request, rule: Rule | None, session: Session | None, why: str) -> None:
+    """Have the request audited as refused (``denied``), with its route and ``why``."""
+    route = request.scope.get("route")
+    what = f"{request.method} {getattr(route, 'path', request.url.path)}"
+    audit_trail.expect(request, _event(request, rule, session, action="denied",
+                                       outcome="denied", detail=f"{what}: {why}"))
 
 
 def _check_csrf(request: Request, session: Session, form_token: str | None) -> None:
@@ -98,12 +108,41 @@ def _check_csrf(request: Request, session: Session, form_token: str | None) -> N
         raise Forbidden("the form's CSRF token is missing or stale; reload the page")
 
 
+def check_purpose(purpose: str) -> None:
+    """Refuse a purpose that is not one line of 5-200 characters (`ParameterError`).
+
+    A line break, tab or other control or format character is refused; a no-break space is
+    not (the audit row writes it as a space).
+
+    Examples
+    --------
+    >>> check_purpose("JAG meeting 1 December")
+    >>> try:
+    ...     check_purpose("JAG" + chr(10) + "admin export ok")
+    ... except ParameterError as exc:
+    ...     print(exc)
+    purpose: one line of text, please: character 4 is a control character (U+000A)
+    """
+    if not 5 <= len(purpose.strip()) <= 200:
+        raise ParameterError("purpose: say why you need this export in 5-200 characters "
+                             "(?purpose=...); it goes to the audit log")
+    bad = next((i for i, c in enumerate(purpose)
+                if not c.isprintable() and unicodedata.category(c) != "Zs"), None)
+    if bad is not None:
+        msg = (f"purpose: one line of text, please: character {bad + 1} is a control "
+               f"character (U+{ord(purpose[bad]):04X})")
+        raise ParameterError(msg)
+
+
 async def authorize(request: Request) -> None:
     """Allow the request by its route's rule, or raise `NotSignedIn` / `Forbidden`.
 
-    The session lookup and audit writes block on the database (and its connection pool), so
-    they run in the thread pool: on the event loop they would stall every other request,
-    and under load hold up the very connection releases they wait for.
+    What the request leaves in the audit log is decided here (`api.audit_trail.expect`):
+    a refusal (not signed in, wrong role, a stale CSRF token) or the read the rule marks.
+    `api.audit_trail.AuditTrail` writes it with the status the request was answered with.
+    The session lookup blocks on the database (and its connection pool), so it runs in the
+    thread pool: on the event loop it would stall every other request, and under load hold
+    up the very connection releases it waits for.
     """
     route = request.scope.get("route")
     path = getattr(route, "path", request.url.path)
@@ -112,25 +151,26 @@ async def authorize(request: Request) -> None:
         return
     session = await run_in_threadpool(current_session, request)
     request.state.session = session
-    what = f"{request.method} {path}"
     if session is None:
-        await run_in_threadpool(_audit, request, rule, None, action="denied",
-                                outcome="denied", detail=f"{what}: not signed in")
+        _refuse(request, rule, None, "not signed in")
         raise NotSignedIn("sign in first: /login in a browser, POST /api/token for the API")
     if rule is None or session.user.role not in rule.roles:
-        await run_in_threadpool(_audit, request, rule, session, action="denied",
-                                outcome="denied", detail=f"{what}: role {session.user.role}")
+        _refuse(request, rule, session, f"role {session.user.role}")
         raise Forbidden(f"your role ({session.user.role}) may not see this")
     if request.method not in SAFE_METHODS and session.kind == "cookie":
         form = await request.form() if "form" in request.headers.get("content-type", "") \
             else {}
         token = form.get("csrf_token")
-        _check_csrf(request, session, token if isinstance(token, str) else None)
-    if rule.purpose and not 5 <= len(request.query_params.get("purpose", "").strip()) <= 200:
-        raise ParameterError("purpose: say why you need this export in 5-200 characters "
-                             "(?purpose=...); it goes to the audit log")
+        try:
+            _check_csrf(request, session, token if isinstance(token, str) else None)
+        except Forbidden:
+            _refuse(request, rule, session, "CSRF token missing or stale")
+            raise
     if rule.audit:
-        await run_in_threadpool(_audit, request, rule, session, action=rule.audit)
+        audit_trail.expect(request, _event(request, rule, session, action=rule.audit,
+                                           detail=audit_trail.query_text(request)))
+    if rule.purpose:
+        check_purpose(request.query_params.get("purpose", ""))
 
 
 def signed_in(request: Request) -> Session:
@@ -253,6 +293,7 @@ def login(request: Request, name: Annotated[str, Form(max_length=64)],
     """Sign in from the form; sets the session cookie and goes to the page asked for."""
     expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
     if not expected or not hmac.compare_digest(expected, csrf_token):
+        _refuse(request, None, None, "the sign-in form's CSRF token is missing or stale")
         return _login_form("The form had expired; please sign in again.", next, 403)
     try:
         user = _sign_in(request, name, password)

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 import click
+import pandas as pd
 
 from layers import accounts, audit
 from layers.store import Store
@@ -61,6 +62,47 @@ def _ask_password() -> str:
         msg = ("no terminal to ask for the password: pass --generate to have one generated "
                "and printed once, or run the command in a terminal (no account was added)")
         raise click.UsageError(msg) from None
+
+
+def _line(r: Any) -> str:
+    """One audit row as one line (`layers.audit.record` keeps control characters out)."""
+    at = r.at.isoformat(timespec="seconds") if hasattr(r.at, "isoformat") else r.at
+    what = f"{r.object_type or ''}:{r.object_ids or ''}".strip(":")
+    why = f' purpose="{r.purpose}"' if r.purpose else ""
+    status = f" {int(r.status)}" if pd.notna(r.status) else ""
+    count = f" returned {int(r.returned)}" if pd.notna(r.returned) else ""
+    return (f"{at} {r.user_name or '-'} ({r.role or '-'}) {r.action} {r.outcome}{status} "
+            f"{what}{why}{count} from {r.client or '-'} {r.detail or ''}").rstrip()
+
+
+def _anchors(_ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]
+             ) -> dict[int, str]:
+    """``ID:HASH`` options as ``{id: hash}``."""
+    out = {}
+    for value in values:
+        row_id, _, digest = value.partition(":")
+        if not row_id.isdigit() or len(digest) != 64 or not all(
+                c in "0123456789abcdef" for c in digest):
+            msg = f"--anchor {value!r}: expected ROW_ID:SHA256 (64 hex digits), as --verify prints"
+            raise click.BadParameter(msg)
+        out[int(row_id)] = digest
+    return out
+
+
+def _verify(store: Store, anchors: dict[int, str]) -> None:
+    """Walk the chain; print the head (exit 0) or the first break (exit 1)."""
+    with store.connect() as conn:
+        found = audit.verify(conn, anchors=anchors)
+    head = f"head row {found.head_id or '-'} {found.head_hash or '-'}"
+    if found.intact:
+        click.echo(f"audit log intact: {found.rows} rows; {head}")
+        if found.head_id is not None:
+            click.echo(f"note the head outside the database; later: --verify --anchor "
+                       f"{found.head_id}:{found.head_hash}", err=True)
+        return
+    click.echo(f"audit log BROKEN: {found.problem}")
+    click.echo(f"checked {found.rows} rows; {head}", err=True)
+    sys.exit(1)
 
 
 def build_commands(with_store: Callable[..., Any]) -> list[click.Command]:
@@ -117,19 +159,33 @@ def build_commands(with_store: Callable[..., Any]) -> list[click.Command]:
     @click.option("--object", "object_id", metavar="ID", help="Only rows naming this id.")
     @click.option("--action", type=click.Choice(audit.ACTIONS), help="Only this action.")
     @click.option("--limit", type=click.IntRange(1, 100_000), default=200, show_default=True)
+    @click.option("--verify", is_flag=True,
+                  help="Check the hash chain of the whole log instead: exit 1 at the first "
+                       "edited, deleted, moved or forged row, or a log cut short.")
+    @click.option("--anchor", "anchors", multiple=True, metavar="ID:HASH", callback=_anchors,
+                  help="With --verify: row ID must still have HASH (a head line noted "
+                       "earlier, outside the database). Repeatable.")
     @with_store
     def audit_(store: Store, user: str | None, since: dt.datetime | None,
-               object_id: str | None, action: str | None, limit: int) -> None:
-        """Show the audit trail, newest first: who did what to which record, and when."""
+               object_id: str | None, action: str | None, limit: int, verify: bool,
+               anchors: dict[int, str]) -> None:
+        """Show the audit trail, newest first: who did what to which record, and when.
+
+        With --verify, check instead that no row was changed, removed or forged since it
+        was written (exit status 1 at the first that was, 0 when the log is intact).
+        """
+        if verify or anchors:
+            if not verify or user or since or object_id or action:
+                msg = "--verify checks the whole log: give it no --user, --since, --object " \
+                      "or --action (and --anchor only with --verify)"
+                raise click.UsageError(msg)
+            _verify(store, anchors)
+            return
         with store.connect() as conn:
             rows = audit.query(conn, user=user, since=since.date() if since else None,
                                object_id=object_id, action=action, limit=limit)
         for r in rows.itertuples(index=False):
-            at = r.at.isoformat(timespec="seconds") if hasattr(r.at, "isoformat") else r.at
-            what = f"{r.object_type or ''}:{r.object_ids or ''}".strip(":")
-            why = f' purpose="{r.purpose}"' if r.purpose else ""
-            click.echo(f"{at} {r.user_name or '-'} ({r.role or '-'}) {r.action} {r.outcome} "
-                       f"{what}{why} from {r.client or '-'} {r.detail or ''}".rstrip())
+            click.echo(_line(r))
         click.echo(f"{len(rows)} rows", err=True)
 
     return [users, audit_]

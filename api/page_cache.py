@@ -15,6 +15,7 @@ import hashlib
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
@@ -22,6 +23,7 @@ from layers import schema
 from layers.store import Store
 
 CACHE_SIZE = 32
+T = TypeVar("T")
 _STAMPS: tuple[tuple[sa.Table, tuple[str, ...]], ...] = (
     (schema.areas, ("loaded_at",)),
     (schema.places, ("updated_at", "erased_at")),
@@ -46,25 +48,29 @@ def fingerprint(conn: sa.Connection) -> str:
 
 
 class PageCache:
-    """A small LRU of rendered pages keyed on (name, parameters, data fingerprint)."""
+    """A small LRU of rendered pages keyed on (name, parameters, data fingerprint).
+
+    A page is whatever its ``render`` returns: the HTML, or the HTML with what it shows
+    (`api.audit_trail.Shown`); one name always renders the same kind.
+    """
 
     def __init__(self, size: int = CACHE_SIZE) -> None:
         self.size = size
-        self._pages: OrderedDict[tuple, str] = OrderedDict()
+        self._pages: OrderedDict[tuple, Any] = OrderedDict()
         self._lock = threading.Lock()
 
-    def page(self, store: Store, name: str, params: Hashable,
-             render: Callable[[], str]) -> str:
+    def page(self, store: Store, name: str, params: Hashable, render: Callable[[], T]) -> T:
         """The cached page, or ``render()`` when the data changed or it was never made."""
         with store.connect() as conn:
             key = (store.url, name, params, fingerprint(conn))
         with self._lock:
             if key in self._pages:
                 self._pages.move_to_end(key)
-                return self._pages[key]
-        html = render()
+                found: T = self._pages[key]
+                return found
+        made = render()
         with self._lock:
-            self._pages[key] = html
+            self._pages[key] = made
             while len(self._pages) > self.size:
                 self._pages.popitem(last=False)
-        return html
+        return made

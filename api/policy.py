@@ -63,14 +63,25 @@ POLICY: dict[tuple[str, str], Rule] = {
     **_rules(ALL, "/api/me", "/api/guardian/cells", "/openapi.json"),
     **_rules(ALL, "/tiles/base.pmtiles"),  # the base map's PMTiles archive (no store data)
     **_rules(ALL, "/guardian", "/docs", page=True),
-    **_rules(OPS, "/api/search", "/api/places", "/api/places.geojson", "/api/activities",
+    **_rules(OPS, "/api/search",
              "/api/cells", "/api/cells.geojson", "/api/cells/{h3_cell}", "/api/areas",
              "/api/areas.geojson", "/api/runs", "/api/runs/{run_id}", "/api/categories",
              "/api/wards/ranking", "/api/concentration", "/api/explain/cell/{h3_cell}",
              "/api/explain/ward/{ward_code}", "/api/patrol", "/api/patrol/plan",
              "/patrol/plan.pdf", "/patrol/plan.gpx", "/patrol/plan.kml", "/api/outcomes"),
-    **_rules(OPS, "/", "/wards", "/wards/{ward_code}", "/wards/{ward_code}/map", "/patrol",
-             "/patrol/plan", "/outcomes", page=True),
+    **_rules(OPS, "/wards", "/patrol", "/patrol/plan", "/outcomes", page=True),
+    # Bulk reads of places or activities, with their exact points or levels: audited with
+    # the number of records returned and the filters (see README, "Audit trail").
+    ("GET", "/api/places"): Rule(OPS, audit="read_list", object_type="places"),
+    ("GET", "/api/places.geojson"): Rule(OPS, audit="read_list", object_type="places"),
+    ("GET", "/api/activities"): Rule(OPS, audit="read_list", object_type="activities"),
+    ("GET", "/"): Rule(OPS, audit="read_list", object_type="map", page=True),
+    ("GET", "/wards/{ward_code}"): Rule(OPS, audit="read_list", object_type="ward",
+                                       object_param="ward_code", page=True),
+    ("GET", "/wards/{ward_code}/map"): Rule(OPS, audit="read_list", object_type="ward",
+                                           object_param="ward_code", page=True),
+    ("GET", "/review"): Rule(STAFF, audit="read_list", object_type="review", page=True),
+    ("GET", "/api/review"): Rule(STAFF, audit="read_list", object_type="review"),
     ("GET", "/api/places/{place_id}"): Rule(OPS, audit="read_place", object_type="place",
                                             object_param="place_id"),
     ("GET", "/api/places/{place_id}/notes"): Rule(STAFF, audit="read_notes",
@@ -87,8 +98,6 @@ POLICY: dict[tuple[str, str], Rule] = {
                                    object_param="meeting"),
     ("GET", "/api/audit"): Rule(ADMIN),
     # review and retention: layers.review writes its own audit rows ("review", "erase")
-    **_rules(STAFF, "/review", page=True),
-    **_rules(STAFF, "/api/review"),
     **_rules(STAFF, "/api/places/{place_id}/review", "/api/places/{place_id}/review/form",
              "/api/places/{place_id}/erase", method="POST"),
 }

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Path, Query
+from fastapi import APIRouter, HTTPException, Path, Query, Request
 from fastapi.responses import Response
 
 from api.app import Conn, RunId
+from api.audit_trail import returned
 from layers import export_io, exports
 
 router = APIRouter()
@@ -29,8 +30,8 @@ Purpose = Annotated[str, Query(min_length=5, max_length=200,
     responses={200: {"content": _MEDIA_TYPES, "description": "The file, as an attachment."},
                404: {"description": "Unknown export or format, or no scoring run yet."}},
 )
-def export_file(conn: Conn, what: What, fmt: Fmt, purpose: Purpose,  # noqa: ARG001
-                run_id: RunId = None) -> Response:
+def export_file(request: Request, conn: Conn, what: What, fmt: Fmt,
+                purpose: Purpose, run_id: RunId = None) -> Response:  # noqa: ARG001
     """Download cells, places (no notes), reports, activities or wards: GeoJSON, CSV or GPKG."""
     try:
         exports.check_export(what)
@@ -38,6 +39,7 @@ def export_file(conn: Conn, what: What, fmt: Fmt, purpose: Purpose,  # noqa: ARG
     except exports.UnknownExportError as exc:
         raise HTTPException(status_code=404, detail=str(exc)) from exc
     frame = export_io.load_export(conn, what, run_id=run_id)
+    returned(request, {what: len(frame)})
     content, media_type, filename = export_io.export_bytes(frame, fmt, what)
     headers = {"Content-Disposition": f'attachment; filename="{filename}"',
                "Cache-Control": "no-store"}

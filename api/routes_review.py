@@ -15,6 +15,7 @@ from fastapi import APIRouter, Form, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.audit_trail import returned
 from api.auth import CurrentSession, client_address
 from api.schemas import Day
 from layers import queries, review
@@ -109,6 +110,7 @@ def _page(request: Request, session: Session, *, message: str = "",
     html = review_page(queue, closed, csrf_token=session.csrf_token, today=today,
                        retention_days=request.app.state.settings.retention_days,
                        message=message)
+    returned(request, {"places due": len(queue), "closed places": len(closed)})
     return HTMLResponse(html, status_code=status, headers=NO_STORE)
 
 
@@ -137,6 +139,7 @@ def review_json(request: Request, response: Response) -> ReviewQueuePublic:
         queue = review.review_queue(conn, today=today)
     response.headers.update(NO_STORE)
     data = [QueueItem.model_validate(row) for row in queries.records(queue)]
+    returned(request, {"places": len(data)})
     return ReviewQueuePublic(today=today, data=data, count=len(data))
 
 

@@ -9,6 +9,7 @@ import pandas as pd
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse
 
+from api.audit_trail import Shown, returned
 from api.schemas import Day
 from api.settings import Settings
 from layers import queries
@@ -38,6 +39,12 @@ def _ward_area(conn: Any, ward_code: str) -> pd.DataFrame:
 def render_ward_map_html(store: Store, settings: Settings, ward_code: str, *,
                          standalone: bool = False) -> str:
     """The map of one ward: its outline, its cells of the newest run and its places."""
+    return render_ward_map(store, settings, ward_code, standalone=standalone).html
+
+
+def render_ward_map(store: Store, settings: Settings, ward_code: str, *,
+                    standalone: bool = False) -> Shown:
+    """`render_ward_map_html`, with the number of places the map shows."""
     with store.connect() as conn:
         ward = _ward_area(conn, ward_code)
         cells = queries.cells(conn, ward_code=ward_code).rows
@@ -46,7 +53,7 @@ def render_ward_map_html(store: Store, settings: Settings, ward_code: str, *,
     m = build_map(ward, cells, places, tiles=settings.tiles if settings.tiles_enabled else None,
                   attribution=settings.attribution, notice=demo)
     title = f"{ward['name'].iloc[0]} ({ward_code}): ward map"
-    return render_html(m, standalone=standalone, title=title)
+    return Shown(render_html(m, standalone=standalone, title=title), {"places": len(places)})
 
 
 def _profile(conn: Any, ward: pd.DataFrame) -> tuple[dict[str, Any], list[float], list[str]]:
@@ -103,6 +110,12 @@ def render_ward_html(store: Store, settings: Settings, ward_code: str, *,
 
     Activities' measured effects are read as of ``as_of`` (default today).
     """
+    return render_ward(store, settings, ward_code, standalone=standalone, as_of=as_of).html
+
+
+def render_ward(store: Store, settings: Settings, ward_code: str, *,
+                standalone: bool = False, as_of: dt.date | None = None) -> Shown:
+    """`render_ward_html`, with the number of places and activities the page shows."""
     with store.connect() as conn:
         ward = _ward_area(conn, ward_code)
         profile, series, labels = _profile(conn, ward)
@@ -114,10 +127,11 @@ def render_ward_html(store: Store, settings: Settings, ward_code: str, *,
     activities = activities.assign(measured=measured_effects(store, activities, as_of=as_of))
     embedded = render_ward_map_html(store, settings, ward_code, standalone=True) \
         if standalone else None
-    return ward_page_html(profile, series=series, step_labels=labels, places=places,
+    html = ward_page_html(profile, series=series, step_labels=labels, places=places,
                           cells=cells, activities=activities,
                           map_src=None if standalone else f"/wards/{ward_code}/map",
                           map_html=embedded, notice=demo, period=period)
+    return Shown(html, {"places": len(places), "activities": len(activities)})
 
 
 @router.get("/wards", response_class=HTMLResponse, tags=["wards"])
@@ -147,18 +161,22 @@ def ward_index(request: Request) -> HTMLResponse:
 def ward_page(request: Request, ward_code: WardCode, as_of: AsOf = None) -> HTMLResponse:
     """A ward's profile: map, trend, places, hot cells, activities and rank."""
     state = request.app.state
-    return HTMLResponse(state.page_cache.page(
+    shown = state.page_cache.page(
         state.store, "ward", (ward_code, as_of),
-        lambda: render_ward_html(state.store, state.settings, ward_code, as_of=as_of)))
+        lambda: render_ward(state.store, state.settings, ward_code, as_of=as_of))
+    returned(request, shown.counts)
+    return HTMLResponse(shown.html)
 
 
 @router.get("/wards/{ward_code}/map", response_class=HTMLResponse, tags=["wards"])
 def ward_map(request: Request, ward_code: WardCode) -> HTMLResponse:
     """The map of one ward, shown inside its profile page."""
     state = request.app.state
-    return HTMLResponse(state.page_cache.page(
+    shown = state.page_cache.page(
         state.store, "ward-map", ward_code,
-        lambda: render_ward_map_html(state.store, state.settings, ward_code)))
+        lambda: render_ward_map(state.store, state.settings, ward_code))
+    returned(request, shown.counts)
+    return HTMLResponse(shown.html)
 
 
 __all__ = ["render_ward_html", "render_ward_map_html", "router"]

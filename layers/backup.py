@@ -32,7 +32,7 @@ from layers.store import SQLITE_BUSY_TIMEOUT_MS, Store, known_revisions, upgrade
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 PGDUMP_MAGIC = b"PGDMP"
-BOOKKEEPING = ("alembic_version", "settings")  # filled in every migrated store, even empty
+BOOKKEEPING = ("alembic_version", "settings", "audit_head")  # in every migrated store, even empty
 
 
 class BackupError(RuntimeError):

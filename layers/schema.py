@@ -280,7 +280,8 @@ run_background = sa.Table(
 # --- accounts and audit (migration 0003) ---------------------------------------------------
 # Passwords are stored as argon2id hashes, session and API tokens as SHA-256 digests of the
 # random token (the token itself only ever travels to the user). The audit log is
-# append-only: triggers in migration 0003 refuse UPDATE and DELETE on it.
+# append-only: triggers refuse UPDATE and DELETE on it (migration 0003) and an INSERT that
+# does not follow its newest row (0006), and its rows are chained by hashes (below).
 
 ROLES = ("admin", "analyst", "police", "guardian")
 
@@ -353,4 +354,24 @@ place_reviews = sa.Table(
     sa.Column("next_review_due", sa.Date),
     sa.CheckConstraint("decision IN ('retain', 'lower', 'close')", name="decision"),
     sa.CheckConstraint("new_level BETWEEN 1 AND 4", name="new_level"),
+)
+
+# --- the audit chain (migration 0006) ------------------------------------------------------
+# Each audit row holds the HTTP status it answered and, for a bulk read, how many records
+# the answer held. It is chained: ``row_hash`` is the SHA-256 of a canonical serialisation
+# of every other column, ``prev_hash`` among them (`layers.audit.row_digest`). The one row of
+# ``audit_head`` names the newest row and its hash: it is locked by every append, so two
+# writers cannot fork the chain, and it shows a log whose newest rows were deleted.
+
+audit_log.append_column(sa.Column("status", sa.Integer))
+audit_log.append_column(sa.Column("returned", sa.Integer))
+audit_log.append_column(sa.Column("prev_hash", sa.String(64)))
+audit_log.append_column(sa.Column("row_hash", sa.String(64)))
+
+audit_head = sa.Table(
+    "audit_head",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),  # always 1
+    sa.Column("last_id", sa.Integer),  # None: no row yet
+    sa.Column("last_hash", sa.String(64), nullable=False),
 )
