@@ -209,7 +209,9 @@ def _run(store: Store, result: ImportResult, chunks: Generator, step: _Step, *,
     The import log row and the audit row (``actor`` as the user) commit with the data.
     """
     path = Path(result.source)
-    with closing(chunks), _Rejects(path, rejects) as sink, store.begin() as conn:
+    own_csv = result.kind in KINDS and path.suffix.lower() not in GEO_SUFFIXES
+    with closing(chunks), _Rejects(path, rejects, restore=own_csv) as sink, \
+            store.begin() as conn:
         ctx = _Context(conn, path)
         with _progress(path, progress, result.kind) as bar:
             for raw, rows in chunks:
@@ -554,9 +556,18 @@ def _finish(conn: sa.Connection, result: ImportResult, actor: str | None) -> Non
 
 
 class _Rejects:
-    """Writes rejected rows with their reason; the file appears only if there are any."""
+    """Writes rejected rows with their reason; the file appears only if there are any.
 
-    def __init__(self, source: Path, path: str | Path | None) -> None:
+    The file is for fixing in a spreadsheet, so its text is defused like an export's
+    (`layers.exports.neutralise_csv`): a cell such as ``=HYPERLINK(...)`` is written
+    ``'=HYPERLINK(...)``. With ``restore`` (the importer's own CSV formats, which take one
+    ``'`` off such a cell) the values are first read as the importer reads them, so that
+    the fixed rejects file imports to exactly what the original rows meant.
+    """
+
+    def __init__(self, source: Path, path: str | Path | None, *, restore: bool = False
+                 ) -> None:
+        self.restore = restore
         self.target = Path(path) if path else source.with_name(source.stem + ".rejects.csv")
         self.temp = self.target.with_name(self.target.name + ".partial")
         self.final: Path | None = None
@@ -574,7 +585,11 @@ class _Rejects:
             self._file = file
             self._writer = csv.writer(file)
             self._writer.writerow(["row", "reason", *columns])
-        for row, values in zip(rows, raw[columns].itertuples(index=False), strict=True):
+        values_frame = raw[columns].reset_index(drop=True)
+        if self.restore:
+            values_frame = exports.restore_csv(values_frame)
+        values_frame = exports.neutralise_csv(values_frame)
+        for row, values in zip(rows, values_frame.itertuples(index=False), strict=True):
             reason = text.get(int(row), "")
             self._writer.writerow([int(row), reason.split(": ", 1)[-1], *values])
 

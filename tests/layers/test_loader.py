@@ -245,3 +245,32 @@ def test_police_uk_wrong_file_is_refused(store, tmp_path):
     path = write(tmp_path / "x.csv", PLACES_HEADER, "P1,x,shop,,,54.57,-1.31,2,,,,,")
     with pytest.raises(ValueError, match="not a police.uk street-level crime file"):
         import_police_uk(store, path)
+
+
+def test_the_rejects_file_is_defused_and_its_fix_imports_the_meant_values(store, tmp_path):
+    """Regression: a rejected cell such as =HYPERLINK(...) went to the rejects file as it was,
+    for a spreadsheet to run (issue 11, item 13)."""
+    formula = '=HYPERLINK("http://evil.example","click")'
+    source = tmp_path / "places.csv"
+    with open(source, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(PLACES_HEADER.split(","))
+        writer.writerow(["F1", formula, "shop", "'=already defused", "", "54.57", "-1.31", "9",
+                         "", "", "", "", "@SUM(1)"])
+    result = import_file(store, "places", source)
+    assert result.rejected == 1
+    with open(result.rejects_path, newline="", encoding="utf-8") as f:
+        (row,) = list(csv.DictReader(f))
+    assert row["name"] == "'" + formula and row["notes"] == "'@SUM(1)"
+    assert row["address"] == "'=already defused"  # read as "=already defused", written defused
+    assert not any(v.startswith(("=", "+", "@")) for v in row.values())
+    fixed = tmp_path / "fixed.csv"
+    with open(fixed, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        columns = [c for c in row if c not in ("row", "reason")]
+        writer.writerow(columns)
+        writer.writerow([row[c] if c != "mace_level" else "3" for c in columns])
+    assert import_file(store, "places", fixed).rejected == 0
+    (stored,) = [r for r in rows_of(store, schema.places) if r["source_id"] == "F1"]
+    assert (stored["name"], stored["address"], stored["notes"]) == (
+        formula, "=already defused", "@SUM(1)")
