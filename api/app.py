@@ -28,6 +28,7 @@ from api import (
     auth,
     docs,
     pages,
+    policy,
     routes_audit,
     routes_briefing,
     routes_guardian,
@@ -253,9 +254,13 @@ def list_places(request: Request, conn: Conn, page: Page, ward_code: WardCode = 
 
 
 @router.get("/api/places/{place_id}", response_model=PlaceDetail, tags=["places"])
-def get_place(conn: Conn, place_id: Annotated[str, Path(max_length=64)]) -> PlaceDetail:
+def get_place(conn: Conn, place_id: Annotated[str, Path(max_length=64)],
+              session: auth.CurrentSession) -> PlaceDetail:
     """One place with its level history and latest activities (no notes)."""
-    return PlaceDetail.model_validate(queries.place_detail(conn, place_id))
+    detail = queries.place_detail(conn, place_id)
+    if session.user.role not in policy.STAFF:  # a level's reason is free text, like notes
+        detail["levels"] = [{**level, "reason": None} for level in detail["levels"]]
+    return PlaceDetail.model_validate(detail)
 
 
 @router.get("/api/places/{place_id}/notes", response_model=PlaceNotes, tags=["places"])

@@ -65,7 +65,9 @@ class LevelChange(_Public):
     changed_on: dt.date
     from_level: int | None = None
     to_level: int
-    reason: str
+    reason: str | None = Field(
+        default=None, description="Why, in the analyst's words: analysts and admins only "
+                                  "(free text, like notes); null for other roles.")
 
 
 class PlaceActivity(_Public):

@@ -45,7 +45,7 @@ class PlaceDetails(MacroElement):
       var levels = el('ul', undefined, box);
       (p.levels || []).forEach(function (c) {
         el('li', c.changed_on + ': ' + (c.from_level === null ? 'new' : c.from_level)
-           + ' to ' + c.to_level + ' (' + c.reason + ')', levels);
+           + ' to ' + c.to_level + (c.reason ? ' (' + c.reason + ')' : ''), levels);
       });
       el('div', 'Latest activities:', box);
       var acts = el('ul', undefined, box);

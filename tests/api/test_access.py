@@ -28,13 +28,18 @@ from layers.accounts import ROLES
 from .conftest import IMG, MORE, NOTE, PASSWORD, POLICE_UK, SCRIPT, TEMPLATE, build_store
 
 SUMMARY = "SECRET-SUMMARY"
+REASON = "SECRET-REASON"  # a level decision's reason: free text, analysts and admins only
+REASONED = [{"place_id": "PR", "name": "Synthetic flats", "category": "residential",
+             "latitude": 54.585, "longitude": -1.34, "mace_level": 3,
+             "level_reason": f"{REASON} seen by the youth service",
+             "notes": f"{NOTE} flats"}]
 GRADED = [{"report_id": f"G{i}", "reported_on": f"2025-06-0{i + 1}",
-           "place_id": "P2", "mace_level": 3, "source_grade": 1, "intel_grade": "B",
+           "place_id": "PR", "mace_level": 3, "source_grade": 1, "intel_grade": "B",
            "handling_code": "C", "summary": f"{SUMMARY} {i}"} for i in range(3)]
 # Names of places of concern (levels 2-4): a guardian must never see them.
 CONCERN_NAMES = ["Corner Shop", "Old Garage", SCRIPT, IMG, TEMPLATE]
 FORBIDDEN_KEYS = ("notes", "summary", "intel_grade", "source_grade", "handling_code")
-SAMPLE = {"place_id": "P2", "run_id": "1", "ward_code": "E05000002", "what": "places",
+SAMPLE = {"place_id": "PR", "run_id": "1", "ward_code": "E05000002", "what": "places",
           "fmt": "csv"}
 QUERY = {"/patrol": {"ward": "E05000002"}, "/api/patrol": {"ward": "E05000002"},
          "/api/search": {"q": "TS"}}
@@ -65,7 +70,7 @@ def routes(app) -> Iterator[tuple[str, str]]:
 
 @pytest.fixture(scope="module")
 def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    more = {**MORE, "reports": MORE["reports"] + GRADED}
+    more = {**MORE, "reports": MORE["reports"] + GRADED, "places": MORE["places"] + REASONED}
     return build_store(tmp_path_factory.mktemp("access"), more=more, police_uk=POLICE_UK)
 
 
@@ -171,6 +176,7 @@ def _scan(bodies: dict[str, list[str]]) -> None:
         for body in bodies[role]:
             where = body.split("\n", 1)[0]
             assert NOTE not in body and SUMMARY not in body, (role, where)
+            assert REASON not in body, (role, where)
             if where.endswith(("/openapi.json", "/docs")):
                 continue  # the schema names every field; it holds no values
             for key in FORBIDDEN_KEYS:
@@ -182,6 +188,7 @@ def _scan(bodies: dict[str, list[str]]) -> None:
     # analysts do get the notes route: the scan would catch a leak, not a missing route
     assert any(NOTE in body for body in bodies["analyst"])
     assert any(SUMMARY in body for body in bodies["analyst"])
+    assert any(REASON in body for body in bodies["analyst"])
 
 
 def test_denied_and_anonymous_calls_are_audited(clients) -> None:
@@ -199,3 +206,11 @@ def test_denied_and_anonymous_calls_are_audited(clients) -> None:
     assert ("police", "read_place", "ok") in seen
     assert ("police", "denied", "denied") in seen
     assert all(NOTE not in str(v) for v in rows.to_numpy().ravel())
+
+
+@pytest.mark.parametrize(("role", "shown"), [("analyst", True), ("admin", True),
+                                             ("police", False)])
+def test_a_levels_reason_is_for_analysts_only(clients, role, shown) -> None:
+    """Regression: GET /api/places/{id} gave police the analysts' free-text reasons."""
+    levels = clients[role].get("/api/places/PR").json()["levels"]
+    assert levels and all((REASON in (lv["reason"] or "")) is shown for lv in levels)
