@@ -50,6 +50,7 @@ from geo.h3index import cells_to_str, latlng_to_cells  # noqa: E402
 from geo.wards import WardIndex  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from imports import bench_import_lock  # noqa: E402
 from load import bench_load, print_rows  # noqa: E402
 from map_sizes import bench_maps  # noqa: E402
 from outcomes import bench_outcome_table  # noqa: E402
@@ -243,6 +244,7 @@ def main() -> int:
     rows += bench_scoring()
     rows += bench_maps()
     rows.append(bench_outcome_table())
+    rows.append(bench_import_lock())
     rows += bench_load()
     print_table(rows)
     RESULTS.write_text(json.dumps(rows, indent=2) + "\n")

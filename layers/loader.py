@@ -1,8 +1,13 @@
 """Import files into the store: read in chunks, validate, locate, index, upsert.
 
 Every bad row gets one message naming its row, column, value and reason, and is written with
-that reason to a rejects CSV beside the input; all good rows are imported in one transaction;
-importing the same file again changes nothing.
+that reason to a rejects CSV beside the input; all good rows are imported together or not at
+all; importing the same file again changes nothing.
+
+The file is read, checked and compared in chunks that each commit into temporary tables of
+the import's own connection (`layers.staging`), so the store's write lock is free while that
+work runs and other users' writes (an audited read's audit row, say) go through. The write
+lock is taken once, at the end, for the few set-based statements that move the staged rows in.
 """
 
 from __future__ import annotations
@@ -29,10 +34,21 @@ from geo.wards import WardIndex
 from layers import _rows, activities, audit, exports, incidents, places, postcodes, reports, schema
 from layers._files import open_private
 from layers.indexing import index_frame
-from layers.store import Store, UpsertCounts, batched, records, resolution, upsert, utcnow
+from layers.staging import Staging, StaleImport, staging
+from layers.store import (
+    Store,
+    UpsertCounts,
+    batched,
+    begin_on,
+    plan_upsert,
+    records,
+    resolution,
+    utcnow,
+)
 from layers.store import ward_index as load_ward_index
 
 CHUNK_ROWS = 50_000
+ATTEMPTS = 3  # an import whose rows another writer changed meanwhile is read again, this often
 MAX_MESSAGES = 1_000
 GEO_SUFFIXES = (".geojson", ".json", ".gpkg")  # places only; anything else is read as CSV
 
@@ -134,23 +150,25 @@ def import_file(store: Store, kind: str, path: str | Path, *, rejects: str | Pat
     """
     spec = KINDS[kind]
     path = Path(path)
-    result = ImportResult(kind, str(path))
     geo = path.suffix.lower() in GEO_SUFFIXES
 
-    def step(ctx: _Context, sink: _Rejects, raw: pd.DataFrame, rows: pd.Series) -> None:
-        parsed, problems = spec.parse(raw if geo else exports.restore_csv(raw), rows)
-        parsed, problems = ctx.locate(spec, parsed, problems, raw, rows)
-        problems = ctx.duplicates(spec, parsed, problems, rows)
-        good = _accept(result, sink, raw, rows, parsed, problems)
-        keep = _kept(spec, raw)[~_bad_rows(problems, len(raw))].reset_index(drop=True)
-        before, changed = _store_located(ctx, result, good, spec.table, spec.key, spec.stored,
-                                         keep=keep)
-        if kind == "places":
-            _record_levels(ctx.conn, good, before, changed, path)
+    def attempt() -> tuple[ImportResult, Generator, _Step]:
+        result = ImportResult(kind, str(path))
 
-    chunks = _read_own_format(path, spec, result, chunk_rows)
-    return _run(store, result, chunks, step, rejects=rejects, progress=progress,
-                actor=actor)
+        def step(ctx: _Context, sink: _Rejects, raw: pd.DataFrame, rows: pd.Series) -> None:
+            parsed, problems = spec.parse(raw if geo else exports.restore_csv(raw), rows)
+            parsed, problems = ctx.locate(spec, parsed, problems, raw, rows)
+            problems = ctx.duplicates(spec, parsed, problems, rows)
+            good = _accept(result, sink, raw, rows, parsed, problems)
+            keep = _kept(spec, raw)[~_bad_rows(problems, len(raw))].reset_index(drop=True)
+            before, changed = _store_located(ctx, result, good, spec.table, spec.key,
+                                             spec.stored, keep=keep)
+            if kind == "places":
+                _record_levels(ctx.stage, good, before, changed, path)
+
+        return result, _read_own_format(path, spec, result, chunk_rows), step
+
+    return _run(store, attempt, rejects=rejects, progress=progress, actor=actor)
 
 
 def import_police_uk(store: Store, path: str | Path, *, rejects: str | Path | None = None,
@@ -158,19 +176,22 @@ def import_police_uk(store: Store, path: str | Path, *, rejects: str | Path | No
                  actor: str | None = None) -> ImportResult:
     """Import one published police.uk street-level crime CSV, unchanged."""
     path = Path(path)
-    result = ImportResult("police-uk", str(path))
-    counter = incidents.OccurrenceCounter()
 
-    def step(ctx: _Context, sink: _Rejects, raw: pd.DataFrame, rows: pd.Series) -> None:
-        if result.read == 0:
-            incidents.check_columns(list(raw.columns), source=str(path))
-        parsed, problems = incidents.parse_police_uk(raw, rows, counter.keys(raw))
-        good = _accept(result, sink, raw, rows, parsed, problems)
-        _store_located(ctx, result, good, schema.incidents, "incident_key", POLICE_UK_STORED)
+    def attempt() -> tuple[ImportResult, Generator, _Step]:
+        result = ImportResult("police-uk", str(path))
+        counter = incidents.OccurrenceCounter()
 
-    chunks = _read_csv(path, chunk_rows, lower=False)
-    return _run(store, result, chunks, step, rejects=rejects, progress=progress,
-                actor=actor)
+        def step(ctx: _Context, sink: _Rejects, raw: pd.DataFrame, rows: pd.Series) -> None:
+            if result.read == 0:
+                incidents.check_columns(list(raw.columns), source=str(path))
+            parsed, problems = incidents.parse_police_uk(raw, rows, counter.keys(raw))
+            good = _accept(result, sink, raw, rows, parsed, problems)
+            _store_located(ctx, result, good, schema.incidents, "incident_key",
+                           POLICE_UK_STORED)
+
+        return result, _read_csv(path, chunk_rows, lower=False), step
+
+    return _run(store, attempt, rejects=rejects, progress=progress, actor=actor)
 
 
 def import_postcodes(store: Store, path: str | Path, *, rejects: str | Path | None = None,
@@ -178,48 +199,66 @@ def import_postcodes(store: Store, path: str | Path, *, rejects: str | Path | No
                  actor: str | None = None) -> ImportResult:
     """Load OS Code-Point Open postcodes (CSV without a header row)."""
     path = Path(path)
-    result = ImportResult("postcodes", str(path))
     table = schema.postcodes
 
-    def step(ctx: _Context, sink: _Rejects, raw: pd.DataFrame, rows: pd.Series) -> None:
-        parsed, problems = postcodes.parse_codepoint(raw, rows)
-        good = _accept(result, sink, raw, rows, parsed, problems)
-        good = good.drop_duplicates("postcode", keep="last")
-        keys = good["postcode"].tolist()
-        existing = sum(len(ctx.conn.scalars(sa.select(table.c.postcode)
-                                            .where(table.c.postcode.in_(chunk))).all())
-                       for chunk in batched(keys))
-        for chunk in batched(keys):
-            ctx.conn.execute(sa.delete(table).where(table.c.postcode.in_(chunk)))
-        ctx.conn.execute(sa.insert(table), records(good, list(good.columns)))
-        result.add(UpsertCounts(len(good) - existing, 0, existing))
+    def attempt() -> tuple[ImportResult, Generator, _Step]:
+        result = ImportResult("postcodes", str(path))
 
-    chunks = _read_csv(path, chunk_rows, lower=False, names=postcodes.CODEPOINT_COLUMNS)
-    return _run(store, result, chunks, step, rejects=rejects, progress=progress,
-                actor=actor)
+        def step(ctx: _Context, sink: _Rejects, raw: pd.DataFrame, rows: pd.Series) -> None:
+            parsed, problems = postcodes.parse_codepoint(raw, rows)
+            good = _accept(result, sink, raw, rows, parsed, problems)
+            good = good.drop_duplicates("postcode", keep="last")
+            keys = good["postcode"].tolist()
+            existing = sum(len(ctx.conn.scalars(sa.select(table.c.postcode)
+                                                .where(table.c.postcode.in_(chunk))).all())
+                           for chunk in batched(keys))
+            ctx.stage.replace(table, "postcode", records(good, list(good.columns)))
+            result.add(UpsertCounts(len(good) - existing, 0, existing))
+
+        chunks = _read_csv(path, chunk_rows, lower=False, names=postcodes.CODEPOINT_COLUMNS)
+        return result, chunks, step
+
+    return _run(store, attempt, rejects=rejects, progress=progress, actor=actor)
 
 
 _Step = Callable[["_Context", "_Rejects", pd.DataFrame, pd.Series], None]
 
 
-def _run(store: Store, result: ImportResult, chunks: Generator, step: _Step, *,
+def _run(store: Store, attempt: Callable[[], tuple[ImportResult, Generator, _Step]], *,
          rejects: str | Path | None, progress: bool, actor: str | None) -> ImportResult:
-    """Feed every chunk to ``step`` inside one transaction, with a rejects file and a bar.
+    """Stage every chunk through ``step``, then apply them all in one short write transaction.
 
-    The import log row and the audit row (``actor`` as the user) commit with the data.
+    Each chunk is its own (read) transaction that commits into the import's temporary
+    tables; nothing reaches the store until `Staging.apply`, which also writes the import
+    log row and the audit row (``actor`` as the user). If another writer changed rows the
+    import compared, the file is read again from the start (up to `ATTEMPTS` times).
     """
-    path = Path(result.source)
-    own_csv = result.kind in KINDS and path.suffix.lower() not in GEO_SUFFIXES
-    with closing(chunks), _Rejects(path, rejects, restore=own_csv) as sink, \
-            store.begin() as conn:
-        ctx = _Context(conn, path)
-        with _progress(path, progress, result.kind) as bar:
-            for raw, rows in chunks:
-                step(ctx, sink, raw, rows)
-                bar.update(len(raw))
-        _finish(conn, result, actor)
-    result.rejects_path = sink.final
-    return result
+    for tries in range(1, ATTEMPTS + 1):
+        result, chunks, step = attempt()
+        path = Path(result.source)
+        own_csv = result.kind in KINDS and path.suffix.lower() not in GEO_SUFFIXES
+        try:
+            with closing(chunks), _Rejects(path, rejects, restore=own_csv) as sink, \
+                    store.connect() as conn, staging(conn) as stage:
+                with conn.begin():
+                    ctx = _Context(conn, path, stage)
+                with _progress(path, progress, result.kind) as bar:
+                    for raw, rows in chunks:
+                        with conn.begin():
+                            step(ctx, sink, raw, rows)
+                        bar.update(len(raw))
+                with begin_on(conn):
+                    stage.apply(conn)
+                    _finish(conn, result, actor)
+        except StaleImport:
+            if tries == ATTEMPTS:
+                raise ImportFileError(
+                    f"{path.name}: other users changed the same records while it was read, "
+                    f"{ATTEMPTS} times; nothing was imported; run the import again") from None
+            continue
+        result.rejects_path = sink.final
+        return result
+    raise AssertionError("unreachable")
 
 
 def _store_located(ctx: _Context, result: ImportResult, good: pd.DataFrame, table: sa.Table,
@@ -230,11 +269,11 @@ def _store_located(ctx: _Context, result: ImportResult, good: pd.DataFrame, tabl
     ``keep`` marks the values a stored record keeps (see `layers.store.upsert`).
     """
     good = index_frame(good, resolution=ctx.resolution, wards=ctx.wards)
-    counts, before, changed = upsert(ctx.conn, table, good, key=key, columns=list(stored),
-                                     keep=keep)
-    result.add(counts)
+    plan = plan_upsert(ctx.conn, table, good, key=key, columns=list(stored), keep=keep)
+    ctx.stage.upsert(table, key, list(stored), plan.inserts, plan.updates)
+    result.add(plan.counts)
     result.outside += int(good["outside_areas"].sum())
-    return before, changed
+    return plan.existing, plan.changed
 
 
 def _kept(spec: Kind, raw: pd.DataFrame) -> pd.DataFrame:
@@ -353,8 +392,9 @@ def _read_points(path: Path, *, layer: str) -> tuple[pd.DataFrame, pd.Series]:
 class _Context:
     """What every chunk of one import needs from the store."""
 
-    def __init__(self, conn: sa.Connection, path: Path) -> None:
+    def __init__(self, conn: sa.Connection, path: Path, stage: Staging) -> None:
         self.conn = conn
+        self.stage = stage
         self.path = path
         self.resolution = resolution(conn)
         self.first_row: dict[str, int] = {}
@@ -516,15 +556,12 @@ def _accept(result: ImportResult, sink: _Rejects, raw: pd.DataFrame, rows: pd.Se
     return parsed[~bad].reset_index(drop=True)
 
 
-def _record_levels(conn: sa.Connection, good: pd.DataFrame, before: pd.DataFrame,
+def _record_levels(stage: Staging, good: pd.DataFrame, before: pd.DataFrame,
                    changed: pd.DataFrame, path: Path) -> None:
     """Keep every change of a place's MACE level in the history."""
     if changed.empty:
         return
-    t = schema.places
     now = utcnow()
-    ids = dict(conn.execute(sa.select(t.c.source_id, t.c.id)
-                            .where(t.c.source_id.in_(changed["source_id"].tolist()))).all())
     old = dict(zip(before["source_id"], before["mace_level"], strict=True))
     new = good.set_index("source_id")
     history = []
@@ -536,11 +573,10 @@ def _record_levels(conn: sa.Connection, good: pd.DataFrame, before: pd.DataFrame
             f"first recorded (import of {path.name})" if was is None
             else f"level changed by import of {path.name}")
         when = new.at[key, "assessed_on"] or dt.date.today()
-        history.append({"place_id": ids[key], "changed_on": when, "recorded_at": now,
+        history.append({"place_source_id": key, "changed_on": when, "recorded_at": now,
                         "from_level": None if was is None else int(was), "to_level": level,
                         "reason": reason})
-    if history:
-        conn.execute(sa.insert(schema.place_levels), history)
+    stage.insert(schema.place_levels, history)
 
 
 def _finish(conn: sa.Connection, result: ImportResult, actor: str | None) -> None:

@@ -138,6 +138,17 @@ class Store:
         conn.execute(sa.insert(table).values(key=key, value=value))
 
 
+@contextmanager
+def begin_on(conn: sa.Connection) -> Iterator[sa.Connection]:
+    """A write transaction on an open connection, like `Store.begin` (IMMEDIATE on SQLite)."""
+    conn.execution_options(**{_IMMEDIATE: True})
+    try:
+        with conn.begin():
+            yield conn
+    finally:
+        conn.execution_options(**{_IMMEDIATE: False})
+
+
 def open_store(db: str | os.PathLike[str] | None = None, *, upgrade: bool = True) -> Store:
     """Open (and on first use create and migrate) the store.
 
@@ -281,6 +292,48 @@ def fetch_by_keys(conn: sa.Connection, table: sa.Table, key: str, keys: list,
     return pd.concat(parts, ignore_index=True)
 
 
+@dataclass
+class UpsertPlan:
+    """What an upsert will write: rows to insert and rows to update, from one snapshot.
+
+    ``updates`` rows carry the stored row's ``_id`` and the ``_seen`` ``updated_at`` they were
+    compared with, so that a later writer can tell whether the row changed since.
+    """
+
+    counts: UpsertCounts
+    existing: pd.DataFrame
+    changed: pd.DataFrame
+    inserts: list[dict[str, Any]]
+    updates: list[dict[str, Any]]
+
+
+def plan_upsert(conn: sa.Connection, table: sa.Table, frame: pd.DataFrame, *, key: str,
+                columns: list[str], keep: pd.DataFrame | None = None) -> UpsertPlan:
+    """Compare ``frame`` with the stored rows and plan the inserts and updates (writes nothing).
+
+    Parameters are those of `upsert`.
+    """
+    now = utcnow()
+    keys = frame[key].tolist()
+    existing = fetch_by_keys(conn, table, key, keys, [*columns, "updated_at"])
+    if keep is not None:
+        frame = keep_stored(frame, existing, keep, key=key)
+    new_rows = records(frame, [key, *columns])
+    old = {r[key]: r for r in records(existing, ["id", key, "updated_at", *columns])}
+    inserts, updates = [], []
+    for row in new_rows:
+        before = old.get(row[key])
+        if before is None:
+            inserts.append({**row, "created_at": now, "updated_at": now})
+        elif any(not _same(before[c], row[c]) for c in columns):
+            updates.append({**row, "_id": before["id"], "_seen": before["updated_at"],
+                            "updated_at": now})
+    counts = UpsertCounts(len(inserts), len(updates), len(new_rows) - len(inserts) - len(updates))
+    changed = pd.DataFrame({key: [r[key] for r in inserts] + [r[key] for r in updates],
+                            "change": ["inserted"] * len(inserts) + ["updated"] * len(updates)})
+    return UpsertPlan(counts, existing.drop(columns="updated_at"), changed, inserts, updates)
+
+
 def upsert(conn: sa.Connection, table: sa.Table, frame: pd.DataFrame, *, key: str,
            columns: list[str], keep: pd.DataFrame | None = None
            ) -> tuple[UpsertCounts, pd.DataFrame, pd.DataFrame]:
@@ -305,30 +358,15 @@ def upsert(conn: sa.Connection, table: sa.Table, frame: pd.DataFrame, *, key: st
         The counts, the existing rows before the change (for history) and the keys that
         were inserted or updated.
     """
-    now = utcnow()
-    keys = frame[key].tolist()
-    existing = fetch_by_keys(conn, table, key, keys, columns)
-    if keep is not None:
-        frame = keep_stored(frame, existing, keep, key=key)
-    new_rows = records(frame, [key, *columns])
-    old = {r[key]: r for r in records(existing, ["id", key, *columns])}
-    inserts, updates = [], []
-    for row in new_rows:
-        before = old.get(row[key])
-        if before is None:
-            inserts.append({**row, "created_at": now, "updated_at": now})
-        elif any(not _same(before[c], row[c]) for c in columns):
-            updates.append({**row, "_id": before["id"], "updated_at": now})
-    if inserts:
-        conn.execute(sa.insert(table), inserts)
-    if updates:
+    plan = plan_upsert(conn, table, frame, key=key, columns=columns, keep=keep)
+    if plan.inserts:
+        conn.execute(sa.insert(table), plan.inserts)
+    if plan.updates:
         stmt = (sa.update(table).where(table.c.id == sa.bindparam("_id"))
                 .values({c: sa.bindparam(c) for c in [*columns, "updated_at"]}))
-        conn.execute(stmt, [{k: v for k, v in u.items() if k != key} for u in updates])
-    counts = UpsertCounts(len(inserts), len(updates), len(new_rows) - len(inserts) - len(updates))
-    changed = pd.DataFrame({key: [r[key] for r in inserts] + [r[key] for r in updates],
-                            "change": ["inserted"] * len(inserts) + ["updated"] * len(updates)})
-    return counts, existing, changed
+        conn.execute(stmt, [{k: v for k, v in u.items() if k not in (key, "_seen")}
+                            for u in plan.updates])
+    return plan.counts, plan.existing, plan.changed
 
 
 def keep_stored(frame: pd.DataFrame, existing: pd.DataFrame, keep: pd.DataFrame, *,

@@ -174,7 +174,7 @@ def test_a_failure_midway_leaves_nothing_half_written(store, tmp_path, monkeypat
     rows.append("PX,,shop,,,54.57,-1.31,2,,,,,")
     path = write(tmp_path / "p.csv", PLACES_HEADER, *rows)
     calls = {"n": 0}
-    real = loader.upsert
+    real = loader.plan_upsert
 
     def failing(*args, **kwargs):
         calls["n"] += 1
@@ -182,7 +182,7 @@ def test_a_failure_midway_leaves_nothing_half_written(store, tmp_path, monkeypat
             raise RuntimeError("disk full")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(loader, "upsert", failing)
+    monkeypatch.setattr(loader, "plan_upsert", failing)
     with pytest.raises(RuntimeError, match="disk full"):
         import_file(store, "places", path, chunk_rows=10)
     assert count(store, schema.places) == 0
