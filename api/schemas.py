@@ -175,6 +175,10 @@ class CoveredPublic(_Public):
         description="Per source (reports, incidents): its first and last record's day.")
     steps_asked: int
     steps_scored: int = Field(description="Fewer than asked when the data begin later.")
+    missing_months: list[str] = Field(
+        default_factory=list,
+        description="police.uk months (YYYY-MM) between the first and last loaded with no "
+        "crime imported: they count as months without crime.")
 
 
 class RunPublic(_Public):

@@ -39,6 +39,7 @@ class Coverage:
     """First and last day of each event source with records, up to the as-of day."""
 
     sources: dict[str, tuple[dt.date, dt.date]]
+    missing_months: tuple[str, ...] = ()  # police.uk months (YYYY-MM) inside, with no crime
 
     @property
     def start(self) -> dt.date | None:
@@ -52,11 +53,14 @@ class Coverage:
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready: ``{"start", "end", "sources": {name: {"first", "last"}}}``."""
-        return {
+        out: dict[str, Any] = {
             "start": _iso(self.start), "end": _iso(self.end),
             "sources": {name: {"first": first.isoformat(), "last": last.isoformat()}
                         for name, (first, last) in self.sources.items()},
         }
+        if self.missing_months:
+            out["missing_months"] = list(self.missing_months)
+        return out
 
 
 def _iso(day: dt.date | None) -> str | None:
@@ -73,6 +77,8 @@ def data_coverage(reports: pd.DataFrame, incidents: pd.DataFrame) -> Coverage:
     >>> c = data_coverage(reports, incidents)
     >>> c.as_dict()["sources"]["incidents"], c.start.isoformat()
     ({'first': '2024-01-01', 'last': '2024-03-31'}, '2024-02-03')
+    >>> c.missing_months  # no police.uk file for February was imported
+    ('2024-02',)
     """
     sources: dict[str, tuple[dt.date, dt.date]] = {}
     if len(reports):
@@ -81,6 +87,9 @@ def data_coverage(reports: pd.DataFrame, incidents: pd.DataFrame) -> Coverage:
     if len(incidents):
         months = pd.PeriodIndex(incidents["month"].astype(str), freq="M")
         sources["incidents"] = (months.min().start_time.date(), months.max().end_time.date())
+        every = pd.period_range(months.min(), months.max(), freq="M")
+        missing = tuple(str(m) for m in every.difference(months.unique()))
+        return Coverage(sources, missing)
     return Coverage(sources)
 
 
@@ -161,9 +170,28 @@ def covered_text(covered: dict[str, Any] | None, *, step: str) -> str:
     short = f" ({asked} asked; the data begin later)" if n < asked else ""
     sources = Coverage({name: (dt.date.fromisoformat(p["first"]), dt.date.fromisoformat(p["last"]))
                         for name, p in covered["sources"].items()})
+    gaps = gap_text(covered.get("missing_months") or ())
     return (f"Scored {n} {step}{'s' if n != 1 else ''}, {covered['first']} to "
-            f"{covered['last']}{short}. Data: {describe(sources)}.")
+            f"{covered['last']}{short}. Data: {describe(sources)}.{gaps}")
 
 
-__all__ = ["covered_text", "MIN_STEPS", "Coverage", "CoverageError", "check_steps", "clip_steps",
-           "data_coverage", "describe"]
+def gap_text(months: tuple[str, ...] | list[str]) -> str:
+    """The sentence about police.uk months missing inside the data ('' when none).
+
+    Examples
+    --------
+    >>> gap_text(["2024-02"])
+    ' No police.uk crime was imported for 2024-02: it counts as a month without crime.'
+    >>> gap_text(())
+    ''
+    """
+    if not months:
+        return ""
+    listed = ", ".join(months)
+    return (f" No police.uk crime was imported for {listed}: "
+            f"{'it counts' if len(months) == 1 else 'they count'} as "
+            f"{'a month' if len(months) == 1 else 'months'} without crime.")
+
+
+__all__ = ["covered_text", "gap_text", "MIN_STEPS", "Coverage", "CoverageError", "check_steps",
+           "clip_steps", "data_coverage", "describe"]

@@ -303,9 +303,12 @@ def covered(run: dict[str, Any]) -> dict[str, Any] | None:
     coverage = run.get("coverage")
     if not coverage:
         return None
-    return {"first": coverage["window"]["first"], "last": coverage["window"]["last"],
-            "sources": coverage["sources"], "steps_asked": coverage["steps_asked"],
-            "steps_scored": coverage["steps_scored"]}
+    out = {"first": coverage["window"]["first"], "last": coverage["window"]["last"],
+           "sources": coverage["sources"], "steps_asked": coverage["steps_asked"],
+           "steps_scored": coverage["steps_scored"]}
+    if coverage.get("missing_months"):
+        out["missing_months"] = coverage["missing_months"]
+    return out
 
 
 def trend_direction(z: np.ndarray, p: np.ndarray, *, alpha: float) -> np.ndarray:

@@ -100,6 +100,13 @@ def run_warnings(run: RunSummary) -> list[str]:
         out.append(f"police.uk crime ends {crime[1]}: the last {late} {unit}s hold none "
                    "(police.uk publishes about two months late), so their scores rest on "
                    "concern reports and places alone")
+    gaps = [m for m in h.coverage.missing_months
+            if np.datetime64(m, "M") >= h.steps.starts[0].astype("datetime64[M]")]
+    if gaps:
+        out.append(f"police.uk crime has no records for {', '.join(gaps)}, between months "
+                   f"that have some: the {unit}s in {'it' if len(gaps) == 1 else 'them'} count "
+                   f"as without crime. Import the missing month's file from "
+                   "https://data.police.uk/data/ (placerisk import police-uk FILE)")
     if run.in_window == 0:
         out.append(f"the window ({first} to {last}) holds no concern reports and no police.uk "
                    "crime: every cell will show no pattern and every ward 0")

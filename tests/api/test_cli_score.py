@@ -11,6 +11,8 @@ from click.testing import CliRunner
 
 from api.cli import main
 from layers import schema
+from layers.coverage import covered_text
+from layers.queries import covered
 from layers.runs import read_run
 from layers.store import open_store
 
@@ -111,3 +113,26 @@ def stored_run_count(db: Path) -> int:
 def test_step_counts_outside_the_range_are_usage_errors(db, steps):
     result = run(db, "score", "--steps", steps)
     assert result.exit_code == 2 and "--steps" in result.output
+
+
+def test_a_missing_police_uk_month_is_warned_and_stated(tmp_path, shared_data):
+    """Only January and March imported: February would count as a month without crime."""
+    db = tmp_path / "gap.db"
+    assert run(db, "boundaries", "load", str(shared_data / "boundaries" /
+                                             "stockton_wards_2024.geojson")).exit_code == 0
+    files = [str(shared_data / "police_uk" / f"{m}-cleveland-street.csv")
+             for m in ("2024-01", "2024-03")]
+    assert run(db, "import", "police-uk", *files).exit_code == 0
+    result = run(db, "score")
+    assert result.exit_code == 0, result.output
+    assert "police.uk crime has no records for 2024-02, between months that have some" in (
+        " ".join(result.output.split()))
+    stored = stored_run(db)
+    assert stored["coverage"]["missing_months"] == ["2024-02"]
+    text = covered_text(covered(stored), step="week")
+    assert "No police.uk crime was imported for 2024-02" in text  # on maps and the pack
+
+
+def test_no_missing_month_is_claimed_when_every_month_is_there(db):
+    assert run(db, "score").exit_code == 0
+    assert "missing_months" not in stored_run(db)["coverage"]

@@ -74,7 +74,8 @@ def test_run_shape(client: TestClient, synthetic: SimpleNamespace) -> None:
     assert run["covered"] == {"first": "2023-07-10", "last": "2025-07-06",
                               "sources": {"reports": {"first": "2023-07-03",
                                                       "last": "2025-06-20"}},
-                              "steps_asked": 104, "steps_scored": 104}
+                              "steps_asked": 104, "steps_scored": 104,
+                              "missing_months": []}
     cell = all_cells(client)[0]["h3_cell"]
     for route in ("/api/categories", "/api/wards/ranking", "/api/concentration",
                   f"/api/cells/{cell}", f"/api/explain/cell/{cell}"):
