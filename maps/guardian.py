@@ -143,6 +143,11 @@ def _swatch(label: str, css: str) -> str:
             f'margin-right:6px;"></span>{style.escape(label)}</div>')
 
 
+NO_PERIOD = (f"No concern bands yet: they need a whole fixed period ({disclosure.PERIOD_WEEKS} "
+             "weeks in fixed blocks, or a calendar quarter) in the scored data, so that two "
+             "views can never be compared to reveal a shorter one.")
+
+
 def legend_html(*, k: int, period: str | None = None) -> str:
     """The legend: place-count bands, suppressed areas, concern bands and protective places."""
     rows = [f"<b>{style.escape('Places of concern per area')}</b>"]
@@ -151,8 +156,7 @@ def legend_html(*, k: int, period: str | None = None) -> str:
     rows.append(_swatch(not_shown_text(k),
                         f"border:1.5px dashed {SUPPRESSED_COLOUR}; background:#f5f5f5;"))
     rows.append(f"<div>{style.escape(concern_legend())}</div>")
-    if period:
-        rows.append(f"<div>{style.escape(f'Period: {period}')}</div>")
+    rows.append(f"<div>{style.escape(f'Period: {period}' if period else NO_PERIOD)}</div>")
     rows.append(_swatch(PROTECTIVE_LAYER + " (youth clubs, parks, sports grounds)",
                         f"background:{PROTECTIVE_COLOUR}; border-radius:6px;"))
     return (f'<div class="placerisk-legend" style="{BOX} bottom: 24px; right: 10px;">'

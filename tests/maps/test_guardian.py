@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import folium
 import pandas as pd
 import pytest
@@ -84,6 +86,19 @@ def test_period_is_in_the_legend() -> None:
     html = render_html(build_guardian_map(make_cells(), make_protective(), tiles=None,
                                           period="2025-01-27 to 2025-04-27"))
     assert "Period: 2025-01-27 to 2025-04-27" in html
+    assert "No concern bands yet" not in html
+
+
+def test_no_complete_period_is_said_not_left_blank() -> None:
+    """13 real weeks (2024-01-01 to 2024-03-31) straddle two fixed blocks: say why no bands."""
+    from layers.cube import make_steps
+    from layers.disclosure import fixed_period
+
+    steps = make_steps(dt.date(2024, 3, 31), kind="week", count=13)
+    assert fixed_period(steps, as_of=dt.date(2024, 3, 31)) is None
+    html = render_html(build_guardian_map(make_cells(), make_protective(), tiles=None,
+                                          period=None))
+    assert "No concern bands yet: they need a whole fixed period (13 weeks" in page_text(html)
 
 
 def test_text_is_escaped() -> None:
