@@ -500,7 +500,8 @@ def create_app(settings: Settings) -> FastAPI:
     app = FastAPI(
         title="placerisk",
         summary="Places where children are at risk of exploitation (no person data).",
-        lifespan=lifespan, dependencies=[Depends(auth.authorize)],
+        lifespan=lifespan,
+        dependencies=[Depends(auth.authorize), Depends(security.refuse_nul)],
         docs_url=None, redoc_url=None, openapi_url=None,  # served below, behind sign-in
     )
     app.state.settings = settings
