@@ -95,9 +95,12 @@ def render_map_html(store: Store, settings: Settings, *, standalone: bool = Fals
 
 
 def render_map(store: Store, settings: Settings, *, standalone: bool = False,
-               client: bool | None = None, within: MapFilter | None = None
-               ) -> audit_trail.Shown:
-    """`render_map_html`, with the number of places and activities the map shows."""
+               client: bool | None = None, within: MapFilter | None = None,
+               free_text: bool = True) -> audit_trail.Shown:
+    """`render_map_html`, with the number of places and activities the map shows.
+
+    Without ``free_text`` (a police officer's map) activities show no outcome.
+    """
     within = within or MapFilter()
     with store.connect() as conn:
         areas, _ = queries.areas(conn)
@@ -115,6 +118,8 @@ def render_map(store: Store, settings: Settings, *, standalone: bool = False,
             ranking = None
         demo = queries.demo_notice(conn)
         period = queries.run_period(conn)
+    if not free_text:
+        activities = activities.assign(outcome=None)
     if within.active:
         activities = filters.filter_activities(activities, within, wards, places)
         places = filters.filter_places(places, within, wards)
@@ -237,8 +242,10 @@ def map_page(request: Request,
              within: Annotated[MapFilter, Depends(get_map_filter)]) -> HTMLResponse:
     """The JAG map: wards, cells by score or category, places, activities; filterable."""
     state = request.app.state
-    shown = state.page_cache.page(state.store, "jag", within,
-                                  lambda: render_map(state.store, state.settings, within=within))
+    free_text = policy.reads_free_text(auth.signed_in(request).user.role)
+    shown = state.page_cache.page(state.store, "jag", (within, free_text),
+                                  lambda: render_map(state.store, state.settings, within=within,
+                                                     free_text=free_text))
     audit_trail.returned(request, shown.counts)
     return HTMLResponse(shown.html)
 
@@ -258,8 +265,9 @@ def get_place(conn: Conn, place_id: Annotated[str, Path(max_length=64)],
               session: auth.CurrentSession) -> PlaceDetail:
     """One place with its level history and latest activities (no notes)."""
     detail = queries.place_detail(conn, place_id)
-    if session.user.role not in policy.STAFF:  # a level's reason is free text, like notes
+    if not policy.reads_free_text(session.user.role):  # reasons, outcomes: like notes
         detail["levels"] = [{**level, "reason": None} for level in detail["levels"]]
+        detail["activities"] = [{**a, "outcome": None} for a in detail["activities"]]
     return PlaceDetail.model_validate(detail)
 
 
@@ -273,7 +281,8 @@ def get_place_notes(conn: Conn, place_id: Annotated[str, Path(max_length=64)],
 
 @router.get("/api/activities", response_model=ActivitiesPublic, tags=["activities"])
 def list_activities(
-    request: Request, conn: Conn, page: Page, ward_code: WardCode = None,
+    request: Request, conn: Conn, page: Page, session: auth.CurrentSession,
+    ward_code: WardCode = None,
     activity_type: Annotated[str | None, Query(max_length=32)] = None,
     h3_cell: Annotated[str | None, Query(max_length=16, description="Only this H3 cell.")]
     = None,
@@ -281,6 +290,8 @@ def list_activities(
     """List disruption activities, newest first."""
     rows, count = queries.activities(conn, ward_code=ward_code, activity_type=activity_type,
                                      h3_cell=h3_cell, limit=page.limit, offset=page.offset)
+    if not policy.reads_free_text(session.user.role):  # an outcome is free text
+        rows = rows.assign(outcome=None)
     audit_trail.returned(request, {"activities": len(rows)}, matched=count)
     return ActivitiesPublic.model_validate({"data": queries.records(rows), "count": count})
 
@@ -500,7 +511,8 @@ def create_app(settings: Settings) -> FastAPI:
     app = FastAPI(
         title="placerisk",
         summary="Places where children are at risk of exploitation (no person data).",
-        lifespan=lifespan, dependencies=[Depends(auth.authorize)],
+        lifespan=lifespan,
+        dependencies=[Depends(auth.authorize), Depends(security.refuse_nul)],
         docs_url=None, redoc_url=None, openapi_url=None,  # served below, behind sign-in
     )
     app.state.settings = settings

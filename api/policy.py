@@ -6,7 +6,8 @@ so a new route is closed until someone decides who may see it. Static assets (Le
 markercluster) are public: they are the libraries' own files.
 
 Roles (see `layers.accounts`): admin and analyst see everything but the admin's audit log;
-police see places, levels, scores, patrol plans and activities but no notes or grades;
+police see places, levels, scores, patrol plans and activities but no notes, grades,
+reasons or activity outcomes (`FREE_TEXT`);
 guardians see the guardian view and its data only.
 
 A rule with ``page=True`` is an HTML page for a browser: a signed-out caller is sent to
@@ -101,6 +102,17 @@ POLICY: dict[tuple[str, str], Rule] = {
     **_rules(STAFF, "/api/places/{place_id}/review", "/api/places/{place_id}/review/form",
              "/api/places/{place_id}/erase", method="POST"),
 }
+# Analysts' free text: place notes, report summaries, level and review reasons, activity
+# outcomes. These roles read it; police get the records without it (tests/api/
+# test_free_text.py plants a marker in every free-text column and walks every route).
+FREE_TEXT = STAFF
+
+
+def reads_free_text(role: str) -> bool:
+    """Whether ``role`` may read analysts' free text (see `FREE_TEXT`)."""
+    return role in FREE_TEXT
+
+
 HOME = {"admin": "/", "analyst": "/", "police": "/", "guardian": "/guardian"}
 
 

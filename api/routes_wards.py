@@ -10,6 +10,8 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse
 
 from api.audit_trail import Shown, returned
+from api.auth import signed_in
+from api.policy import reads_free_text
 from api.schemas import Day
 from api.settings import Settings
 from layers import queries
@@ -114,8 +116,12 @@ def render_ward_html(store: Store, settings: Settings, ward_code: str, *,
 
 
 def render_ward(store: Store, settings: Settings, ward_code: str, *,
-                standalone: bool = False, as_of: dt.date | None = None) -> Shown:
-    """`render_ward_html`, with the number of places and activities the page shows."""
+                standalone: bool = False, as_of: dt.date | None = None,
+                free_text: bool = True) -> Shown:
+    """`render_ward_html`, with the number of places and activities the page shows.
+
+    Without ``free_text`` (a police officer's page) activities show no outcome.
+    """
     with store.connect() as conn:
         ward = _ward_area(conn, ward_code)
         profile, series, labels = _profile(conn, ward)
@@ -125,6 +131,8 @@ def render_ward(store: Store, settings: Settings, ward_code: str, *,
         demo = queries.demo_notice(conn)
         period = queries.run_period(conn)
     activities = activities.assign(measured=measured_effects(store, activities, as_of=as_of))
+    if not free_text:
+        activities = activities.assign(outcome=None)
     embedded = render_ward_map_html(store, settings, ward_code, standalone=True) \
         if standalone else None
     html = ward_page_html(profile, series=series, step_labels=labels, places=places,
@@ -161,9 +169,11 @@ def ward_index(request: Request) -> HTMLResponse:
 def ward_page(request: Request, ward_code: WardCode, as_of: AsOf = None) -> HTMLResponse:
     """A ward's profile: map, trend, places, hot cells, activities and rank."""
     state = request.app.state
+    free_text = reads_free_text(signed_in(request).user.role)
     shown = state.page_cache.page(
-        state.store, "ward", (ward_code, as_of),
-        lambda: render_ward(state.store, state.settings, ward_code, as_of=as_of))
+        state.store, "ward", (ward_code, as_of, free_text),
+        lambda: render_ward(state.store, state.settings, ward_code, as_of=as_of,
+                            free_text=free_text))
     returned(request, shown.counts)
     return HTMLResponse(shown.html)
 

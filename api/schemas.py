@@ -76,7 +76,9 @@ class PlaceActivity(_Public):
     started_at: LocalDateTime
     activity_type: str
     agency: str | None = None
-    outcome: str | None = None
+    outcome: str | None = Field(
+        default=None, description="What came of it, in the partners' words: analysts and "
+                                  "admins only (free text, like notes); null for other roles.")
 
 
 class PlaceDetail(PlacePublic):
@@ -110,7 +112,9 @@ class ActivityPublic(_Public):
     ward_code: str | None = None
     outside_areas: bool = False
     agency: str | None = None
-    outcome: str | None = None
+    outcome: str | None = Field(
+        default=None, description="What came of it, in the partners' words: analysts and "
+                                  "admins only (free text, like notes); null for other roles.")
     jag_ref: str | None = None
 
 

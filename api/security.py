@@ -11,6 +11,9 @@ handler for unexpected exceptions:
 - `BodyLimit` answers 413 to a body over ``Settings.max_body_bytes``: at once when the
   ``Content-Length`` says so, and for a chunked upload as soon as the bytes received pass
   the limit, without reading the rest.
+- `refuse_nul`, a dependency of every route, answers 422 to a NUL character in any path
+  or query parameter, form field or JSON string, naming it: PostgreSQL can neither store
+  nor compare text holding one (a query with it fails), so it never reaches the database.
 - An exception no other handler takes is logged with its traceback and a random
   correlation id (logger ``placerisk``); the caller gets a generic message and the id.
 
@@ -25,17 +28,20 @@ Other sites still cannot frame any page.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import secrets
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Hashable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException
@@ -429,6 +435,54 @@ class SignInGuard:
             self._known[name] = known
             while len(self._known) > MAX_KEYS:
                 self._known.popitem(last=False)
+
+
+# --- input -------------------------------------------------------------------------------
+
+NUL = "\x00"
+
+
+def _nul_errors(value: Any, loc: tuple[str | int, ...]) -> Iterator[dict[str, Any]]:
+    """A validation error for each string holding NUL in ``value`` (JSON: nested)."""
+    if isinstance(value, str):
+        if NUL in value:
+            yield {"type": "string_nul", "loc": loc,
+                   "msg": f"holds a NUL character (U+0000) at character {value.index(NUL) + 1}"
+                          "; text cannot hold one"}
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _nul_errors(key, (*loc, "(key)"))
+            yield from _nul_errors(item, (*loc, str(key)))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _nul_errors(item, (*loc, i))
+
+
+async def refuse_nul(request: Request) -> None:
+    """Refuse a NUL character in a path or query parameter, form field or JSON string.
+
+    Raises `RequestValidationError` (a 422 naming each place, without the value): a NUL
+    that reached PostgreSQL would fail the query with a 500. FastAPI has read the body
+    already (its parsed form and bytes are cached on the request), so this reads no more.
+    """
+    errors = [e for name, value in request.path_params.items()
+              for e in _nul_errors(str(value), ("path", name))]
+    errors += [e for name, value in request.query_params.multi_items()
+               for e in _nul_errors(value, ("query", name))]
+    if request.method in ("POST", "PUT", "PATCH"):
+        kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if kind in ("application/x-www-form-urlencoded", "multipart/form-data"):
+            form = await request.form()
+            errors += [e for name, value in form.multi_items() if isinstance(value, str)
+                       for e in _nul_errors(value, ("body", name))]
+        elif kind == "application/json" or kind.endswith("+json"):
+            try:
+                body = json.loads(await request.body())
+            except ValueError:
+                body = None  # FastAPI answers malformed JSON itself
+            errors += list(_nul_errors(body, ("body",)))
+    if errors:
+        raise RequestValidationError(errors)
 
 
 # --- errors ------------------------------------------------------------------------------

@@ -12,6 +12,9 @@ from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
+import sqlalchemy as sa
+
+from layers import schema
 
 _TRUE = {"true", "t", "yes", "y", "1"}
 _FALSE = {"false", "f", "no", "n", "0", ""}
@@ -175,10 +178,83 @@ def to_postcode(problems: Problems, values: pd.Series, column: str) -> pd.Series
     return out
 
 
-def text(values: pd.Series, *, limit: int) -> pd.Series:
-    """Strip text and turn blanks into ``None``, cutting at ``limit`` characters."""
-    out = values.fillna("").astype(str).str.strip().str.slice(0, limit)
-    return out.astype(object).where(out != "", None)
+# Control characters (Unicode category Cc: C0, DEL and C1) but tab, line feed and carriage
+# return, which a spreadsheet cell may hold (an address on two lines) and which exports keep.
+# PostgreSQL refuses NUL in text and SQLite's functions stop at it: it never reaches the
+# store. README.md "Bad rows" documents the rule.
+_CONTROL = "\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"
+_CONTROL_RE = re.compile(f"[{_CONTROL}]")
+_CHAR_NAMES = {0: "NUL", 0x1B: "escape", 0x7F: "delete"}
+
+
+def to_text(problems: Problems, values: pd.Series, column: str, stored: sa.Column
+            ) -> pd.Series:
+    r"""Strip text and turn blanks into ``None``, for the store column ``stored``.
+
+    A value longer than the column takes (`layers.schema.max_chars`), or holding a control
+    character other than tab, line feed and carriage return, is a problem naming its length,
+    or the character and its position (1 is the cell's first character), and becomes
+    ``None``. The message leaves the value out: it may be long, and the character
+    unprintable.
+
+    Examples
+    --------
+    >>> p = Problems(pd.Series([2, 3, 4]))
+    >>> cells = pd.Series([" two\nlines ", "a" + chr(0) + "b", "x" * 301])
+    >>> to_text(p, cells, "name", schema.places.c.name).tolist()[0]
+    'two\nlines'
+    >>> for message in messages(p.frame()):
+    ...     print(message)
+    row 3: name: control character U+0000 (NUL) at character 2; only tab and line breaks allowed
+    row 4: name: 301 characters; at most 300
+    """
+    raw = values.fillna("").astype(str)
+    out = raw.str.strip()
+    none = pd.Series([""] * len(out))
+    bad = out.str.contains(f"[{_CONTROL}]", regex=True).to_numpy(dtype=bool)
+    if bad.any():
+        skip = raw[bad].str.len() - raw[bad].str.lstrip().str.len()
+        at = out[bad].str.extract(f"^([^{_CONTROL}]*)", expand=False).str.len()
+        reasons = pd.Series("", index=range(len(out)), dtype=object)
+        reasons[np.flatnonzero(bad)] = [
+            _control_reason(text[i], int(lead + i + 1))
+            for text, i, lead in zip(out[bad], at, skip, strict=True)]
+        problems.add(bad, column, none, reasons)
+    limit = schema.max_chars(stored)
+    length = out.str.len().to_numpy()
+    long = length > limit
+    if long.any():
+        reasons = pd.Series("", index=range(len(out)), dtype=object)
+        reasons[np.flatnonzero(long)] = [f"{n:,} characters; at most {limit:,}"
+                                         for n in length[long]]
+        problems.add(long, column, none, reasons)
+    # a refused cell has no value: the rest of the import (lookups of ids in the store
+    # among them) never sees it
+    return out.astype(object).where((out != "") & ~bad & ~long, None)
+
+
+def text_problem(text: str, stored: sa.Column) -> str | None:
+    """Why ``text`` cannot be stored in ``stored`` (`to_text`'s rule for one value), or None.
+
+    Examples
+    --------
+    >>> text_problem("retain: still a concern", schema.place_reviews.c.reason) is None
+    True
+    >>> text_problem("x" * 2001, schema.place_reviews.c.reason)
+    '2,001 characters; at most 2,000'
+    """
+    found = _CONTROL_RE.search(text)
+    if found:
+        return _control_reason(found.group(), found.start() + 1)
+    limit = schema.max_chars(stored)
+    return f"{len(text):,} characters; at most {limit:,}" if len(text) > limit else None
+
+
+def _control_reason(char: str, position: int) -> str:
+    code = ord(char)
+    name = f"U+{code:04X}" + (f" ({_CHAR_NAMES[code]})" if code in _CHAR_NAMES else "")
+    return (f"control character {name} at character {position:,}; only tab and line breaks "
+            "allowed")
 
 
 def to_latlng(problems: Problems, frame: pd.DataFrame) -> tuple[pd.Series, pd.Series]:

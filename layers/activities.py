@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from layers import _rows
+from layers import _rows, schema
 
 ACTIVITY_TYPES = (
     "licensing_visit", "premises_closure", "empty_property_secured", "street_patrol",
@@ -28,6 +28,7 @@ KEEP_WHEN_BLANK: tuple[str, ...] = ()  # every empty optional cell clears
 def parse_activities(raw: pd.DataFrame, rows: pd.Series) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Parse a chunk of the activities CSV; see `layers.places.parse_places`."""
     p = _rows.Problems(rows)
+    t = schema.activities
     _rows.required(p, raw, REQUIRED)
     lat, lng = _rows.to_latlng(p, raw)
     started = _rows.to_datetime(p, raw["started_at"], "started_at")
@@ -35,18 +36,18 @@ def parse_activities(raw: pd.DataFrame, rows: pd.Series) -> tuple[pd.DataFrame, 
     p.add(started.notna() & ended.notna() & (ended < started), "ended_at", raw["ended_at"],
           "ends before it starts (started_at " + raw["started_at"].astype(str) + ")")
     out = pd.DataFrame({
-        "source_id": _rows.text(raw["activity_id"], limit=64),
+        "source_id": _rows.to_text(p, raw["activity_id"], "activity_id", t.c.source_id),
         "activity_type": _rows.to_choice(p, raw["activity_type"], "activity_type",
                                          ACTIVITY_TYPES, aliases=ACTIVITY_ALIASES),
         "started_at": _py_datetimes(started),
         "ended_at": _py_datetimes(ended),
-        "place_ref": _rows.text(raw["place_id"], limit=64),
+        "place_ref": _rows.to_text(p, raw["place_id"], "place_id", schema.places.c.source_id),
         "lat": lat,
         "lng": lng,
         "postcode": _rows.to_postcode(p, raw["postcode"], "postcode"),
-        "agency": _rows.text(raw["agency"], limit=200),
-        "outcome": _rows.text(raw["outcome"], limit=10_000),
-        "jag_ref": _rows.text(raw["jag_ref"], limit=64),
+        "agency": _rows.to_text(p, raw["agency"], "agency", t.c.agency),
+        "outcome": _rows.to_text(p, raw["outcome"], "outcome", t.c.outcome),
+        "jag_ref": _rows.to_text(p, raw["jag_ref"], "jag_ref", t.c.jag_ref),
     })
     return out, p.frame()
 

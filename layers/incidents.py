@@ -14,12 +14,18 @@ from collections import Counter
 import numpy as np
 import pandas as pd
 
-from layers import _rows
+from layers import _rows, schema
 
 POLICE_UK_COLUMNS = (
     "Crime ID", "Month", "Reported by", "Falls within", "Longitude", "Latitude", "Location",
     "LSOA code", "LSOA name", "Crime type", "Last outcome category", "Context",
 )
+# The stored text columns and the published columns they come from.
+TEXT_COLUMNS = {
+    "crime_id": "Crime ID", "reported_by": "Reported by", "falls_within": "Falls within",
+    "location": "Location", "lsoa_code": "LSOA code", "lsoa_name": "LSOA name",
+    "crime_type": "Crime type", "last_outcome": "Last outcome category", "context": "Context",
+}
 _CONTENT = ("Month", "Reported by", "Falls within", "Longitude", "Latitude", "Location",
             "LSOA code", "LSOA name", "Crime type", "Last outcome category", "Context")
 
@@ -67,19 +73,8 @@ def parse_police_uk(raw: pd.DataFrame, rows: pd.Series, keys: np.ndarray
     located = raw.rename(columns={"Latitude": "latitude", "Longitude": "longitude"})
     located = located.assign(postcode="", place_id="")
     lat, lng = _rows.to_latlng(p, located)
-    out = pd.DataFrame({
-        "incident_key": keys,
-        "crime_id": _rows.text(raw["Crime ID"], limit=100),
-        "month": month,
-        "reported_by": _rows.text(raw["Reported by"], limit=100),
-        "falls_within": _rows.text(raw["Falls within"], limit=100),
-        "lat": lat,
-        "lng": lng,
-        "location": _rows.text(raw["Location"], limit=300),
-        "lsoa_code": _rows.text(raw["LSOA code"], limit=16),
-        "lsoa_name": _rows.text(raw["LSOA name"], limit=100),
-        "crime_type": _rows.text(raw["Crime type"], limit=100),
-        "last_outcome": _rows.text(raw["Last outcome category"], limit=200),
-        "context": _rows.text(raw["Context"], limit=10_000),
-    })
+    t = schema.incidents
+    text = {stored: _rows.to_text(p, raw[name], name, t.c[stored])
+            for stored, name in TEXT_COLUMNS.items()}
+    out = pd.DataFrame({"incident_key": keys, **text, "month": month, "lat": lat, "lng": lng})
     return out, p.frame()

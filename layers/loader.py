@@ -33,6 +33,7 @@ from geo.crs import WGS84
 from geo.wards import WardIndex
 from layers import _rows, activities, audit, exports, incidents, places, postcodes, reports, schema
 from layers._files import open_private
+from layers._uncut import whole_text
 from layers.indexing import index_frame
 from layers.staging import Staging, StaleImport, staging
 from layers.store import (
@@ -372,15 +373,19 @@ def _read_points(path: Path, *, layer: str) -> tuple[pd.DataFrame, pd.Series]:
     what = "GeoPackage" if path.suffix.lower() == ".gpkg" else "GeoJSON"
     try:
         layers = [name for name, _ in pyogrio.list_layers(path)]
-        frame = gpd.read_file(path, layer=layer if layer in layers else None)
+        chosen = layer if layer in layers else layers[0] if len(layers) == 1 else None
+        frame = gpd.read_file(path, layer=chosen, fid_as_index=True)
     except Exception as exc:  # pyogrio raises several types; all mean "cannot read"
         msg = f"{path}: cannot read as {what}: {exc}"
         raise ImportFileError(msg) from exc
     if frame.crs is not None:
         frame = frame.to_crs(WGS84)
+    fids = frame.index.to_numpy()
+    frame = frame.reset_index(drop=True)
     table = pd.DataFrame(frame.drop(columns=frame.geometry.name)).astype(object)
     raw = table.where(table.notna(), "").astype(str)
     raw.columns = [str(c).strip().lower() for c in raw.columns]
+    raw = whole_text(path, chosen, raw, fids)  # GDAL ends text at a NUL
     points = frame.geometry.geom_type == "Point"
     raw["latitude"] = np.where(points, frame.geometry.y.astype(str), "")
     raw["longitude"] = np.where(points, frame.geometry.x.astype(str), "")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from layers import _rows
+from layers import _rows, schema
 
 LEVELS = {
     4: "High concern",
@@ -68,14 +68,15 @@ def parse_places(raw: pd.DataFrame, rows: pd.Series) -> tuple[pd.DataFrame, pd.D
         Parsed columns for every row (the caller drops the bad ones) and the problems.
     """
     p = _rows.Problems(rows)
+    t = schema.places
     _rows.required(p, raw, REQUIRED)
     lat, lng = _rows.to_latlng(p, raw)
     out = pd.DataFrame({
-        "source_id": _rows.text(raw["place_id"], limit=64),
-        "name": _rows.text(raw["name"], limit=300),
+        "source_id": _rows.to_text(p, raw["place_id"], "place_id", t.c.source_id),
+        "name": _rows.to_text(p, raw["name"], "name", t.c.name),
         "category": _rows.to_choice(p, raw["category"], "category", CATEGORIES,
                                     aliases=CATEGORY_ALIASES),
-        "address": _rows.text(raw["address"], limit=500),
+        "address": _rows.to_text(p, raw["address"], "address", t.c.address),
         "postcode": _rows.to_postcode(p, raw["postcode"], "postcode"),
         "lat": lat,
         "lng": lng,
@@ -83,12 +84,14 @@ def parse_places(raw: pd.DataFrame, rows: pd.Series) -> tuple[pd.DataFrame, pd.D
                                    what="a MACE level 1-4"),
         "exploitation_types": parse_exploitation_types(p, raw["exploitation_types"],
                                                        "exploitation_types"),
-        "source_agency": _rows.text(raw["source_agency"], limit=200),
+        "source_agency": _rows.to_text(p, raw["source_agency"], "source_agency",
+                                        t.c.source_agency),
         "assessed_on": _rows.to_date(p, raw["assessed_on"], "assessed_on"),
         "review_due": _rows.to_date(p, raw["review_due"], "review_due"),
         "status": _rows.to_choice(p, raw["status"], "status", STATUSES),
-        "notes": _rows.text(raw["notes"], limit=10_000),
-        "level_reason": _rows.text(raw["level_reason"], limit=1_000),
+        "notes": _rows.to_text(p, raw["notes"], "notes", t.c.notes),
+        "level_reason": _rows.to_text(p, raw["level_reason"], "level_reason",
+                                       schema.place_levels.c.reason),
     })
     out["status"] = out["status"].fillna("open")
     due_before = (pd.to_datetime(out["review_due"]) < pd.to_datetime(out["assessed_on"]))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pandas as pd
 
 from geo.crs import bng_to_latlng
-from layers import _rows
+from layers import _rows, schema
 
 CODEPOINT_COLUMNS = (
     "postcode", "quality", "easting", "northing", "country_code", "nhs_region", "nhs_ha",
@@ -22,6 +22,7 @@ CODEPOINT_COLUMNS = (
 def parse_codepoint(raw: pd.DataFrame, rows: pd.Series) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Parse a chunk of Code-Point Open rows (columns `CODEPOINT_COLUMNS`)."""
     p = _rows.Problems(rows)
+    t = schema.postcodes
     postcode = _rows.to_postcode(p, raw["postcode"], "postcode")
     p.add(_rows.blank(raw["postcode"]), "postcode", raw["postcode"], "required, but empty")
     easting = _rows.to_int(p, raw["easting"], "easting", low=1, high=700_000,
@@ -36,7 +37,8 @@ def parse_codepoint(raw: pd.DataFrame, rows: pd.Series) -> tuple[pd.DataFrame, p
         "easting": easting,
         "northing": northing,
         "quality": pd.to_numeric(raw["quality"], errors="coerce").astype("Int64"),
-        "district_code": _rows.text(raw["district_code"], limit=16),
-        "ons_ward_code": _rows.text(raw["ward_code"], limit=16),
+        "district_code": _rows.to_text(p, raw["district_code"], "district_code",
+                                        t.c.district_code),
+        "ons_ward_code": _rows.to_text(p, raw["ward_code"], "ward_code", t.c.ons_ward_code),
     })
     return out, p.frame()

@@ -11,7 +11,7 @@ import datetime as dt
 
 import pandas as pd
 
-from layers import _rows
+from layers import _rows, schema
 from layers.places import EXPLOITATION_ALIASES, EXPLOITATION_TYPES
 
 SOURCE_GRADES = {1: "reliable", 2: "untested", 3: "not reliable"}
@@ -40,12 +40,13 @@ def parse_reports(raw: pd.DataFrame, rows: pd.Series, *, today: dt.date | None =
                   ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Parse a chunk of the reports CSV; see `layers.places.parse_places` for the contract."""
     p = _rows.Problems(rows)
+    t = schema.reports
     _rows.required(p, raw, REQUIRED)
     lat, lng = _rows.to_latlng(p, raw)
     out = pd.DataFrame({
-        "source_id": _rows.text(raw["report_id"], limit=64),
+        "source_id": _rows.to_text(p, raw["report_id"], "report_id", t.c.source_id),
         "reported_on": _rows.to_date(p, raw["reported_on"], "reported_on"),
-        "place_ref": _rows.text(raw["place_id"], limit=64),
+        "place_ref": _rows.to_text(p, raw["place_id"], "place_id", schema.places.c.source_id),
         "lat": lat,
         "lng": lng,
         "postcode": _rows.to_postcode(p, raw["postcode"], "postcode"),
@@ -53,13 +54,14 @@ def parse_reports(raw: pd.DataFrame, rows: pd.Series, *, today: dt.date | None =
                                    what="a MACE level 1-4"),
         "exploitation_type": _rows.to_choice(p, raw["exploitation_type"], "exploitation_type",
                                              EXPLOITATION_TYPES, aliases=EXPLOITATION_ALIASES),
-        "source_agency": _rows.text(raw["source_agency"], limit=200),
+        "source_agency": _rows.to_text(p, raw["source_agency"], "source_agency",
+                                        t.c.source_agency),
         "patrol_discovered": _rows.to_bool(p, raw["patrol_discovered"], "patrol_discovered"),
         "source_grade": _rows.to_int(p, raw["source_grade"], "source_grade", low=1, high=3,
                                      what="1, 2 or 3 (3x5x2 source evaluation)"),
         "intel_grade": _grade(p, raw["intel_grade"], "intel_grade", INTEL_GRADES),
         "handling_code": _grade(p, raw["handling_code"], "handling_code", HANDLING_CODES),
-        "summary": _rows.text(raw["summary"], limit=10_000),
+        "summary": _rows.to_text(p, raw["summary"], "summary", t.c.summary),
     })
     today = today or dt.date.today()
     future = out["reported_on"].notna() & (out["reported_on"] > today)

@@ -36,6 +36,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from layers import audit, schema
+from layers._rows import text_problem
 from layers.places import LEVELS
 from layers.queries import NotFoundError, ParameterError
 from layers.store import Store, batched, utcnow
@@ -44,7 +45,7 @@ DECISIONS = schema.REVIEW_DECISIONS
 CLOSED = "closed"
 NEXT_REVIEW_MONTHS = 6
 UNSET_REVIEW_MONTHS = 12  # a place without a review date is due this long after assessment
-MAX_REASON = 2000
+MAX_REASON = schema.max_chars(schema.place_reviews.c.reason)
 LOWERED = "lowered at review"
 QUEUE_COLUMNS = ("source_id", "name", "category", "ward_code", "mace_level", "level_name",
                  "status", "assessed_on", "review_due", "due", "due_from", "days_overdue")
@@ -160,8 +161,9 @@ def _live_place(conn: sa.Connection, source_id: str) -> sa.RowMapping:
 
 def _clean_reason(reason: str | None) -> str | None:
     text = (reason or "").strip()
-    if len(text) > MAX_REASON:
-        msg = f"reason: at most {MAX_REASON} characters, got {len(text)}"
+    problem = text_problem(text, schema.place_reviews.c.reason)
+    if problem:
+        msg = f"reason: {problem}"
         raise ReviewError(msg)
     return text or None
 

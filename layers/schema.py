@@ -11,6 +11,11 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+# The most characters a Text column takes, unless its ``info`` says otherwise
+# (``info={"max_chars": ...}``). A String column takes its length. `max_chars` reads both:
+# imports and forms refuse longer text with a message rather than cutting it.
+TEXT_MAX_CHARS = 10_000
+
 metadata = sa.MetaData(
     naming_convention={
         "ix": "ix_%(table_name)s_%(column_0_name)s",
@@ -122,7 +127,7 @@ place_levels = sa.Table(
     sa.Column("changed_on", sa.Date, nullable=False),
     sa.Column("from_level", sa.SmallInteger),
     sa.Column("to_level", sa.SmallInteger, nullable=False),
-    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False, info={"max_chars": 2000}),
     sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
 )
 
@@ -349,7 +354,7 @@ place_reviews = sa.Table(
     sa.Column("decided_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("decided_by", sa.String(64), nullable=False),
     sa.Column("decision", sa.String(8), nullable=False),
-    sa.Column("reason", sa.Text),
+    sa.Column("reason", sa.Text, info={"max_chars": 2000}),
     sa.Column("new_level", sa.SmallInteger),
     sa.Column("next_review_due", sa.Date),
     sa.CheckConstraint("decision IN ('retain', 'lower', 'close')", name="decision"),
@@ -375,3 +380,18 @@ audit_head = sa.Table(
     sa.Column("last_id", sa.Integer),  # None: no row yet
     sa.Column("last_hash", sa.String(64), nullable=False),
 )
+
+
+def max_chars(column: sa.Column) -> int:
+    """The most characters ``column`` takes: a String's length, a Text's `TEXT_MAX_CHARS`.
+
+    Examples
+    --------
+    >>> max_chars(places.c.name), max_chars(places.c.notes), max_chars(place_levels.c.reason)
+    (300, 10000, 2000)
+    """
+    if not isinstance(column.type, sa.String):
+        msg = f"{column.table.name}.{column.name} is not a text column ({column.type})"
+        raise TypeError(msg)
+    return int(column.type.length or column.info.get("max_chars", TEXT_MAX_CHARS))
+
