@@ -132,7 +132,7 @@ def render_ward(store: Store, settings: Settings, ward_code: str, *,
         period = queries.run_period(conn)
     activities = activities.assign(measured=measured_effects(store, activities, as_of=as_of))
     if not free_text:
-        activities = activities.assign(outcome=None)
+        activities = activities.drop(columns="outcome")
     embedded = render_ward_map_html(store, settings, ward_code, standalone=True) \
         if standalone else None
     html = ward_page_html(profile, series=series, step_labels=labels, places=places,

@@ -60,8 +60,9 @@ def _activities(activities: pd.DataFrame, top: int) -> list[list[Any]]:
         return []
     measured = activities["measured"] if "measured" in activities else \
         pd.Series("", index=activities.index)
+    outcome = "outcome" in activities  # not on a police officer's page: analysts' free text
     return [[str(r.started_at)[:16], getattr(r, "source_id", "") or "", r.activity_type,
-             r.agency or "", r.outcome or "", r.jag_ref or "", m or ""]
+             r.agency or "", *([r.outcome or ""] if outcome else []), r.jag_ref or "", m or ""]
             for r, m in zip(activities.head(top).itertuples(), measured.head(top),
                             strict=True)]
 
@@ -120,8 +121,8 @@ def ward_page_html(ward: dict[str, Any], *, series: Sequence[float], step_labels
             ["H3 cell", "Category", "Label", "Score"], _cells(cells),
             "No cell with a hot or cold spot pattern.")
         + "<h2>Recent activities and outcomes</h2>" + _table(
-            ["Started", "Activity", "Type", "Agency", "Outcome", "JAG ref",
-             "Measured effect"],
+            ["Started", "Activity", "Type", "Agency",
+             *(["Outcome"] if "outcome" in activities else []), "JAG ref", "Measured effect"],
             _activities(activities, top),
             "No disruption activity recorded in this ward.")
         + "</body></html>"

@@ -11,6 +11,8 @@ from api.routes_wards import render_ward_html
 from api.settings import Settings
 from layers.store import open_store
 
+from .conftest import signed_client
+
 
 def test_index_lists_every_ward_with_a_link(client: TestClient, synthetic: SimpleNamespace
                                             ) -> None:
@@ -60,3 +62,12 @@ def test_ward_page_shows_each_activity_measured_effect(client) -> None:
     # the synthetic activities are too recent for a 90-day after window
     assert "too early to measure: Day 6 of 90 of the after window (it ends on 2025-09-12)" in \
         client.get("/wards/E05000002", params={"as_of": "2025-07-01"}).text
+
+
+def test_police_see_no_outcome_column_analysts_do(client: TestClient) -> None:
+    """An activity's outcome is analysts' free text: no column at all, not an empty one."""
+    assert "<th>Outcome</th>" in client.get("/wards/E05000002").text
+    police = signed_client(client.app.state.settings.db, role="police")
+    page = police.get("/wards/E05000002")
+    assert page.status_code == 200 and "Measured effect" in page.text
+    assert "Outcome</th>" not in page.text
