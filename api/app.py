@@ -66,6 +66,7 @@ from layers.disclosure import check_k
 from layers.filters import FilterError, MapFilter
 from layers.places import CATEGORIES, EXPLOITATION_TYPES
 from layers.review import ReviewStateError
+from layers.scope import Scope
 from layers.store import Store, StoreError, open_store
 from maps import assets
 from maps.filters import filter_panel_html
@@ -83,37 +84,40 @@ ERROR_STATUS: dict[type[Exception], int] = {
 
 
 def render_map_html(store: Store, settings: Settings, *, standalone: bool = False,
-                    client: bool | None = None, within: MapFilter | None = None) -> str:
+                    client: bool | None = None, within: MapFilter | None = None,
+                    scope: Scope = None) -> str:
     """Render the JAG map (wards by rank, cell scores, places, activities, police.uk crime).
 
     ``standalone`` embeds Leaflet; ``client`` chooses how cells are drawn (see
     `maps.view.build_map`); ``within`` narrows the map (see `layers.filters`) and adds the
-    layer of the concern reports it matches.
+    layer of the concern reports it matches; ``scope`` keeps the authorities a reader may
+    see (`layers.scope`).
     """
     return render_map(store, settings, standalone=standalone, client=client,
-                      within=within).html
+                      within=within, scope=scope).html
 
 
 def render_map(store: Store, settings: Settings, *, standalone: bool = False,
                client: bool | None = None, within: MapFilter | None = None,
-               free_text: bool = True) -> audit_trail.Shown:
+               free_text: bool = True, scope: Scope = None) -> audit_trail.Shown:
     """`render_map_html`, with the number of places and activities the map shows.
 
     Without ``free_text`` (a police officer's map) activities show no outcome.
     """
     within = within or MapFilter()
     with store.connect() as conn:
-        areas, _ = queries.areas(conn)
+        areas, _ = queries.areas(conn, scope=scope)
         wards = filters.ward_authorities(areas)
         authorities = dict(zip(areas["authority_code"], areas["authority_name"], strict=True))
-        cells = queries.cells(conn).rows
-        places = queries.places(conn).rows
-        activities = queries.activities(conn).rows
-        incidents = queries.incident_cells(conn, within=within, wards=wards)
-        reports = queries.report_cells(conn, within, wards) if within.active else None
-        step_labels, states = queries.cell_states(conn)
+        cells = queries.cells(conn, scope=scope).rows
+        places = queries.places(conn, scope=scope).rows
+        activities = queries.activities(conn, scope=scope).rows
+        incidents = queries.incident_cells(conn, within=within, wards=wards, scope=scope)
+        reports = (queries.report_cells(conn, within, wards, scope=scope) if within.active
+                   else None)
+        step_labels, states = queries.cell_states(conn, scope=scope)
         try:
-            ranking: pd.DataFrame | None = queries.ward_ranking(conn)[1]
+            ranking: pd.DataFrame | None = queries.ward_ranking(conn, scope=scope)[1]
         except queries.NotFoundError:  # no scoring run yet: ward outlines only
             ranking = None
         demo = queries.demo_notice(conn)
@@ -196,11 +200,12 @@ def favicon() -> Response:
 
 
 @router.get("/api/search", tags=["map"])
-def search(conn: Conn, q: Annotated[str, Query(min_length=2, max_length=40,
-                                                description="Start of a postcode.")]
+def search(conn: Conn, scope: auth.UserScope,
+           q: Annotated[str, Query(min_length=2, max_length=40,
+                                   description="Start of a postcode.")]
            ) -> dict[str, list[dict]]:
     """Find loaded postcodes by their start, for the map's search box."""
-    return {"data": queries.search_postcodes(conn, q)}
+    return {"data": queries.search_postcodes(conn, q, scope=scope)}
 
 
 def _day(name: str, value: str | None) -> dt.date | None:
@@ -238,24 +243,24 @@ def get_map_filter(
 
 
 @router.get("/", response_class=HTMLResponse, tags=["map"])
-def map_page(request: Request,
+def map_page(request: Request, scope: auth.UserScope,
              within: Annotated[MapFilter, Depends(get_map_filter)]) -> HTMLResponse:
     """The JAG map: wards, cells by score or category, places, activities; filterable."""
     state = request.app.state
     free_text = policy.reads_free_text(auth.signed_in(request).user.role)
-    shown = state.page_cache.page(state.store, "jag", (within, free_text),
+    shown = state.page_cache.page(state.store, "jag", (within, free_text, scope),
                                   lambda: render_map(state.store, state.settings, within=within,
-                                                     free_text=free_text))
+                                                     free_text=free_text, scope=scope))
     audit_trail.returned(request, shown.counts)
     return HTMLResponse(shown.html)
 
 
 @router.get("/api/places", response_model=PlacesPublic, tags=["places"])
-def list_places(request: Request, conn: Conn, page: Page, ward_code: WardCode = None,
-                mace_level: MaceLevel = None) -> PlacesPublic:
+def list_places(request: Request, conn: Conn, page: Page, scope: auth.UserScope,
+                ward_code: WardCode = None, mace_level: MaceLevel = None) -> PlacesPublic:
     """List places of concern (without notes)."""
     rows, count = queries.places(conn, ward_code=ward_code, mace_level=mace_level,
-                                 limit=page.limit, offset=page.offset)
+                                 limit=page.limit, offset=page.offset, scope=scope)
     audit_trail.returned(request, {"places": len(rows)}, matched=count)
     return PlacesPublic.model_validate({"data": queries.records(rows), "count": count})
 
@@ -264,7 +269,7 @@ def list_places(request: Request, conn: Conn, page: Page, ward_code: WardCode = 
 def get_place(conn: Conn, place_id: Annotated[str, Path(max_length=64)],
               session: auth.CurrentSession) -> PlaceDetail:
     """One place with its level history and latest activities (no notes)."""
-    detail = queries.place_detail(conn, place_id)
+    detail = queries.place_detail(conn, place_id, scope=session.user.authorities)
     if not policy.reads_free_text(session.user.role):  # reasons, outcomes: like notes
         detail["levels"] = [{**level, "reason": None} for level in detail["levels"]]
         detail["activities"] = [{**a, "outcome": None} for a in detail["activities"]]
@@ -273,23 +278,24 @@ def get_place(conn: Conn, place_id: Annotated[str, Path(max_length=64)],
 
 @router.get("/api/places/{place_id}/notes", response_model=PlaceNotes, tags=["places"])
 def get_place_notes(conn: Conn, place_id: Annotated[str, Path(max_length=64)],
-                    response: Response) -> PlaceNotes:
+                    response: Response, scope: auth.UserScope) -> PlaceNotes:
     """A place's notes and graded reports (analysts only; every read is audited)."""
     response.headers["Cache-Control"] = "no-store"
-    return PlaceNotes.model_validate(queries.place_notes(conn, place_id))
+    return PlaceNotes.model_validate(queries.place_notes(conn, place_id, scope=scope))
 
 
 @router.get("/api/activities", response_model=ActivitiesPublic, tags=["activities"])
 def list_activities(
     request: Request, conn: Conn, page: Page, session: auth.CurrentSession,
-    ward_code: WardCode = None,
+    scope: auth.UserScope, ward_code: WardCode = None,
     activity_type: Annotated[str | None, Query(max_length=32)] = None,
     h3_cell: Annotated[str | None, Query(max_length=16, description="Only this H3 cell.")]
     = None,
 ) -> ActivitiesPublic:
     """List disruption activities, newest first."""
     rows, count = queries.activities(conn, ward_code=ward_code, activity_type=activity_type,
-                                     h3_cell=h3_cell, limit=page.limit, offset=page.offset)
+                                     h3_cell=h3_cell, limit=page.limit, offset=page.offset,
+                                     scope=scope)
     if not policy.reads_free_text(session.user.role):  # an outcome is free text
         rows = rows.assign(outcome=None)
     audit_trail.returned(request, {"activities": len(rows)}, matched=count)
@@ -297,50 +303,53 @@ def list_activities(
 
 
 @router.get("/api/cells", response_model=CellsPublic, tags=["cells"])
-def list_cells(conn: Conn, page: Page, ward_code: WardCode = None) -> CellsPublic:
+def list_cells(conn: Conn, page: Page, scope: auth.UserScope,
+               ward_code: WardCode = None) -> CellsPublic:
     """List stored H3 cell scores, highest first."""
     rows, count = queries.cells(conn, ward_code=ward_code, limit=page.limit,
-                                offset=page.offset)
+                                offset=page.offset, scope=scope)
     return CellsPublic.model_validate({"data": queries.records(rows), "count": count})
 
 
 @router.get("/api/areas", response_model=AreasPublic, tags=["areas"])
 def list_areas(
-    conn: Conn, page: Page,
+    conn: Conn, page: Page, scope: auth.UserScope,
     authority_code: Annotated[str | None, Query(max_length=16)] = None,
 ) -> AreasPublic:
     """List loaded areas (wards) without their boundaries."""
     rows, count = queries.areas(conn, authority_code=authority_code, limit=page.limit,
-                                offset=page.offset, geometry=False)
+                                offset=page.offset, geometry=False, scope=scope)
     data = queries.records(pd.DataFrame(rows.drop(columns="geometry")))
     return AreasPublic.model_validate({"data": data, "count": count})
 
 
 @router.get("/api/areas.geojson", tags=["areas"], response_class=Response)
 def areas_geojson(
-    conn: Conn, authority_code: Annotated[str | None, Query(max_length=16)] = None,
+    conn: Conn, scope: auth.UserScope,
+    authority_code: Annotated[str | None, Query(max_length=16)] = None,
 ) -> Response:
     """All loaded areas (wards) as a GeoJSON FeatureCollection."""
-    areas, count = queries.areas(conn, authority_code=authority_code)
+    areas, count = queries.areas(conn, authority_code=authority_code, scope=scope)
     return _geojson(areas, count)
 
 
 @router.get("/api/cells.geojson", tags=["cells"], response_class=Response)
-def cells_geojson(conn: Conn, page: Page, ward_code: WardCode = None) -> Response:
+def cells_geojson(conn: Conn, page: Page, scope: auth.UserScope,
+                  ward_code: WardCode = None) -> Response:
     """Stored cell scores as GeoJSON hexagons, highest first."""
     rows, count = queries.cells(conn, ward_code=ward_code, limit=page.limit,
-                                offset=page.offset)
+                                offset=page.offset, scope=scope)
     ids = rows["h3_cell"].to_numpy(dtype=object)
     polygons = h3index.cells_to_polygons(h3index.str_to_cells(ids))
     return _geojson(gpd.GeoDataFrame(rows, geometry=list(polygons), crs=WGS84), count)
 
 
 @router.get("/api/places.geojson", tags=["places"], response_class=Response)
-def places_geojson(request: Request, conn: Conn, page: Page, ward_code: WardCode = None,
-                   mace_level: MaceLevel = None) -> Response:
+def places_geojson(request: Request, conn: Conn, page: Page, scope: auth.UserScope,
+                   ward_code: WardCode = None, mace_level: MaceLevel = None) -> Response:
     """Places of concern (without notes) as GeoJSON points; unlocated ones have no geometry."""
     rows, count = queries.places(conn, ward_code=ward_code, mace_level=mace_level,
-                                 limit=page.limit, offset=page.offset)
+                                 limit=page.limit, offset=page.offset, scope=scope)
     audit_trail.returned(request, {"places": len(rows)}, matched=count)
     located = rows["lat"].notna() & rows["lng"].notna()
     points = gpd.points_from_xy(rows["lng"].where(located).astype(float),
@@ -363,28 +372,30 @@ def get_run(conn: Conn, run_id: Annotated[int, Path(ge=1, le=MAX_OFFSET)]) -> Ru
 
 
 @router.get("/api/cells/{h3_cell}", response_model=CellDetail, tags=["cells"])
-def get_cell(conn: Conn, h3_cell: H3Cell, run_id: RunId = None) -> CellDetail:
+def get_cell(conn: Conn, h3_cell: H3Cell, scope: auth.UserScope,
+             run_id: RunId = None) -> CellDetail:
     """One cell of a run: category, score by source, trend and per-step Gi*."""
-    return CellDetail.model_validate(queries.cell(conn, h3_cell, run_id=run_id))
+    return CellDetail.model_validate(queries.cell(conn, h3_cell, run_id=run_id, scope=scope))
 
 
 @router.get("/api/categories", response_model=CategoriesPublic, tags=["cells"])
-def list_categories(conn: Conn, run_id: RunId = None) -> CategoriesPublic:
+def list_categories(conn: Conn, scope: auth.UserScope, run_id: RunId = None
+                    ) -> CategoriesPublic:
     """Count the cells of each emerging hot spot category in a run."""
-    meta, rows = queries.categories(conn, run_id=run_id)
+    meta, rows = queries.categories(conn, run_id=run_id, scope=scope)
     return CategoriesPublic.model_validate(
         {**meta, "data": queries.records(rows), "count": len(rows)})
 
 
 @router.get("/api/wards/ranking", response_model=WardRanking, tags=["areas"])
 def ward_ranking(
-    conn: Conn, run_id: RunId = None,
+    conn: Conn, scope: auth.UserScope, run_id: RunId = None,
     since: Annotated[Day | None, Query(
         description="Report each ward's change of score since this date (YYYY-MM-DD), "
                     "which must lie within the run's steps.")] = None,
 ) -> WardRanking:
     """Rank the wards of a run by current score, with trend and change since a date."""
-    meta, rows = queries.ward_ranking(conn, run_id=run_id, since=since)
+    meta, rows = queries.ward_ranking(conn, run_id=run_id, since=since, scope=scope)
     data = [{**row, "trend": {"z": row["trend_z"], "p": row["trend_p"],
                               "slope": row["trend_slope"], "direction": row["direction"]}}
             for row in queries.records(rows)]
@@ -392,19 +403,20 @@ def ward_ranking(
 
 
 @router.get("/api/concentration", response_model=ConcentrationPublic, tags=["cells"])
-def get_concentration(conn: Conn, run_id: RunId = None) -> ConcentrationPublic:
+def get_concentration(conn: Conn, scope: auth.UserScope,
+                      run_id: RunId = None) -> ConcentrationPublic:
     """Per step of a run: total weight, share in the top 1% and 5% of cells, and Gini."""
-    meta, rows = queries.concentration(conn, run_id=run_id)
+    meta, rows = queries.concentration(conn, run_id=run_id, scope=scope)
     return ConcentrationPublic.model_validate(
         {**meta, "data": queries.records(rows), "count": len(rows)})
 
 
 @router.get("/api/explain/cell/{h3_cell}", response_model=ExplanationPublic, tags=["explain"])
-def explain_cell(conn: Conn, h3_cell: H3Cell, as_of: AsOf = None, top: Top = 10,
-                 run_id: RunId = None) -> ExplanationPublic:
+def explain_cell(conn: Conn, h3_cell: H3Cell, scope: auth.UserScope, as_of: AsOf = None,
+                 top: Top = 10, run_id: RunId = None) -> ExplanationPublic:
     """Take a cell's current score apart by source and record, patrol records apart."""
     meta, explanation = queries.explain_cell(conn, h3_cell, run_id=run_id, as_of=as_of,
-                                             top=top)
+                                             top=top, scope=scope)
     return ExplanationPublic.model_validate({**explanation.as_dict(), **meta})
 
 
@@ -412,11 +424,11 @@ def explain_cell(conn: Conn, h3_cell: H3Cell, as_of: AsOf = None, top: Top = 10,
             tags=["explain"])
 def explain_ward(
     conn: Conn, ward_code: Annotated[str, Path(max_length=16, description="A ward code.")],
-    as_of: AsOf = None, top: Top = 10, run_id: RunId = None,
+    scope: auth.UserScope, as_of: AsOf = None, top: Top = 10, run_id: RunId = None,
 ) -> ExplanationPublic:
     """Take a ward's current score apart by source and record, patrol records apart."""
     meta, explanation = queries.explain_ward(conn, ward_code, run_id=run_id, as_of=as_of,
-                                             top=top)
+                                             top=top, scope=scope)
     return ExplanationPublic.model_validate({**explanation.as_dict(), **meta})
 
 

@@ -29,6 +29,7 @@ from api.settings import Settings
 from layers import accounts, audit
 from layers.accounts import Session
 from layers.queries import ParameterError
+from layers.scope import Scope
 from maps.style import escape
 
 COOKIE = "placerisk_session"
@@ -181,7 +182,17 @@ def signed_in(request: Request) -> Session:
     return session
 
 
+def user_scope(request: Request) -> Scope:
+    """The authorities the signed-in user may see (`layers.scope`): ``None`` for all.
+
+    Every route that answers records, cells, wards or their aggregates passes it to the
+    `layers` queries; the authority walk in the tests checks that each one does.
+    """
+    return signed_in(request).user.authorities
+
+
 CurrentSession = Annotated[Session, Depends(signed_in)]
+UserScope = Annotated[Scope, Depends(user_scope)]
 router = APIRouter()
 
 
@@ -358,18 +369,21 @@ def logout(request: Request, session: CurrentSession) -> Response:
 
 
 class MePublic(BaseModel):
-    """The signed-in user."""
+    """The signed-in user; ``authorities`` null means every authority."""
 
     name: str
     role: str
+    authorities: list[str] | None
     csrf_token: str
     expires_at: str
 
 
 @router.get("/api/me", response_model=MePublic, tags=["auth"])
 def me(session: CurrentSession) -> MePublic:
-    """Who is signed in, their role and the CSRF token for their forms."""
+    """Who is signed in, their role, the authorities they see and their forms' CSRF token."""
+    scope = session.user.authorities
     return MePublic(name=session.user.name, role=session.user.role,
+                    authorities=None if scope is None else sorted(scope),
                     csrf_token=session.csrf_token, expires_at=session.expires_at.isoformat())
 
 

@@ -1,6 +1,10 @@
 """``placerisk users`` and ``placerisk audit``: accounts and the audit trail from the shell.
 
 Commands run by someone with the database in hand are audited as ``cli:<login name>``.
+Every account has the authorities it may see (`layers.scope`): ``--authority CODE``
+(repeatable) or ``--all-authorities``. Admins and analysts see all by default; police and
+guardian accounts must be given one or the other, so that nobody gets every authority by
+leaving an option out.
 """
 
 from __future__ import annotations
@@ -13,8 +17,10 @@ from typing import Any
 
 import click
 import pandas as pd
+import sqlalchemy as sa
 
-from layers import accounts, audit
+from layers import accounts, audit, schema
+from layers.scope import Scope, describe
 from layers.store import Store
 
 DEMO_ACCOUNTS = {role: f"demo-{role}" for role in accounts.ROLES}
@@ -44,6 +50,39 @@ def create_demo_accounts(store: Store) -> dict[str, tuple[str, str]]:
                      object_ids=[name], detail=f"demo account added, role {role}")
         made[role] = (name, password)
     return made
+
+
+MUST_CHOOSE = ("police", "guardian")  # roles whose accounts name their authorities
+AUTHORITY_HELP = ("An authority the account may see, by its code as `placerisk status` lists "
+                  "them (E06000001 Hartlepool, E06000004 Stockton-on-Tees). Repeatable.")
+ALL_HELP = ("Every authority, including those whose boundaries are loaded later (the "
+            "default for admins and analysts).")
+
+
+def _chosen_scope(role: str | None, codes: tuple[str, ...], every: bool) -> list[str] | None:
+    """The authorities asked for: codes, ``None`` for all; a `click.UsageError` if unclear."""
+    if codes and every:
+        msg = "give --authority CODE (repeatable) or --all-authorities, not both"
+        raise click.UsageError(msg)
+    if codes:
+        return sorted(set(codes))
+    if not every and role in MUST_CHOOSE:
+        msg = (f"a {role} account sees only the authorities it is given: add --authority "
+               "CODE (repeatable, such as --authority E06000001) or --all-authorities")
+        raise click.UsageError(msg)
+    return None
+
+
+def _warn_unloaded(store: Store, scope: Scope) -> None:
+    """Say which codes have no loaded wards: the account sees nothing there until they are."""
+    if scope is None:
+        return
+    with store.connect() as conn:
+        loaded = set(conn.scalars(sa.select(schema.areas.c.authority_code).distinct()))
+    for code in sorted(scope - loaded):
+        click.secho(f"note: no wards of authority {code} are loaded yet; the account sees "
+                    "nothing of it until they are (`placerisk boundaries load`)",
+                    fg="yellow", err=True)
 
 
 def _ask_password() -> str:
@@ -107,10 +146,15 @@ def _verify(store: Store, anchors: dict[int, str]) -> None:
 
 def build_commands(with_store: Callable[..., Any]) -> list[click.Command]:
     """The ``users`` group and the ``audit`` command, with `api.cli.with_store`."""
+    return [_users_group(with_store), _audit_command(with_store)]
+
+
+def _users_group(with_store: Callable[..., Any]) -> click.Group:
+    """``placerisk users``: add, list, disable, authorities."""
 
     @click.group()
     def users() -> None:
-        """Accounts: add, list, disable. Roles: admin, analyst, police, guardian."""
+        """Accounts: add, list, disable, authorities. Roles: admin, analyst, police, guardian."""
 
     @users.command("add")
     @click.argument("name")
@@ -121,14 +165,24 @@ def build_commands(with_store: Callable[..., Any]) -> list[click.Command]:
                   help="Ask for the password (the default; needs a terminal).")
     @click.option("--generate", "ask", flag_value="generate",
                   help="Generate a random password and print it once.")
+    @click.option("--authority", "codes", multiple=True, metavar="CODE", help=AUTHORITY_HELP)
+    @click.option("--all-authorities", "every", is_flag=True, help=ALL_HELP)
     @with_store
-    def users_add(store: Store, name: str, role: str, ask: str) -> None:
-        """Add the account NAME with a role and a password (12+ characters)."""
+    def users_add(store: Store, name: str, role: str, ask: str, codes: tuple[str, ...],
+                  every: bool) -> None:
+        """Add the account NAME with a role, its authorities and a password (12+ characters).
+
+        Police and guardian accounts need --authority CODE (repeatable) or --all-authorities.
+        """
+        chosen = _chosen_scope(role, codes, every)
+        scope = accounts.check_authorities(role, chosen)  # before asking for a password
         password = accounts.new_password() if ask == "generate" else _ask_password()
-        accounts.add_user(store, name, role, password)
+        accounts.add_user(store, name, role, password, authorities=chosen)
         audit.record(store, action="users", user_name=cli_user(), object_type="user",
-                     object_ids=[name], detail=f"added, role {role}")
-        click.echo(f"added {name} ({role})")
+                     object_ids=[name], detail=f"added, role {role}, authorities: "
+                                               f"{describe(scope)}")
+        click.echo(f"added {name} ({role}; {describe(scope)})")
+        _warn_unloaded(store, scope)
         if ask == "generate":
             click.echo(f"password: {password}  (shown once; give it to {name} privately)")
 
@@ -139,7 +193,28 @@ def build_commands(with_store: Callable[..., Any]) -> list[click.Command]:
         for row in accounts.list_users(store):
             state = "disabled" if row["disabled"] else "active"
             last = row["last_login_at"] or "never"
-            click.echo(f"{row['name']:<24} {row['role']:<9} {state:<9} last sign-in {last}")
+            sees = describe(row["authorities"])  # type: ignore[arg-type]
+            click.echo(f"{row['name']:<24} {row['role']:<9} {state:<9} last sign-in {last}; "
+                       f"sees {sees}")
+
+    @users.command("authorities")
+    @click.argument("name")
+    @click.option("--authority", "codes", multiple=True, metavar="CODE", help=AUTHORITY_HELP)
+    @click.option("--all-authorities", "every", is_flag=True, help=ALL_HELP)
+    @with_store
+    def users_authorities(store: Store, name: str, codes: tuple[str, ...], every: bool) -> None:
+        """Change the authorities the account NAME may see (from its next request on).
+
+        Give --authority CODE (repeatable) to restrict it to those, or --all-authorities.
+        The change is audited with who made it and what it was before.
+        """
+        if not codes and not every:
+            msg = "give --authority CODE (repeatable) or --all-authorities"
+            raise click.UsageError(msg)
+        chosen = _chosen_scope(None, codes, every)
+        before, after = accounts.set_authorities(store, name, chosen, actor=cli_user())
+        click.echo(f"{name} sees {describe(after)} (was {describe(before)})")
+        _warn_unloaded(store, after)
 
     @users.command("disable")
     @click.argument("name")
@@ -151,6 +226,12 @@ def build_commands(with_store: Callable[..., Any]) -> list[click.Command]:
         audit.record(store, action="users", user_name=cli_user(), object_type="user",
                      object_ids=[name], detail="enabled" if enable else "disabled")
         click.echo(f"{name} {'enabled' if enable else 'disabled'}")
+
+    return users
+
+
+def _audit_command(with_store: Callable[..., Any]) -> click.Command:
+    """``placerisk audit``: read the trail, or verify its chain."""
 
     @click.command("audit")
     @click.option("--user", help="Only this user's rows.")
@@ -188,4 +269,4 @@ def build_commands(with_store: Callable[..., Any]) -> list[click.Command]:
             click.echo(_line(r))
         click.echo(f"{len(rows)} rows", err=True)
 
-    return [users, audit_]
+    return audit_

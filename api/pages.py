@@ -31,6 +31,7 @@ from api.policy import HOME, rule_for
 from layers import audit, queries
 from layers.patrol_plan import HOURS, MAX_OFFICERS
 from layers.runs import latest_run_id
+from layers.scope import Scope
 from layers.store import Store
 from maps import pages
 
@@ -122,13 +123,16 @@ def last_meeting(store: Store) -> dt.date | None:
     return None
 
 
-def ward_choices(store: Store) -> tuple[pd.DataFrame, str | None]:
-    """Every loaded ward (``code``, ``name``) by name, and the newest run's top-ranked one."""
+def ward_choices(store: Store, scope: Scope = None) -> tuple[pd.DataFrame, str | None]:
+    """Every loaded ward (``code``, ``name``) by name, and the newest run's top-ranked one.
+
+    ``scope``: the wards of the authorities the reader may see (`layers.scope`).
+    """
     with store.connect() as conn:
-        areas, _ = queries.areas(conn, geometry=False)
+        areas, _ = queries.areas(conn, geometry=False, scope=scope)
         top = None
         if latest_run_id(conn) is not None:
-            _, ranking = queries.ward_ranking(conn)
+            _, ranking = queries.ward_ranking(conn, scope=scope)
             top = str(ranking["ward_code"].iloc[0]) if len(ranking) else None
     wards = pd.DataFrame(areas[["code", "name"]]).sort_values(["name", "code"])
     return wards.reset_index(drop=True), top
@@ -154,9 +158,15 @@ def _plan_defaults(request: Request) -> dict[str, object]:
                                     pages.DEFAULT_OFFICERS))}
 
 
+def _scope(request: Request) -> Scope:
+    """The reader's scope; a page answered without a session offers no ward at all."""
+    session = getattr(request.state, "session", None)
+    return session.user.authorities if session is not None else frozenset()
+
+
 def _ward_form(request: Request, path: str) -> tuple[str | None, str]:
     """"Choose a ward" when none or an unknown one was asked for, and the form."""
-    wards, top = ward_choices(request.app.state.store)
+    wards, top = ward_choices(request.app.state.store, _scope(request))
     asked = request.query_params.get("ward")
     known = asked in set(wards["code"])
     form = pages.ward_form_html(action=request.url.path, wards=wards,

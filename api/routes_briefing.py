@@ -18,12 +18,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
+from api.auth import UserScope
 from api.routes_outcomes import outcome_tables
 from api.routes_plans import DATE_PATTERN, parse_date
 from layers import queries
 from layers.briefing import default_since
 from layers.briefing_inputs import load_briefing, run_for
 from layers.outcomes import DEFAULT_DAYS
+from layers.scope import Scope
 from layers.store import Store
 from maps.briefing_page import briefing_page_html, section_maps
 from maps.printing import html_to_pdf
@@ -57,8 +59,10 @@ def parse_day(text: str, name: str) -> dt.date:
 
 
 def render_briefing(store: Store, *, meeting: dt.date, since: dt.date | None,
-                    fmt: str = "html") -> bytes:
+                    fmt: str = "html", scope: Scope = None) -> bytes:
     """The pack as HTML or PDF bytes (``fmt`` a `MEDIA_TYPES` key).
+
+    ``scope``: the authorities the reader may see (`layers.scope`); the pack holds theirs only.
 
     Raises
     ------
@@ -77,21 +81,24 @@ def render_briefing(store: Store, *, meeting: dt.date, since: dt.date | None,
     with store.connect() as conn:
         run_for(conn, meeting)  # a missing run is a 404 before the outcome table is built
     table, _, demo = outcome_tables(store, days=DEFAULT_DAYS, alpha=OUTCOME_ALPHA,
-                                    as_of=meeting)
+                                    as_of=meeting, scope=scope)
     with store.connect() as conn:
         briefing = load_briefing(conn, meeting=meeting, since=since, outcomes=table,
-                                 outcome_days=DEFAULT_DAYS, outcome_alpha=OUTCOME_ALPHA)
-        areas, _ = queries.areas(conn)
+                                 outcome_days=DEFAULT_DAYS, outcome_alpha=OUTCOME_ALPHA,
+                                 scope=scope)
+        areas, _ = queries.areas(conn, scope=scope)
     page = briefing_page_html(briefing, maps=section_maps(briefing, areas),
                               notice=demo)
     return html_to_pdf(page) if fmt == "pdf" else page.encode("utf-8")
 
 
 @router.get("/briefing", response_class=HTMLResponse, tags=["briefing"])
-def briefing_page(request: Request, meeting: Meeting, since: Since = None) -> HTMLResponse:
+def briefing_page(request: Request, meeting: Meeting, scope: UserScope,
+                  since: Since = None) -> HTMLResponse:
     """The JAG briefing pack for a meeting, print-ready (no scripts, no external requests)."""
     content = render_briefing(request.app.state.store, meeting=parse_day(meeting, "meeting"),
-                              since=None if since is None else parse_day(since, "since"))
+                              since=None if since is None else parse_day(since, "since"),
+                              scope=scope)
     return HTMLResponse(content.decode("utf-8"))
 
 
@@ -102,12 +109,13 @@ def _responses() -> dict[int | str, dict[str, Any]]:
 
 @router.get("/briefing.pdf", response_class=Response, tags=["briefing"],
             responses=_responses())
-def briefing_pdf(request: Request, meeting: Meeting, since: Since = None) -> Response:
+def briefing_pdf(request: Request, meeting: Meeting, scope: UserScope,
+                 since: Since = None) -> Response:
     """The JAG briefing pack for a meeting as a PDF (A4)."""
     day = parse_day(meeting, "meeting")
     content = render_briefing(request.app.state.store, meeting=day,
                               since=None if since is None else parse_day(since, "since"),
-                              fmt="pdf")
+                              fmt="pdf", scope=scope)
     headers = {"Content-Disposition": f'attachment; filename="placerisk-briefing-{day}.pdf"',
                "Cache-Control": "no-store"}
     return Response(content, media_type=MEDIA_TYPES["pdf"], headers=headers)

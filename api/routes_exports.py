@@ -14,6 +14,7 @@ from fastapi.responses import Response
 
 from api.app import Conn, RunId
 from api.audit_trail import returned
+from api.auth import UserScope
 from layers import export_io, exports
 
 router = APIRouter()
@@ -30,7 +31,7 @@ Purpose = Annotated[str, Query(min_length=5, max_length=200,
     responses={200: {"content": _MEDIA_TYPES, "description": "The file, as an attachment."},
                404: {"description": "Unknown export or format, or no scoring run yet."}},
 )
-def export_file(request: Request, conn: Conn, what: What, fmt: Fmt,
+def export_file(request: Request, conn: Conn, what: What, fmt: Fmt, scope: UserScope,
                 purpose: Purpose, run_id: RunId = None) -> Response:  # noqa: ARG001
     """Download cells, places (no notes), reports, activities or wards: GeoJSON, CSV or GPKG."""
     try:
@@ -38,7 +39,7 @@ def export_file(request: Request, conn: Conn, what: What, fmt: Fmt,
         export_io.check_format(fmt)
     except exports.UnknownExportError as exc:
         raise HTTPException(status_code=404, detail=str(exc)) from exc
-    frame = export_io.load_export(conn, what, run_id=run_id)
+    frame = export_io.load_export(conn, what, run_id=run_id, scope=scope)
     returned(request, {what: len(frame)})
     content, media_type, filename = export_io.export_bytes(frame, fmt, what)
     headers = {"Content-Disposition": f'attachment; filename="{filename}"',

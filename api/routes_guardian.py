@@ -23,10 +23,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict
 
+from api.auth import UserScope
 from api.security import content_security_policy
 from api.settings import Settings, base_map
 from layers import disclosure, queries, runs
 from layers.cube import make_steps
+from layers.scope import Scope
 from layers.score_inputs import study_grid
 from layers.store import Store
 from maps.guardian import build_guardian_map
@@ -79,9 +81,9 @@ def guardian_k(settings: Settings) -> int:
     return disclosure.check_k(getattr(settings, "guardian_k", disclosure.DEFAULT_K))
 
 
-def _period_values(conn: sa.Connection
+def _period_values(conn: sa.Connection, scope: Scope = None
                    ) -> tuple[pd.DataFrame | None, tuple[dt.date, dt.date] | None]:
-    """The newest run's cell values summed over its newest complete fixed period."""
+    """The newest run's cell values (in ``scope``) summed over its newest complete period."""
     run_id = runs.latest_run_id(conn)
     if run_id is None:
         return None, None
@@ -90,7 +92,7 @@ def _period_values(conn: sa.Connection
     period = disclosure.fixed_period(steps, as_of=run["as_of"])
     if period is None:
         return None, None
-    cells = runs.read_run_cells(conn, run_id, series=True)
+    cells = runs.read_run_cells(conn, run_id, series=True, scope=scope)
     series = np.array(cells["values_series"].tolist(), dtype=float).reshape(len(cells),
                                                                            len(steps))
     values = disclosure.period_values(cells["h3_cell"].to_numpy(dtype=object), series, period)
@@ -99,22 +101,28 @@ def _period_values(conn: sa.Connection
     return values, (first, last)
 
 
-def guardian_view(store: Store, settings: Settings) -> GuardianView:
-    """Read the store and apply `layers.disclosure`: the only way guardian data is made."""
+def guardian_view(store: Store, settings: Settings, *, scope: Scope = None) -> GuardianView:
+    """Read the store and apply `layers.disclosure`: the only way guardian data is made.
+
+    ``scope``: the authorities the guardian may see (`layers.scope`): their places, the
+    grid over their wards and the scores of their cells only.
+    """
     k = guardian_k(settings)
     with store.connect() as conn:
-        places = queries.places(conn).rows[PLACE_FIELDS]
-        grid = study_grid(conn, resolution=disclosure.GUARDIAN_RESOLUTION)
-        values, period = _period_values(conn)
+        places = queries.places(conn, scope=scope).rows[PLACE_FIELDS]
+        grid = study_grid(conn, resolution=disclosure.GUARDIAN_RESOLUTION, authorities=scope)
+        values, period = _period_values(conn, scope)
     cells = disclosure.guardian_cells(places, values, k=k, grid=grid if len(grid) else None)
     return GuardianView(cells, disclosure.protective_places(places), k, period)
 
 
-def render_guardian_html(store: Store, settings: Settings, *, standalone: bool = False) -> str:
+def render_guardian_html(store: Store, settings: Settings, *, standalone: bool = False,
+                         scope: Scope = None) -> str:
     """The guardian map page (``placerisk map --view guardian``); ``standalone`` embeds Leaflet."""
-    view = guardian_view(store, settings)
+    view = guardian_view(store, settings, scope=scope)
     with store.connect() as conn:
-        areas, _ = queries.areas(conn)  # public boundaries: the bearings without a base map
+        # public boundaries: the bearings without a base map
+        areas, _ = queries.areas(conn, scope=scope)
     period = None if view.period is None else f"{view.period[0]} to {view.period[1]}"
     m = build_guardian_map(view.cells, view.protective, tiles=base_map(settings.guardian_tiles),
                            attribution=settings.attribution, k=view.k, period=period,
@@ -122,9 +130,10 @@ def render_guardian_html(store: Store, settings: Settings, *, standalone: bool =
     return render_html(m, standalone=standalone, title="placerisk: guardian view")
 
 
-def guardian_payload(store: Store, settings: Settings) -> GuardianCellsPublic:
-    """The guardian grid as the JSON model."""
-    view = guardian_view(store, settings)
+def guardian_payload(store: Store, settings: Settings, *,
+                     scope: Scope = None) -> GuardianCellsPublic:
+    """The guardian grid (of ``scope``, `layers.scope`) as the JSON model."""
+    view = guardian_view(store, settings, scope=scope)
     data = [GuardianCell.model_validate(row) for row in queries.records(view.cells)]
     start, end = view.period if view.period is not None else (None, None)
     return GuardianCellsPublic(resolution=disclosure.GUARDIAN_RESOLUTION, k=view.k,
@@ -138,17 +147,18 @@ router = APIRouter()
 
 
 @router.get("/guardian", response_class=HTMLResponse, tags=["guardian"])
-def guardian_page(request: Request) -> HTMLResponse:
+def guardian_page(request: Request, scope: UserScope) -> HTMLResponse:
     """The guardian map: banded areas, suppressed areas and protective places."""
     state = request.app.state
     html = state.page_cache.page(
-        state.store, "guardian", None, lambda: render_guardian_html(state.store, state.settings))
+        state.store, "guardian", scope,
+        lambda: render_guardian_html(state.store, state.settings, scope=scope))
     csp = content_security_policy(state.settings, tiles=state.settings.guardian_tiles)
     return HTMLResponse(html, headers={"Content-Security-Policy": csp})
 
 
 @router.get("/api/guardian/cells", response_model=GuardianCellsPublic, tags=["guardian"])
-def guardian_cells(request: Request) -> GuardianCellsPublic:
+def guardian_cells(request: Request, scope: UserScope) -> GuardianCellsPublic:
     """The guardian grid: resolution-7 cells with banded counts or "not shown"."""
     state = request.app.state
-    return guardian_payload(state.store, state.settings)
+    return guardian_payload(state.store, state.settings, scope=scope)

@@ -23,10 +23,12 @@ import pandas as pd
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
+from api.auth import UserScope
 from api.schemas import Day
 from layers import disruptions, queries
 from layers.exports import neutralise_csv
 from layers.outcomes import DEFAULT_DAYS, TOO_EARLY, VERDICTS
+from layers.scope import Scope
 from layers.store import Store
 from maps.outcomes_page import SORTABLE, outcomes_page_html
 
@@ -54,14 +56,18 @@ AsOf = Annotated[Day | None, Query(
 
 
 def outcome_tables(store: Store, *, days: int = DEFAULT_DAYS, alpha: float = 0.05,
-                   crime_types: tuple[str, ...] = (), as_of: dt.date | None = None
-                   ) -> tuple[pd.DataFrame, pd.DataFrame, str | None]:
+                   crime_types: tuple[str, ...] = (), as_of: dt.date | None = None,
+                   scope: Scope = None) -> tuple[pd.DataFrame, pd.DataFrame, str | None]:
     """The disruption table as of ``as_of`` (default today), its summary by type, demo notice.
 
     No verdict is given for an activity whose after window is not over by ``as_of`` in the
-    records (`layers.disruptions.judged`).
+    records (`layers.disruptions.judged`). ``scope``: only the rows of activities and
+    campaigns in these authorities (`layers.disruptions.within`), summary included.
     """
     figures, data_end, demo = _measured(store, days=days, alpha=alpha, crime_types=crime_types)
+    if scope is not None:
+        with store.connect() as conn:
+            figures = disruptions.within(conn, figures, scope)
     table = disruptions.judged(figures, days=days, as_of=as_of or dt.date.today(),
                                data_end=data_end)
     summary = disruptions.by_type(table) if len(table) else pd.DataFrame()
@@ -132,14 +138,15 @@ def json_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 @router.get("/outcomes", response_class=HTMLResponse, tags=["outcomes"])
-def outcomes_page(request: Request, days: Days = DEFAULT_DAYS, alpha: Alpha = 0.05,
+def outcomes_page(request: Request, scope: UserScope, days: Days = DEFAULT_DAYS,
+                  alpha: Alpha = 0.05,
                   sort: Sort = "activity_type", order: Order = "asc",
                   type: TypeFilter = None,  # noqa: A002 (query name)
                   as_of: AsOf = None) -> HTMLResponse:
     """Every disruption's measured effect, and which kinds of action work (HTML)."""
     day = as_of or dt.date.today()
     table, summary, demo = outcome_tables(request.app.state.store, days=days, alpha=alpha,
-                                          as_of=day)
+                                          as_of=day, scope=scope)
     shown = _select(table, type, sort, order)
     query = {k: v for k, v in request.query_params.items()}
     return HTMLResponse(outcomes_page_html(
@@ -149,7 +156,8 @@ def outcomes_page(request: Request, days: Days = DEFAULT_DAYS, alpha: Alpha = 0.
 
 
 @router.get("/api/outcomes", tags=["outcomes"])
-def outcomes_json(request: Request, days: Days = DEFAULT_DAYS, alpha: Alpha = 0.05,
+def outcomes_json(request: Request, scope: UserScope, days: Days = DEFAULT_DAYS,
+                  alpha: Alpha = 0.05,
                   crime_type: CrimeTypes = None, sort: Sort = "activity_type",
                   order: Order = "asc", type: TypeFilter = None,  # noqa: A002
                   as_of: AsOf = None) -> dict[str, Any]:
@@ -157,7 +165,7 @@ def outcomes_json(request: Request, days: Days = DEFAULT_DAYS, alpha: Alpha = 0.
     day = as_of or dt.date.today()
     table, summary, _ = outcome_tables(request.app.state.store, days=days, alpha=alpha,
                                        crime_types=tuple(sorted(set(crime_type or ()))),
-                                       as_of=day)
+                                       as_of=day, scope=scope)
     shown = _select(table, type, sort, order)
     return {"days": days, "alpha": alpha, "as_of": day.isoformat(),
             "verdicts": [*VERDICTS, TOO_EARLY],
@@ -165,7 +173,8 @@ def outcomes_json(request: Request, days: Days = DEFAULT_DAYS, alpha: Alpha = 0.
 
 
 @router.get("/outcomes.csv", tags=["outcomes"], response_class=Response)
-def outcomes_csv(request: Request, purpose: Annotated[str, Query(  # noqa: ARG001
+def outcomes_csv(request: Request, scope: UserScope,
+                 purpose: Annotated[str, Query(  # noqa: ARG001
                      min_length=5, max_length=200,
                      description="Why you need this export (to the audit log).")],
                  days: Days = DEFAULT_DAYS, alpha: Alpha = 0.05,
@@ -173,7 +182,7 @@ def outcomes_csv(request: Request, purpose: Annotated[str, Query(  # noqa: ARG00
     """Every disruption's measured effect as CSV (formula-safe), for a spreadsheet."""
     table, _, _ = outcome_tables(request.app.state.store, days=days, alpha=alpha,
                                  crime_types=tuple(sorted(set(crime_type or ()))),
-                                 as_of=as_of)
+                                 as_of=as_of, scope=scope)
     buffer = io.StringIO()
     neutralise_csv(table).to_csv(buffer, index=False)
     return Response(buffer.getvalue(), media_type="text/csv; charset=utf-8", headers={

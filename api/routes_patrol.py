@@ -22,9 +22,11 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel
 from shapely.geometry.base import BaseGeometry
 
+from api.auth import UserScope
 from api.settings import Settings
 from layers import queries
 from layers.patrol import DEFAULT_TOP, MAX_TOP, patrol_cells, tour_length_m
+from layers.scope import Scope
 from layers.store import Store
 from maps.patrol import build_patrol_map
 from maps.view import render_html
@@ -51,9 +53,12 @@ class PatrolView:
     period: str | None  # what the run covers (layers.queries.run_period)
 
 
-def _ward_geometry(conn: sa.Connection, ward_code: str) -> BaseGeometry | None:
-    """The ward's boundary; `NotFoundError` saying how to find codes if it is not loaded."""
-    areas, _ = queries.areas(conn)
+def _ward_geometry(conn: sa.Connection, ward_code: str, scope: Scope) -> BaseGeometry | None:
+    """The ward's boundary; `NotFoundError` saying how to find codes if it is not loaded.
+
+    A ward out of ``scope`` (`layers.scope`) is not loaded, as far as the reader can tell.
+    """
+    areas, _ = queries.areas(conn, scope=scope)
     found = areas[areas["code"] == ward_code]
     if found.empty:
         codes = areas["code"].astype(str).tolist()
@@ -66,22 +71,23 @@ def _ward_geometry(conn: sa.Connection, ward_code: str) -> BaseGeometry | None:
 
 
 def load_patrol(conn: sa.Connection, *, ward_code: str, top: int = DEFAULT_TOP,
-                seed: int | None = None) -> PatrolView:
+                seed: int | None = None, scope: Scope = None) -> PatrolView:
     """Read the newest run's cells of a ward and plan the patrol view.
 
     Raises
     ------
     layers.queries.NotFoundError
-        If the ward is not a loaded area or nothing has been scored yet.
+        If the ward is not a loaded area (of ``scope``, the authorities the reader may see,
+        `layers.scope`) or nothing has been scored yet.
     layers.queries.ParameterError
         If ``top`` is out of range.
     """
-    geometry = _ward_geometry(conn, ward_code)
+    geometry = _ward_geometry(conn, ward_code, scope)
     newest = queries.runs(conn, limit=1).rows
     if newest.empty:
         raise queries.NotFoundError(NO_RUN_HINT)
     run = newest.iloc[0]
-    cells = queries.cells(conn, ward_code=ward_code, run_id=int(run["id"])).rows
+    cells = queries.cells(conn, ward_code=ward_code, run_id=int(run["id"]), scope=scope).rows
     try:
         plan = patrol_cells(cells, ward_code=ward_code, top=top, seed=seed)
     except ValueError as exc:
@@ -100,7 +106,7 @@ def _notice(view: PatrolView) -> str | None:
 
 def render_patrol_html(store: Store, settings: Settings, *, ward_code: str,
                        top: int = DEFAULT_TOP, seed: int | None = None,
-                       standalone: bool = False) -> str:
+                       standalone: bool = False, scope: Scope = None) -> str:
     """Render the patrol view of a ward as a page; ``standalone`` embeds Leaflet (for a file).
 
     Raises
@@ -111,7 +117,7 @@ def render_patrol_html(store: Store, settings: Settings, *, ward_code: str,
         If ``top`` is out of range (1 to `layers.patrol.MAX_TOP`).
     """
     with store.connect() as conn:
-        view = load_patrol(conn, ward_code=ward_code, top=top, seed=seed)
+        view = load_patrol(conn, ward_code=ward_code, top=top, seed=seed, scope=scope)
     m = build_patrol_map(view.plan, view.geometry,
                          tiles=settings.tiles if settings.tiles_enabled else None,
                          attribution=settings.attribution, ward_code=view.ward_code,
@@ -165,19 +171,19 @@ Seed = Annotated[int | None, Query(ge=0, le=2**31 - 1, description=(
 
 
 @router.get("/patrol", response_class=HTMLResponse, tags=["patrol"])
-def patrol_page(request: Request, ward: Ward, top: TopCells = DEFAULT_TOP,
+def patrol_page(request: Request, ward: Ward, scope: UserScope, top: TopCells = DEFAULT_TOP,
                 seed: Seed = None) -> HTMLResponse:
     """The patrol view of a ward: target cells, radio labels, visiting order and dwell."""
     return HTMLResponse(render_patrol_html(request.app.state.store,
                                            request.app.state.settings, ward_code=ward,
-                                           top=top, seed=seed))
+                                           top=top, seed=seed, scope=scope))
 
 
 @router.get("/api/patrol", response_model=PatrolPublic, tags=["patrol"])
-def patrol_json(conn: Annotated[sa.Connection, Depends(_conn)], ward: Ward,
+def patrol_json(conn: Annotated[sa.Connection, Depends(_conn)], ward: Ward, scope: UserScope,
                 top: TopCells = DEFAULT_TOP, seed: Seed = None) -> PatrolPublic:
     """The patrol view of a ward as JSON: cells in visiting order with label and dwell."""
-    view = load_patrol(conn, ward_code=ward, top=top, seed=seed)
+    view = load_patrol(conn, ward_code=ward, top=top, seed=seed, scope=scope)
     data: list[dict[str, Any]] = queries.records(view.plan)
     return PatrolPublic.model_validate({
         "ward_code": view.ward_code, "run_id": view.run_id, "as_of": view.as_of,

@@ -27,6 +27,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel
 
+from api.auth import UserScope
 from api.routes_patrol import load_patrol
 from api.schemas import LocalDateTime
 from geo.crs import WGS84
@@ -42,6 +43,7 @@ from layers.patrol_plan import (
     plan_to_dict,
     plan_vs_done,
 )
+from layers.scope import Scope
 from maps.plan_page import html_to_pdf, plan_map_png, plan_page_html
 
 STREET_PATROL = "street_patrol"
@@ -115,24 +117,27 @@ def _ward_name(conn: sa.Connection, ward_code: str) -> str:
 
 def load_plan(conn: sa.Connection, *, ward_code: str, date: dt.date,
               start: dt.time = dt.time(18, 0), hours: float = 8, officers: int = 1,
-              top: int = DEFAULT_TOP) -> LoadedPlan:
+              top: int = DEFAULT_TOP, scope: Scope = None) -> LoadedPlan:
     """Plan a shift from the newest scoring run and compare it with the patrols recorded.
 
     Raises
     ------
     layers.queries.NotFoundError
-        If the ward is not a loaded area or nothing has been scored yet.
+        If the ward is not a loaded area (of ``scope``, the authorities the planner may
+        see, `layers.scope`) or nothing has been scored yet.
     layers.queries.ParameterError
         If a shift input is out of range (see `layers.patrol_plan.plan_shift`).
     """
-    view = load_patrol(conn, ward_code=ward_code, top=1)  # the ward exists and a run too
-    cells = queries.cells(conn, ward_code=ward_code, run_id=view.run_id).rows
+    # the ward exists (for this reader) and a run too
+    view = load_patrol(conn, ward_code=ward_code, top=1, scope=scope)
+    cells = queries.cells(conn, ward_code=ward_code, run_id=view.run_id, scope=scope).rows
     try:
         plan = plan_shift(cells, ward_code=ward_code, date=date, start=start, hours=hours,
                           officers=officers, top=top)
     except ValueError as exc:
         raise queries.ParameterError(str(exc)) from exc
-    patrols = queries.activities(conn, ward_code=ward_code, activity_type=STREET_PATROL).rows
+    patrols = queries.activities(conn, ward_code=ward_code, activity_type=STREET_PATROL,
+                                 scope=scope).rows
     geometry = [] if view.geometry is None else [view.geometry]
     return LoadedPlan(
         plan=plan, done=plan_vs_done(plan, patrols), ward_name=_ward_name(conn, ward_code),
@@ -280,29 +285,29 @@ def plan_query(
 Params = Annotated[PlanQuery, Depends(plan_query)]
 
 
-def _load(request: Request, q: PlanQuery) -> LoadedPlan:
+def _load(request: Request, q: PlanQuery, scope: Scope) -> LoadedPlan:
     with request.app.state.store.connect() as conn:
         return load_plan(conn, ward_code=q.ward, date=q.date, start=q.start, hours=q.hours,
-                         officers=q.officers, top=q.top)
+                         officers=q.officers, top=q.top, scope=scope)
 
 
-def _download(request: Request, q: PlanQuery, fmt: str) -> Response:
-    content, media_type, filename = render_plan(_load(request, q), fmt)
+def _download(request: Request, q: PlanQuery, fmt: str, scope: Scope) -> Response:
+    content, media_type, filename = render_plan(_load(request, q, scope), fmt)
     headers = {"Content-Disposition": f'attachment; filename="{filename}"',
                "Cache-Control": "no-store"}
     return Response(content, media_type=media_type, headers=headers)
 
 
 @router.get("/patrol/plan", response_class=HTMLResponse, tags=["patrol"])
-def plan_page(request: Request, q: Params) -> HTMLResponse:
+def plan_page(request: Request, q: Params, scope: UserScope) -> HTMLResponse:
     """The printable patrol plan of a ward for one shift (no scripts, no external requests)."""
-    return HTMLResponse(plan_html(_load(request, q)))
+    return HTMLResponse(plan_html(_load(request, q, scope)))
 
 
 @router.get("/api/patrol/plan", response_model=PatrolPlanPublic, tags=["patrol"])
-def plan_json_route(request: Request, q: Params) -> PatrolPlanPublic:
+def plan_json_route(request: Request, q: Params, scope: UserScope) -> PatrolPlanPublic:
     """The patrol plan as JSON: cells, visits by officer and time, done against planned."""
-    return PatrolPlanPublic.model_validate(plan_json(_load(request, q)))
+    return PatrolPlanPublic.model_validate(plan_json(_load(request, q, scope)))
 
 
 def _responses(fmt: str) -> dict[int | str, dict[str, Any]]:
@@ -311,20 +316,20 @@ def _responses(fmt: str) -> dict[int | str, dict[str, Any]]:
 
 @router.get("/patrol/plan.pdf", response_class=Response, tags=["patrol"],
             responses=_responses("pdf"))
-def plan_pdf(request: Request, q: Params) -> Response:
+def plan_pdf(request: Request, q: Params, scope: UserScope) -> Response:
     """The printable patrol plan as a PDF (A4)."""
-    return _download(request, q, "pdf")
+    return _download(request, q, "pdf", scope)
 
 
 @router.get("/patrol/plan.gpx", response_class=Response, tags=["patrol"],
             responses=_responses("gpx"))
-def plan_gpx(request: Request, q: Params) -> Response:
+def plan_gpx(request: Request, q: Params, scope: UserScope) -> Response:
     """The patrol plan as GPX 1.1: a waypoint per cell, a route per officer."""
-    return _download(request, q, "gpx")
+    return _download(request, q, "gpx", scope)
 
 
 @router.get("/patrol/plan.kml", response_class=Response, tags=["patrol"],
             responses=_responses("kml"))
-def plan_kml(request: Request, q: Params) -> Response:
+def plan_kml(request: Request, q: Params, scope: UserScope) -> Response:
     """The patrol plan as KML 2.2: cells with their hexagons, a line per officer."""
-    return _download(request, q, "kml")
+    return _download(request, q, "kml", scope)

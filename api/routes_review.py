@@ -16,11 +16,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.audit_trail import returned
-from api.auth import CurrentSession, client_address
+from api.auth import CurrentSession, UserScope, client_address
 from api.schemas import Day
 from layers import queries, review
 from layers.accounts import Session
 from layers.dates import out_of_range
+from layers.scope import Scope
 from layers.store import utcnow
 from maps.review_page import review_page
 
@@ -93,20 +94,21 @@ class _Who(TypedDict):
     user: str
     role: str
     client: str
+    scope: Scope
 
 
 def _who(request: Request, session: Session) -> _Who:
-    """Who acts, for the review row and the audit log."""
+    """Who acts, for the review row and the audit log, and the authorities they may see."""
     return {"user": session.user.name, "role": session.user.role,
-            "client": client_address(request)}
+            "client": client_address(request), "scope": session.user.authorities}
 
 
 def _page(request: Request, session: Session, *, message: str = "",
           status: int = 200) -> HTMLResponse:
     today = utcnow().date()
     with request.app.state.store.connect() as conn:
-        queue = review.review_queue(conn, today=today)
-        closed = review.closed_places(conn)
+        queue = review.review_queue(conn, today=today, scope=session.user.authorities)
+        closed = review.closed_places(conn, scope=session.user.authorities)
     html = review_page(queue, closed, csrf_token=session.csrf_token, today=today,
                        retention_days=request.app.state.settings.retention_days,
                        message=message)
@@ -132,11 +134,11 @@ def review_html(request: Request, session: CurrentSession) -> HTMLResponse:
 
 
 @router.get("/api/review", response_model=ReviewQueuePublic, tags=["review"])
-def review_json(request: Request, response: Response) -> ReviewQueuePublic:
+def review_json(request: Request, response: Response, scope: UserScope) -> ReviewQueuePublic:
     """Places due for review today, most overdue first."""
     today = utcnow().date()
     with request.app.state.store.connect() as conn:
-        queue = review.review_queue(conn, today=today)
+        queue = review.review_queue(conn, today=today, scope=scope)
     response.headers.update(NO_STORE)
     data = [QueueItem.model_validate(row) for row in queries.records(queue)]
     returned(request, {"places": len(data)})

@@ -10,13 +10,14 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse
 
 from api.audit_trail import Shown, returned
-from api.auth import signed_in
+from api.auth import UserScope, signed_in
 from api.policy import reads_free_text
 from api.schemas import Day
 from api.settings import Settings
 from layers import queries
 from layers.outcomes import VERDICT_NAMES
 from layers.runs import latest_run_id, read_run, read_run_wards
+from layers.scope import Scope
 from layers.store import Store
 from maps.style import escape
 from maps.view import build_map, render_html
@@ -29,8 +30,9 @@ AsOf = Annotated[Day | None, Query(
                 "[default: today].")]
 
 
-def _ward_area(conn: Any, ward_code: str) -> pd.DataFrame:
-    areas, _ = queries.areas(conn)
+def _ward_area(conn: Any, ward_code: str, scope: Scope) -> pd.DataFrame:
+    """The ward's area; `NotFoundError` if it is not loaded or out of ``scope``."""
+    areas, _ = queries.areas(conn, scope=scope)
     ward = areas[areas["code"] == ward_code]
     if ward.empty:
         msg = f"no ward {ward_code!r} is loaded; see /wards for the codes"
@@ -39,18 +41,23 @@ def _ward_area(conn: Any, ward_code: str) -> pd.DataFrame:
 
 
 def render_ward_map_html(store: Store, settings: Settings, ward_code: str, *,
-                         standalone: bool = False) -> str:
-    """The map of one ward: its outline, its cells of the newest run and its places."""
-    return render_ward_map(store, settings, ward_code, standalone=standalone).html
+                         standalone: bool = False, scope: Scope = None) -> str:
+    """The map of one ward: its outline, its cells of the newest run and its places.
+
+    ``scope``: the authorities the reader may see (`layers.scope`); a ward of another is
+    not found.
+    """
+    return render_ward_map(store, settings, ward_code, standalone=standalone,
+                           scope=scope).html
 
 
 def render_ward_map(store: Store, settings: Settings, ward_code: str, *,
-                    standalone: bool = False) -> Shown:
+                    standalone: bool = False, scope: Scope = None) -> Shown:
     """`render_ward_map_html`, with the number of places the map shows."""
     with store.connect() as conn:
-        ward = _ward_area(conn, ward_code)
-        cells = queries.cells(conn, ward_code=ward_code).rows
-        places = queries.places(conn, ward_code=ward_code).rows
+        ward = _ward_area(conn, ward_code, scope)
+        cells = queries.cells(conn, ward_code=ward_code, scope=scope).rows
+        places = queries.places(conn, ward_code=ward_code, scope=scope).rows
         demo = queries.demo_notice(conn)
     m = build_map(ward, cells, places, tiles=settings.tiles if settings.tiles_enabled else None,
                   attribution=settings.attribution, notice=demo)
@@ -58,7 +65,8 @@ def render_ward_map(store: Store, settings: Settings, ward_code: str, *,
     return Shown(render_html(m, standalone=standalone, title=title), {"places": len(places)})
 
 
-def _profile(conn: Any, ward: pd.DataFrame) -> tuple[dict[str, Any], list[float], list[str]]:
+def _profile(conn: Any, ward: pd.DataFrame, scope: Scope
+             ) -> tuple[dict[str, Any], list[float], list[str]]:
     row = ward.iloc[0]
     profile: dict[str, Any] = {"code": row["code"], "name": row["name"],
                                "authority_name": row["authority_name"]}
@@ -66,7 +74,7 @@ def _profile(conn: Any, ward: pd.DataFrame) -> tuple[dict[str, Any], list[float]
     if run_id is None:
         return profile, [], []
     run = read_run(conn, run_id)
-    meta, ranking = queries.ward_ranking(conn, run_id=run_id)
+    meta, ranking = queries.ward_ranking(conn, run_id=run_id, scope=scope)
     wards = read_run_wards(conn, run_id)
     mine = ranking[ranking["ward_code"] == row["code"]]
     series = wards.loc[wards["ward_code"] == row["code"], "score_series"]
@@ -107,34 +115,38 @@ def measured_effects(store: Store, activities: pd.DataFrame, *,
 
 
 def render_ward_html(store: Store, settings: Settings, ward_code: str, *,
-                     standalone: bool = False, as_of: dt.date | None = None) -> str:
+                     standalone: bool = False, as_of: dt.date | None = None,
+                     scope: Scope = None) -> str:
     """The ward profile page; ``standalone`` embeds the map instead of linking to it.
 
-    Activities' measured effects are read as of ``as_of`` (default today).
+    Activities' measured effects are read as of ``as_of`` (default today). ``scope``: the
+    authorities the reader may see (`layers.scope`): a ward of another is not found, and
+    the ward's rank is among the wards in scope.
     """
-    return render_ward(store, settings, ward_code, standalone=standalone, as_of=as_of).html
+    return render_ward(store, settings, ward_code, standalone=standalone, as_of=as_of,
+                       scope=scope).html
 
 
 def render_ward(store: Store, settings: Settings, ward_code: str, *,
                 standalone: bool = False, as_of: dt.date | None = None,
-                free_text: bool = True) -> Shown:
+                free_text: bool = True, scope: Scope = None) -> Shown:
     """`render_ward_html`, with the number of places and activities the page shows.
 
     Without ``free_text`` (a police officer's page) activities show no outcome.
     """
     with store.connect() as conn:
-        ward = _ward_area(conn, ward_code)
-        profile, series, labels = _profile(conn, ward)
-        places = queries.places(conn, ward_code=ward_code).rows
-        cells = queries.cells(conn, ward_code=ward_code).rows
-        activities = queries.activities(conn, ward_code=ward_code, limit=50).rows
+        ward = _ward_area(conn, ward_code, scope)
+        profile, series, labels = _profile(conn, ward, scope)
+        places = queries.places(conn, ward_code=ward_code, scope=scope).rows
+        cells = queries.cells(conn, ward_code=ward_code, scope=scope).rows
+        activities = queries.activities(conn, ward_code=ward_code, limit=50, scope=scope).rows
         demo = queries.demo_notice(conn)
         period = queries.run_period(conn)
     activities = activities.assign(measured=measured_effects(store, activities, as_of=as_of))
     if not free_text:
         activities = activities.drop(columns="outcome")
-    embedded = render_ward_map_html(store, settings, ward_code, standalone=True) \
-        if standalone else None
+    embedded = render_ward_map_html(store, settings, ward_code, standalone=True,
+                                    scope=scope) if standalone else None
     html = ward_page_html(profile, series=series, step_labels=labels, places=places,
                           cells=cells, activities=activities,
                           map_src=None if standalone else f"/wards/{ward_code}/map",
@@ -143,14 +155,14 @@ def render_ward(store: Store, settings: Settings, ward_code: str, *,
 
 
 @router.get("/wards", response_class=HTMLResponse, tags=["wards"])
-def ward_index(request: Request) -> HTMLResponse:
+def ward_index(request: Request, scope: UserScope) -> HTMLResponse:
     """Every loaded ward, ranked by the newest run where there is one."""
     store: Store = request.app.state.store
     with store.connect() as conn:
-        areas, _ = queries.areas(conn, geometry=False)
+        areas, _ = queries.areas(conn, geometry=False, scope=scope)
         rank: dict[str, int] = {}
         if latest_run_id(conn) is not None:
-            _, ranking = queries.ward_ranking(conn)
+            _, ranking = queries.ward_ranking(conn, scope=scope)
             rank = dict(zip(ranking["ward_code"], ranking["rank"], strict=True))
     areas = areas.assign(rank=areas["code"].map(rank)).sort_values(["rank", "name"])
     rows = "".join(
@@ -166,25 +178,26 @@ def ward_index(request: Request) -> HTMLResponse:
 
 
 @router.get("/wards/{ward_code}", response_class=HTMLResponse, tags=["wards"])
-def ward_page(request: Request, ward_code: WardCode, as_of: AsOf = None) -> HTMLResponse:
+def ward_page(request: Request, ward_code: WardCode, scope: UserScope,
+              as_of: AsOf = None) -> HTMLResponse:
     """A ward's profile: map, trend, places, hot cells, activities and rank."""
     state = request.app.state
     free_text = reads_free_text(signed_in(request).user.role)
     shown = state.page_cache.page(
-        state.store, "ward", (ward_code, as_of, free_text),
+        state.store, "ward", (ward_code, as_of, free_text, scope),
         lambda: render_ward(state.store, state.settings, ward_code, as_of=as_of,
-                            free_text=free_text))
+                            free_text=free_text, scope=scope))
     returned(request, shown.counts)
     return HTMLResponse(shown.html)
 
 
 @router.get("/wards/{ward_code}/map", response_class=HTMLResponse, tags=["wards"])
-def ward_map(request: Request, ward_code: WardCode) -> HTMLResponse:
+def ward_map(request: Request, ward_code: WardCode, scope: UserScope) -> HTMLResponse:
     """The map of one ward, shown inside its profile page."""
     state = request.app.state
     shown = state.page_cache.page(
-        state.store, "ward-map", ward_code,
-        lambda: render_ward_map(state.store, state.settings, ward_code))
+        state.store, "ward-map", (ward_code, scope),
+        lambda: render_ward_map(state.store, state.settings, ward_code, scope=scope))
     returned(request, shown.counts)
     return HTMLResponse(shown.html)
 

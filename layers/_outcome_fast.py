@@ -83,7 +83,8 @@ class CellSpace:
     activity_cells
         Every activity cell id as given (raw strings); invalid ones are remembered, not raised.
     candidates
-        ``h3_cell`` (canonical ids) and ``ward_code``.
+        ``h3_cell`` (canonical ids) and ``ward_code``, optionally ``authority_code`` (a small
+        ward's controls then stay in its authority).
     event_cells
         Uniques of the events' ``h3_cell`` (strings; missing values dropped).
     rings
@@ -122,6 +123,10 @@ class CellSpace:
         by_ward = np.lexsort((pos, ward))
         n_wards = int(ward.max()) + 1 if len(ward) else 0
         self._pools = _split(ward[by_ward], pos[by_ward], n_wards)
+        self._authority = np.zeros(n_wards, dtype=np.int64)  # one authority, unless named
+        if "authority_code" in candidates.columns and n_wards:
+            authority, _ = pd.factorize(candidates["authority_code"])
+            self._authority[ward] = authority[keep]  # a ward lies in one authority
 
     def centres(self, cells: list[object]) -> np.ndarray | None:
         """Indices of the distinct centre cells of a plan; None if one is not a valid cell."""
@@ -164,8 +169,10 @@ class CellSpace:
         if len(wards) == 0:
             return None
         pool = self._pool(wards, self._disk(2, centre))
-        if len(pool) == 0 and len(self._pools):  # a small ward: the whole study area
-            pool = self._pool(np.arange(len(self._pools)), self._disk(2, centre))
+        if len(pool) == 0 and len(self._pools):  # a small ward: its authority
+            mine = self._authority[wards]
+            same = np.flatnonzero(np.isin(self._authority, mine[mine >= 0]))
+            pool = self._pool(same, self._disk(2, centre))
         if len(pool) == 0:
             return None
         n = len(target) if n_control is None else n_control

@@ -8,6 +8,12 @@ Four roles share one tool under an information-sharing agreement:
   no intelligence grades;
 - ``guardian`` (community guardian coordinators): the guardian view and its data only.
 
+Each account also has the local authorities it may see (need-to-know: a Hartlepool
+neighbourhood team sees Hartlepool; the hub's analysts see both). They are stored as rows of
+``user_authorities``: authority codes, or ``*`` for every authority, those loaded later
+included (`layers.scope`). Admins always see every authority (they read the whole audit
+log); an account without any row sees nothing.
+
 Passwords are hashed with argon2id (argon2-cffi, OWASP's first choice). A login creates a
 session whose random token goes to the user once, as a cookie or a bearer token; the store
 keeps only its SHA-256. Repeated failed logins from one client address lock that name at
@@ -25,6 +31,7 @@ import hashlib
 import re
 import secrets
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -32,6 +39,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from layers import audit, schema
+from layers.scope import ALL, Scope, describe, from_codes
 from layers.store import Store, utcnow
 
 ROLES = schema.ROLES
@@ -41,6 +49,7 @@ FREE_FAILURES = 5  # failed logins before the first lock-out
 LOCK_BASE_S = 30
 LOCK_MAX_S = 15 * 60
 HASH_SLOTS = 2  # password hashes computed at once; more wait their turn
+AUTHORITY_CODE = re.compile(r"^[A-Z][0-9]{8}$")  # a GSS code, such as E06000001
 _hasher = PasswordHasher()
 _hashing = threading.BoundedSemaphore(HASH_SLOTS)
 
@@ -51,11 +60,16 @@ class AccountError(ValueError):
 
 @dataclass(frozen=True)
 class User:
-    """A signed-in user, as the API sees them."""
+    """A signed-in user, as the API sees them.
+
+    ``authorities`` is the user's scope (`layers.scope`): the authority codes they may see,
+    or ``None`` for every authority.
+    """
 
     id: int
     name: str
     role: str
+    authorities: Scope
 
 
 @dataclass(frozen=True)
@@ -99,6 +113,51 @@ def check_password(password: str) -> str:
     return password
 
 
+def check_authorities(role: str, authorities: Iterable[str] | None) -> Scope:
+    """The scope an account of ``role`` may be given: ``None`` (all) or authority codes.
+
+    An admin reads the whole audit log, so sees every authority: restricting one is refused,
+    as is an empty list or a code that is not a GSS code (a letter and eight digits).
+
+    Examples
+    --------
+    >>> sorted(check_authorities("police", ["E06000001"]))
+    ['E06000001']
+    >>> check_authorities("admin", None) is None
+    True
+    """
+    if authorities is None:
+        return None
+    codes = frozenset(authorities)
+    if ALL in codes:
+        return None
+    if not codes:
+        msg = "give at least one authority code (or all authorities)"
+        raise AccountError(msg)
+    bad = sorted(c for c in codes if not AUTHORITY_CODE.match(c))
+    if bad:
+        msg = (f"authority code {bad[0]!r}: expected a GSS code such as E06000001 "
+               "(a capital letter and eight digits, as areas.authority_code holds)")
+        raise AccountError(msg)
+    if role == "admin":
+        msg = ("an admin reads the whole audit log and so sees every authority; give the "
+               "restricted user an analyst account instead")
+        raise AccountError(msg)
+    return codes
+
+
+def _authority_rows(user_id: int, scope: Scope) -> list[dict[str, object]]:
+    codes = [ALL] if scope is None else sorted(scope)
+    return [{"user_id": user_id, "authority_code": code} for code in codes]
+
+
+def _scope(conn: sa.Connection, user_id: int) -> Scope:
+    """The stored scope of an account: no row at all is no authority."""
+    ua = schema.user_authorities
+    return from_codes(conn.scalars(sa.select(ua.c.authority_code)
+                                   .where(ua.c.user_id == user_id)))
+
+
 def new_password() -> str:
     """A random password of about 120 bits, easy to copy (URL-safe characters)."""
     return secrets.token_urlsafe(15)
@@ -109,11 +168,17 @@ def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def add_user(store: Store, name: str, role: str, password: str) -> User:
-    """Create an account; raise `AccountError` if the name is taken or a value is bad."""
+def add_user(store: Store, name: str, role: str, password: str, *,
+             authorities: Iterable[str] | None = None) -> User:
+    """Create an account; raise `AccountError` if the name is taken or a value is bad.
+
+    ``authorities``: the authority codes the account may see; ``None`` for every authority,
+    those loaded later included (see `check_authorities`).
+    """
     check_name(name)
     check_role(role)
     check_password(password)
+    scope = check_authorities(role, authorities)
     with _hashing:
         password_hash = _hasher.hash(password)  # before the transaction: it takes a while
     with store.begin() as conn:
@@ -125,16 +190,61 @@ def add_user(store: Store, name: str, role: str, password: str) -> User:
             name=name, role=role, password_hash=password_hash, created_at=utcnow()))
         user_id: int = conn.execute(sa.select(schema.users.c.id)
                                     .where(schema.users.c.name == name)).scalar_one()
-    return User(user_id, name, role)
+        conn.execute(sa.insert(schema.user_authorities), _authority_rows(user_id, scope))
+    return User(user_id, name, role, scope)
 
 
 def list_users(store: Store) -> list[dict[str, object]]:
-    """Every account without its hash: name, role, disabled, created, last login."""
-    u = schema.users
+    """Every account without its hash: name, role, disabled, created, last login, scope.
+
+    ``authorities`` is the account's scope (`layers.scope`): ``None`` for every authority.
+    """
+    u, ua = schema.users, schema.user_authorities
     with store.connect() as conn:
-        rows = conn.execute(sa.select(u.c.name, u.c.role, u.c.disabled, u.c.created_at,
+        rows = conn.execute(sa.select(u.c.id, u.c.name, u.c.role, u.c.disabled, u.c.created_at,
                                       u.c.last_login_at).order_by(u.c.name)).all()
-    return [dict(r._mapping) for r in rows]
+        codes: dict[int, list[str]] = {}
+        for user_id, code in conn.execute(sa.select(ua.c.user_id, ua.c.authority_code)):
+            codes.setdefault(user_id, []).append(code)
+    out = []
+    for r in rows:
+        row = dict(r._mapping)
+        row["authorities"] = from_codes(codes.get(row.pop("id"), []))
+        out.append(row)
+    return out
+
+
+def set_authorities(store: Store, name: str, authorities: Iterable[str] | None, *,
+                    actor: str, client: str | None = None) -> tuple[Scope, Scope]:
+    """Change the authorities an account may see, audited with ``actor`` in one transaction.
+
+    Takes effect at the account's next request: every request reads the scope afresh.
+
+    Returns
+    -------
+    (Scope, Scope)
+        The scope before and after.
+
+    Raises
+    ------
+    AccountError
+        For an unknown account, or a scope the account cannot have (`check_authorities`).
+    """
+    u, ua = schema.users, schema.user_authorities
+    with store.begin() as conn:
+        row = conn.execute(sa.select(u.c.id, u.c.role).where(u.c.name == name)
+                           .with_for_update()).first()
+        if row is None:
+            msg = f"no user {name!r}; see `placerisk users list`"
+            raise AccountError(msg)
+        scope = check_authorities(row.role, authorities)
+        before = _scope(conn, row.id)
+        conn.execute(sa.delete(ua).where(ua.c.user_id == row.id))
+        conn.execute(sa.insert(ua), _authority_rows(row.id, scope))
+        audit.record(conn, action="users", user_name=actor, object_type="user",
+                     object_ids=[name], client=client,
+                     detail=f"authorities: {describe(scope)} (was {describe(before)})")
+    return before, scope
 
 
 def set_disabled(store: Store, name: str, *, disabled: bool = True) -> None:
@@ -200,10 +310,12 @@ def authenticate(store: Store, name: str, password: str, *,
     with store.connect() as conn:
         row = conn.execute(sa.select(u.c.id, u.c.name, u.c.role, u.c.password_hash,
                                      u.c.disabled).where(u.c.name == name)).first()
+        scope = _scope(conn, row.id if row is not None else -1)  # the same work for both
     right = _verify(_DUMMY_HASH if row is None else row.password_hash, password)
     reason = ("unknown" if row is None else "password" if not right
               else "disabled" if row.disabled else "ok")
-    user = User(row.id, row.name, row.role) if row is not None and reason == "ok" else None
+    user = (User(row.id, row.name, row.role, scope) if row is not None and reason == "ok"
+            else None)
     with store.begin() as conn:
         if user is not None:
             conn.execute(sa.update(u).where(u.c.id == user.id).values(
@@ -261,11 +373,12 @@ def find_session(store: Store, token: str, *, kind: str) -> Session | None:
                       u.c.name, u.c.role, u.c.disabled)
             .join(u, u.c.id == s.c.user_id)
             .where(s.c.token_hash == token_digest(token), s.c.kind == kind)).first()
-    if row is None or row.revoked_at is not None or row.disabled:
-        return None
+        if row is None or row.revoked_at is not None or row.disabled:
+            return None
+        scope = _scope(conn, row.id)  # read at every request: a change applies at once
     if _aware(row.expires_at) <= utcnow():
         return None
-    return Session(User(row.id, row.name, row.role), row.kind, row.csrf_token,
+    return Session(User(row.id, row.name, row.role, scope), row.kind, row.csrf_token,
                    _aware(row.expires_at))
 
 

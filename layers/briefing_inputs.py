@@ -16,6 +16,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from layers import queries, schema
+from layers import scope as scopes
 from layers.briefing import (
     REPORT_WINDOW_DAYS,
     Briefing,
@@ -51,25 +52,34 @@ def run_for(conn: sa.Connection, meeting: dt.date) -> dict[str, Any]:
     return queries.run(conn, int(best["id"]))
 
 
-def level_history(conn: sa.Connection, *, since: dt.date, meeting: dt.date) -> pd.DataFrame:
-    """Level history entries dated from ``since`` to ``meeting``, both included."""
+def level_history(conn: sa.Connection, *, since: dt.date, meeting: dt.date,
+                  scope: scopes.Scope = None) -> pd.DataFrame:
+    """Level history entries dated from ``since`` to ``meeting``, both included.
+
+    ``scope``: only of places in these authorities (`layers.scope`).
+    """
     lv, p = schema.place_levels, schema.places
+    places_in = sa.select(p.c.id).where(p.c.erased_at.is_(None),
+                                        *scopes.where(p.c.ward_code, scope))
     rows = conn.execute(sa.select(lv.c.place_id, lv.c.changed_on, lv.c.from_level,
                                   lv.c.to_level, lv.c.reason)
                         .where(lv.c.changed_on >= since, lv.c.changed_on <= meeting,
-                               lv.c.place_id.in_(sa.select(p.c.id)
-                                                 .where(p.c.erased_at.is_(None))))
+                               lv.c.place_id.in_(places_in))
                         .order_by(lv.c.changed_on, lv.c.id)).all()
     return pd.DataFrame([tuple(r) for r in rows], dtype=object,
                         columns=["place_id", "changed_on", "from_level", "to_level", "reason"])
 
 
 def place_report_counts(conn: sa.Connection, *, end: dt.date,
-                        days: int = REPORT_WINDOW_DAYS) -> pd.DataFrame:
-    """Independent reports (not patrol-discovered) per place in the ``days`` ending ``end``."""
+                        days: int = REPORT_WINDOW_DAYS, scope: scopes.Scope = None
+                        ) -> pd.DataFrame:
+    """Independent reports (not patrol-discovered) per place in the ``days`` ending ``end``.
+
+    ``scope``: only of places in these authorities (`layers.scope`).
+    """
     r, p = schema.reports, schema.places
     start = end - dt.timedelta(days=days - 1)
-    live = sa.select(p.c.id).where(p.c.erased_at.is_(None))
+    live = sa.select(p.c.id).where(p.c.erased_at.is_(None), *scopes.where(p.c.ward_code, scope))
     rows = conn.execute(sa.select(r.c.place_id, sa.func.count())
                         .where(r.c.place_id.in_(live), r.c.patrol_discovered.is_(False),
                                r.c.reported_on >= start, r.c.reported_on <= end)
@@ -79,31 +89,31 @@ def place_report_counts(conn: sa.Connection, *, end: dt.date,
 
 def load_inputs(conn: sa.Connection, *, meeting: dt.date, since: dt.date | None,
                 outcomes: pd.DataFrame, outcome_days: int = DEFAULT_DAYS,
-                outcome_alpha: float = 0.05) -> BriefingInputs:
+                outcome_alpha: float = 0.05, scope: scopes.Scope = None) -> BriefingInputs:
     """Read the inputs of a pack (see `load_briefing` for the parameters and errors)."""
     try:
         start = default_since(meeting, since)
     except ValueError as exc:
         raise queries.ParameterError(str(exc)) from None
     run = run_for(conn, meeting)
-    labels, states = queries.cell_states(conn, run_id=run["id"])
+    labels, states = queries.cell_states(conn, run_id=run["id"], scope=scope)
     starts = [dt.date.fromisoformat(s) for s in labels] or list(run["steps"])
-    wards, _ = queries.areas(conn, geometry=False)
+    wards, _ = queries.areas(conn, geometry=False, scope=scope)
     return BriefingInputs(
         meeting=meeting, since=start, since_default=since is None, run=run,
         step_starts=starts, states=states,
-        cells=queries.cells(conn, run_id=run["id"]).rows[CELL_FIELDS],
+        cells=queries.cells(conn, run_id=run["id"], scope=scope).rows[CELL_FIELDS],
         wards=pd.DataFrame(wards[["code", "name"]]),
-        places=queries.places(conn).rows[PLACE_FIELDS],
-        levels=level_history(conn, since=start, meeting=meeting),
-        activities=queries.activities(conn).rows[ACTIVITY_FIELDS],
-        outcomes=outcomes, place_reports=place_report_counts(conn, end=meeting),
+        places=queries.places(conn, scope=scope).rows[PLACE_FIELDS],
+        levels=level_history(conn, since=start, meeting=meeting, scope=scope),
+        activities=queries.activities(conn, scope=scope).rows[ACTIVITY_FIELDS],
+        outcomes=outcomes, place_reports=place_report_counts(conn, end=meeting, scope=scope),
         outcome_days=outcome_days, outcome_alpha=outcome_alpha)
 
 
 def load_briefing(conn: sa.Connection, *, meeting: dt.date, since: dt.date | None,
                   outcomes: pd.DataFrame, outcome_days: int = DEFAULT_DAYS,
-                  outcome_alpha: float = 0.05) -> Briefing:
+                  outcome_alpha: float = 0.05, scope: scopes.Scope = None) -> Briefing:
     """Read the store and build the JAG briefing pack for a meeting.
 
     Parameters
@@ -118,6 +128,9 @@ def load_briefing(conn: sa.Connection, *, meeting: dt.date, since: dt.date | Non
         The disruption table (`layers.disruptions.disruption_table`) read as of
         ``meeting`` (no verdict while an after window runs by then), measured over
         ``outcome_days``-day windows at ``outcome_alpha``; those two are stated in the pack.
+    scope
+        The authorities the reader may see (`layers.scope`; ``None`` for all): the pack
+        holds their cells, wards, places and activities only.
 
     Raises
     ------
@@ -127,4 +140,5 @@ def load_briefing(conn: sa.Connection, *, meeting: dt.date, since: dt.date | Non
         If no scoring run is as of ``meeting`` or earlier.
     """
     return build_briefing(load_inputs(conn, meeting=meeting, since=since, outcomes=outcomes,
-                                      outcome_days=outcome_days, outcome_alpha=outcome_alpha))
+                                      outcome_days=outcome_days, outcome_alpha=outcome_alpha,
+                                      scope=scope))

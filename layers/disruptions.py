@@ -9,7 +9,8 @@ measures from `layers.outcomes` over equal windows before and after its start:
 - **crime** (when crime types are chosen): police.uk crimes of those types. police.uk gives
   months only: a crime counts on the 15th of its month, so use windows of several months.
 
-`load_inputs` reads the store (the only I/O here); `disruption_table` and `by_type` are pure.
+`load_inputs` reads the store, and `within` what a reader may see of the table (the only I/O
+here); `disruption_table` and `by_type` are pure.
 No verdict is given before an activity's after window is over (`judged`, by the rule of
 `layers.outcomes.after_window`).
 Unlocated activities cannot be measured: they are counted in `OutcomeInputs.unlocated`.
@@ -28,6 +29,7 @@ import sqlalchemy as sa
 
 from geo import h3index
 from layers import outcomes, queries, schema
+from layers import scope as scopes
 from layers.store import resolution
 from layers.weights import Weights
 
@@ -45,21 +47,23 @@ class OutcomeInputs:
     activities: pd.DataFrame  # id, activity_type, h3_cell, started_at, jag_ref (located)
     reports: pd.DataFrame  # h3_cell, day, weight: independent reports
     crimes: pd.DataFrame  # h3_cell, day, weight: police.uk crimes of the chosen types
-    cells: pd.DataFrame  # h3_cell, ward_code: every cell of every ward (control candidates)
+    cells: pd.DataFrame  # h3_cell, ward_code, authority_code: every cell of every ward
     unlocated: int  # activities without a cell, not measured
     data_end: dt.date | None  # the last day any report or crime falls on
     crime_types: tuple[str, ...]
 
 
 def ward_cells(areas: pd.DataFrame, *, resolution: int) -> pd.DataFrame:
-    """Every cell whose centre lies in a ward: the candidates for control areas."""
+    """Every cell whose centre lies in a ward, with its ward and authority: control candidates."""
     frames = [pd.DataFrame({"h3_cell": h3index.cells_to_str(h3index.polygon_to_cells(
-                  geom, resolution=resolution, contain="centroid")), "ward_code": code})
-              for code, geom in zip(areas["code"], areas.geometry, strict=True)
+                  geom, resolution=resolution, contain="centroid")), "ward_code": code,
+                  "authority_code": authority})
+              for code, authority, geom in zip(areas["code"], areas["authority_code"],
+                                               areas.geometry, strict=True)
               if geom is not None]
     if not frames:
-        return pd.DataFrame({"h3_cell": pd.Series(dtype=object),
-                             "ward_code": pd.Series(dtype=object)})
+        return pd.DataFrame({name: pd.Series(dtype=object)
+                             for name in ("h3_cell", "ward_code", "authority_code")})
     return pd.concat(frames, ignore_index=True).drop_duplicates("h3_cell")
 
 
@@ -168,6 +172,29 @@ def disruption_table(inputs: OutcomeInputs, *, as_of: dt.date,
     """
     return judged(measure(inputs, days=days, alpha=alpha), days=days, as_of=as_of,
                   data_end=inputs.data_end)
+
+
+def within(conn: sa.Connection, table: pd.DataFrame, scope: scopes.Scope) -> pd.DataFrame:
+    """The rows of an outcome table a reader of ``scope`` may see (`layers.scope`).
+
+    An activity's row when the activity is in ``scope``; a campaign's when every activity
+    sharing its ``jag_ref`` is (a campaign reaching into another authority is left out
+    whole). The table is measured once for everyone; this only picks rows.
+    """
+    if scope is None or table.empty:
+        return table
+    a = schema.activities
+    rows = conn.execute(sa.select(a.c.source_id, a.c.jag_ref, a.c.ward_code)).all()
+    acts = pd.DataFrame([tuple(r) for r in rows], columns=["id", "jag_ref", "ward_code"],
+                        dtype=object)
+    inside = acts["ward_code"].isin(list(scopes.wards(conn, scope) or ()))
+    seen = set(acts.loc[inside.to_numpy(dtype=bool), "id"].astype(str))
+    refs = acts.dropna(subset=["jag_ref"])
+    whole = refs.assign(inside=inside[refs.index]).groupby("jag_ref")["inside"].all()
+    campaigns = {str(ref) for ref, ok in whole.items() if ok}
+    ids = table["id"].astype(str)
+    keep = np.where(table["level"] == "campaign", ids.isin(list(campaigns)), ids.isin(list(seen)))
+    return table[keep].reset_index(drop=True)
 
 
 def by_type(table: pd.DataFrame) -> pd.DataFrame:

@@ -26,6 +26,7 @@ import sqlalchemy as sa
 
 from geo.crs import WGS84, check_crs
 from layers import exports, queries, schema
+from layers import scope as scopes
 from layers._files import close_to_others, private_umask, write_private
 from layers.runs import latest_run_id
 
@@ -57,8 +58,8 @@ def check_format(fmt: str) -> ExportFormat:
 
 # --- reading -----------------------------------------------------------------------------
 
-def load_export(conn: sa.Connection, what: str, *, run_id: int | None = None
-                ) -> gpd.GeoDataFrame:
+def load_export(conn: sa.Connection, what: str, *, run_id: int | None = None,
+                scope: scopes.Scope = None) -> gpd.GeoDataFrame:
     """Read one export from the store: every row, in the shape of `layers.exports`.
 
     Parameters
@@ -70,6 +71,8 @@ def load_export(conn: sa.Connection, what: str, *, run_id: int | None = None
         (as stored).
     run_id
         The run of ``cells`` and ``wards``; default the newest.
+    scope
+        Only what lies in these authorities (`layers.scope`); ``None`` for all.
 
     Raises
     ------
@@ -87,28 +90,31 @@ def load_export(conn: sa.Connection, what: str, *, run_id: int | None = None
                    "run_id applies to cells and wards")
             raise queries.ParameterError(msg)
         if what == "places":
-            return exports.places_frame(queries.places(conn).rows)
+            return exports.places_frame(queries.places(conn, scope=scope).rows)
         if what == "reports":
-            return exports.reports_frame(_linked_rows(conn, schema.reports))
-        return exports.activities_frame(_linked_rows(conn, schema.activities))
+            return exports.reports_frame(_linked_rows(conn, schema.reports, scope))
+        return exports.activities_frame(_linked_rows(conn, schema.activities, scope))
     run = queries.run(conn, _run_id(conn, what, run_id))
     if what == "cells":
-        rows = queries.cells(conn, run_id=run["id"]).rows
+        rows = queries.cells(conn, run_id=run["id"], scope=scope).rows
         return exports.cells_frame(rows, as_of=run["as_of"])
-    _, ranking = queries.ward_ranking(conn, run_id=run["id"])
-    areas, _ = queries.areas(conn)
+    _, ranking = queries.ward_ranking(conn, run_id=run["id"], scope=scope)
+    areas, _ = queries.areas(conn, scope=scope)
     return exports.wards_frame(ranking, areas, run_id=run["id"], as_of=run["as_of"])
 
 
-def _linked_rows(conn: sa.Connection, table: sa.Table) -> pd.DataFrame:
-    """Every report or activity in id order, with ``place_ref``: its place's ``place_id``.
+def _linked_rows(conn: sa.Connection, table: sa.Table, scope: scopes.Scope) -> pd.DataFrame:
+    """Every report or activity (in ``scope``) in id order, with ``place_ref``: its place's id.
 
-    A record linked to an erased place is exported unlinked, as every read shows it.
+    A record linked to an erased place, or to a place out of ``scope``, is exported
+    unlinked, as every read shows it.
     """
     p = schema.places
-    live = sa.and_(p.c.id == table.c.place_id, p.c.erased_at.is_(None))
+    live = sa.and_(p.c.id == table.c.place_id, p.c.erased_at.is_(None),
+                   *scopes.where(p.c.ward_code, scope))
     stmt = (sa.select(table, p.c.source_id.label("place_ref"))
-            .select_from(table.outerjoin(p, live)).order_by(table.c.id))
+            .select_from(table.outerjoin(p, live))
+            .where(*scopes.where(table.c.ward_code, scope)).order_by(table.c.id))
     result = conn.execute(stmt)
     return pd.DataFrame(result.all(), columns=list(result.keys()))
 

@@ -28,7 +28,9 @@ Areas (`choose_areas`)
 * **target R**: the activity's cell(s) and their ring 1 (grid disk of radius 1);
 * **buffer B**: ring 2 of the activity's cell(s), outside the target;
 * **control C**: cells of the activity's ward(s) at least 4 steps from every activity cell
-  (when a small ward, such as a town centre, has none that far: of the whole study area),
+  (when a small ward, such as a town centre, has none that far: of the other wards of its
+  authority, when the candidates name one in ``authority_code``, else of the whole study
+  area; so an activity's figures never rest on another authority's records),
   so neither they nor their neighbours touch the target or buffer; of those, the
   ``n_control`` whose before-window count is closest to the target's mean count per cell,
   ties to the lower cell id. ``n_control`` defaults to the number of target cells, so the
@@ -399,6 +401,14 @@ def _wards(centre: list[str], target: set[str], candidates: pd.DataFrame) -> set
     raise AreaError(msg)
 
 
+def _same_authority(cells: pd.DataFrame, wards: set[str]) -> pd.Series:
+    """Whether each candidate is in an authority of ``wards`` (all, naming no authority)."""
+    if "authority_code" not in cells.columns:
+        return pd.Series(True, index=cells.index)
+    mine = set(cells.loc[cells["ward_code"].isin(list(wards)), "authority_code"].dropna())
+    return cells["authority_code"].isin(list(mine))
+
+
 def _closest(pool: pd.DataFrame, level: float, n: int) -> list[str]:
     """The ``n`` cells of ``pool`` (sorted by id) whose ``before`` is closest to ``level``.
 
@@ -419,7 +429,8 @@ def choose_areas(target_cells: Sequence[str], candidate_cells: pd.DataFrame, *,
     target_cells
         The activity's cell(s), hex ids.
     candidate_cells
-        Columns ``h3_cell`` and ``ward_code``: the cells controls may come from.
+        Columns ``h3_cell`` and ``ward_code``: the cells controls may come from; with
+        ``authority_code``, a small ward's controls stay in its authority.
     before
         Before-window count (or weighted sum) per cell, indexed by hex id; cells not in it
         count 0. Without it every candidate ties and the lowest ids are taken.
@@ -450,8 +461,9 @@ def choose_areas(target_cells: Sequence[str], candidate_cells: pd.DataFrame, *,
     near = _disk(centre, EXCLUSION_RING - 1)
     far = ~cells["h3_cell"].isin(list(near))
     pool = cells.loc[cells["ward_code"].isin(list(wards)) & far, ["h3_cell"]]
-    if pool.empty:  # a small ward (a town centre): match in the whole study area instead
-        pool = cells.loc[far & cells["ward_code"].notna(), ["h3_cell"]]
+    if pool.empty:  # a small ward (a town centre): match in its authority instead
+        pool = cells.loc[far & cells["ward_code"].notna() & _same_authority(cells, wards),
+                         ["h3_cell"]]
     pool = pool.drop_duplicates().sort_values("h3_cell")
     counts = pd.Series(dtype=np.float64) if before is None else before.astype(np.float64)
     pool = pool.assign(before=counts.reindex(pool["h3_cell"]).fillna(0.0).to_numpy())

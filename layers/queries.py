@@ -9,6 +9,11 @@ intelligence (a place's ``notes``) is left out unless asked for by name. Erased 
 The scoring-run queries (`runs`, `cell`, `categories`, `ward_ranking`, `concentration`,
 `explain_cell`, `explain_ward`) read the newest run unless given a ``run_id``; they raise
 `NotFoundError` for an unknown run, cell or ward and `ParameterError` for a bad argument.
+
+Every query of records, cells, wards or their aggregates takes ``scope``, the authorities
+the reader may see (`layers.scope`; ``None``, the default, for all): what lies outside is
+left out, and a single record, cell or ward outside it is a `NotFoundError` like one that
+does not exist. A scoring run's own parameters and sizes (`runs`, `run`) are shared.
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ import sqlalchemy as sa
 from geo import h3index
 from geo.crs import WGS84
 from layers import schema
+from layers import scope as scopes
+from layers.concentration import concentration as concentration_of
 from layers.coverage import covered_text
 from layers.cube import PATROL, SOURCES, Steps, make_steps
 from layers.emerging import CATEGORIES
@@ -35,6 +42,7 @@ from layers.filters import MapFilter
 from layers.hotspots import events_for
 from layers.places import LEVELS
 from layers.runs import read_run_wards, unpack
+from layers.scope import Scope
 from layers.score_inputs import load_inputs
 
 DEMO_VINTAGE = "demo"
@@ -86,7 +94,7 @@ def _page(conn: sa.Connection, stmt: sa.Select, order: list, columns: tuple[str,
 
 def places(conn: sa.Connection, *, ward_code: str | None = None,
            mace_level: int | None = None, with_notes: bool = False,
-           limit: int | None = None, offset: int = 0) -> Page:
+           limit: int | None = None, offset: int = 0, scope: Scope = None) -> Page:
     """Places of concern, ordered by id.
 
     Parameters
@@ -99,6 +107,8 @@ def places(conn: sa.Connection, *, ward_code: str | None = None,
         Add the free-text ``notes`` column. Leave it off for anything listed or shared.
     limit, offset
         The page; ``limit=None`` returns every row from ``offset``.
+    scope
+        Only places in these authorities (`layers.scope`); ``None`` for all.
 
     Returns
     -------
@@ -107,7 +117,8 @@ def places(conn: sa.Connection, *, ward_code: str | None = None,
     """
     t = schema.places
     columns = (*PLACE_COLUMNS, "notes") if with_notes else PLACE_COLUMNS
-    stmt = sa.select(*(t.c[c] for c in columns)).where(t.c.erased_at.is_(None))
+    stmt = sa.select(*(t.c[c] for c in columns)).where(t.c.erased_at.is_(None),
+                                                       *scopes.where(t.c.ward_code, scope))
     if ward_code is not None:
         stmt = stmt.where(t.c.ward_code == ward_code)
     if mace_level is not None:
@@ -119,7 +130,7 @@ def places(conn: sa.Connection, *, ward_code: str | None = None,
 
 def activities(conn: sa.Connection, *, ward_code: str | None = None,
                activity_type: str | None = None, h3_cell: str | None = None,
-               limit: int | None = None, offset: int = 0) -> Page:
+               limit: int | None = None, offset: int = 0, scope: Scope = None) -> Page:
     """Disruption activities, newest first.
 
     Parameters
@@ -130,6 +141,8 @@ def activities(conn: sa.Connection, *, ward_code: str | None = None,
         Keep only activities in this ward / of this type / in this H3 cell.
     limit, offset
         The page; ``limit=None`` returns every row from ``offset``.
+    scope
+        Only activities in these authorities (`layers.scope`); ``None`` for all.
 
     Returns
     -------
@@ -137,7 +150,8 @@ def activities(conn: sa.Connection, *, ward_code: str | None = None,
         Columns `ACTIVITY_COLUMNS`; ``place_id`` is the store id of the place, if any.
     """
     t = schema.activities
-    stmt = sa.select(*(t.c[c] for c in ACTIVITY_COLUMNS))
+    stmt = sa.select(*(t.c[c] for c in ACTIVITY_COLUMNS)).where(
+        *scopes.where(t.c.ward_code, scope))
     if ward_code is not None:
         stmt = stmt.where(t.c.ward_code == ward_code)
     if activity_type is not None:
@@ -149,7 +163,7 @@ def activities(conn: sa.Connection, *, ward_code: str | None = None,
 
 
 def cells(conn: sa.Connection, *, ward_code: str | None = None, limit: int | None = None,
-          offset: int = 0, run_id: int | None = None) -> Page:
+          offset: int = 0, run_id: int | None = None, scope: Scope = None) -> Page:
     """Cells of the newest scoring run (or ``run_id``), highest current score first.
 
     Parameters
@@ -162,6 +176,8 @@ def cells(conn: sa.Connection, *, ward_code: str | None = None, limit: int | Non
         The page; ``limit=None`` returns every row from ``offset``.
     run_id
         A stored run; default the newest.
+    scope
+        Only cells whose centre lies in a ward of these authorities (`layers.scope`).
 
     Returns
     -------
@@ -173,7 +189,8 @@ def cells(conn: sa.Connection, *, ward_code: str | None = None, limit: int | Non
         run_id = conn.scalar(sa.select(r.c.id).order_by(r.c.id.desc()).limit(1))
     stmt = (sa.select(c.c.h3_cell, c.c.current.label("score"), c.c.category, c.c.label,
                       c.c.z_last, c.c.trend_z, c.c.ward_code, r.c.as_of, c.c.run_id)
-            .join(r, r.c.id == c.c.run_id).where(c.c.run_id == run_id))
+            .join(r, r.c.id == c.c.run_id)
+            .where(c.c.run_id == run_id, *scopes.where(c.c.ward_code, scope)))
     if ward_code is not None:
         stmt = stmt.where(c.c.ward_code == ward_code)
     order = [c.c.current.desc(), c.c.h3_cell]
@@ -181,8 +198,8 @@ def cells(conn: sa.Connection, *, ward_code: str | None = None, limit: int | Non
 
 
 def areas(conn: sa.Connection, *, authority_code: str | None = None,
-          limit: int | None = None, offset: int = 0, geometry: bool = True
-          ) -> tuple[gpd.GeoDataFrame, int]:
+          limit: int | None = None, offset: int = 0, geometry: bool = True,
+          scope: Scope = None) -> tuple[gpd.GeoDataFrame, int]:
     """Loaded areas (wards), ordered by authority and code.
 
     Parameters
@@ -195,6 +212,8 @@ def areas(conn: sa.Connection, *, authority_code: str | None = None,
         The page; ``limit=None`` returns every row from ``offset``.
     geometry
         Decode the boundaries; without them the geometry column is empty (cheaper).
+    scope
+        Only the areas of these authorities (`layers.scope`); ``None`` for all.
 
     Returns
     -------
@@ -203,7 +222,8 @@ def areas(conn: sa.Connection, *, authority_code: str | None = None,
     """
     t = schema.areas
     columns = (*AREA_COLUMNS, "geometry_wkb") if geometry else AREA_COLUMNS
-    stmt = sa.select(*(t.c[c] for c in columns))
+    stmt = sa.select(*(t.c[c] for c in columns)).where(
+        *scopes.authority_where(t.c.authority_code, scope))
     if authority_code is not None:
         stmt = stmt.where(t.c.authority_code == authority_code)
     rows, count = _page(conn, stmt, [t.c.authority_code, t.c.code], columns, limit=limit,
@@ -350,7 +370,8 @@ def _cell_id(h3_cell: str) -> str:
     return str(h3index.cells_to_str(h3index.str_to_cells([h3_cell]))[0])
 
 
-def cell(conn: sa.Connection, h3_cell: str, *, run_id: int | None = None) -> dict[str, Any]:
+def cell(conn: sa.Connection, h3_cell: str, *, run_id: int | None = None,
+         scope: Scope = None) -> dict[str, Any]:
     """One cell of a run: category, label, current score by source, trend and step series.
 
     Raises
@@ -358,12 +379,14 @@ def cell(conn: sa.Connection, h3_cell: str, *, run_id: int | None = None) -> dic
     ParameterError
         If ``h3_cell`` is not an H3 cell id.
     NotFoundError
-        If there is no such run, or the run has no row for the cell (no data near it).
+        If there is no such run, or the run has no row for the cell (no data near it) in
+        ``scope`` (`layers.scope`).
     """
     name = _cell_id(h3_cell)
     run = _run(conn, run_id)
     c = schema.run_cells
-    row = conn.execute(sa.select(c).where(c.c.run_id == run["id"], c.c.h3_cell == name)
+    row = conn.execute(sa.select(c).where(c.c.run_id == run["id"], c.c.h3_cell == name,
+                                          *scopes.where(c.c.ward_code, scope))
                        ).mappings().one_or_none()
     if row is None:
         msg = f"cell {name} is not in run {run['id']}: no records in or near it"
@@ -386,9 +409,12 @@ def cell(conn: sa.Connection, h3_cell: str, *, run_id: int | None = None) -> dic
     }
 
 
-def categories(conn: sa.Connection, *, run_id: int | None = None
+def categories(conn: sa.Connection, *, run_id: int | None = None, scope: Scope = None
                ) -> tuple[dict[str, Any], pd.DataFrame]:
     """Cells per emerging hot spot category of a run, in `layers.emerging.CATEGORIES` order.
+
+    Background cells are kept as counts over the whole study grid, with no place: a
+    restricted ``scope`` (`layers.scope`) counts the support cells in it and no background.
 
     Returns
     -------
@@ -399,9 +425,10 @@ def categories(conn: sa.Connection, *, run_id: int | None = None
     run = _run(conn, run_id)
     c, b = schema.run_cells, schema.run_background
     support = {str(k): int(n) for k, n in conn.execute(
-        sa.select(c.c.category, sa.func.count()).where(c.c.run_id == run["id"])
+        sa.select(c.c.category, sa.func.count())
+        .where(c.c.run_id == run["id"], *scopes.where(c.c.ward_code, scope))
         .group_by(c.c.category)).all()}
-    background = {str(k): int(n or 0) for k, n in conn.execute(
+    background = {} if scope is not None else {str(k): int(n or 0) for k, n in conn.execute(
         sa.select(b.c.category, sa.func.sum(b.c.cells)).where(b.c.run_id == run["id"])
         .group_by(b.c.category)).all()}
     frame = pd.DataFrame({"category": CATEGORIES,
@@ -423,11 +450,13 @@ def _step_of(steps: Steps, day: dt.date, *, run_id: int, name: str = "since") ->
 
 
 def ward_ranking(conn: sa.Connection, *, run_id: int | None = None,
-                 since: dt.date | None = None) -> tuple[dict[str, Any], pd.DataFrame]:
+                 since: dt.date | None = None, scope: Scope = None
+                 ) -> tuple[dict[str, Any], pd.DataFrame]:
     """A run's wards by rank, with trend and the change of score since a date.
 
     ``change`` is the current score minus the ward's decayed score at the end of the step
     holding ``since`` (the run's stored ``score_series``); ``None`` without ``since``.
+    A restricted ``scope`` (`layers.scope`) keeps its wards, ranked among themselves.
 
     Returns
     -------
@@ -440,6 +469,9 @@ def ward_ranking(conn: sa.Connection, *, run_id: int | None = None,
     steps = _run_steps(run)
     t = None if since is None else _step_of(steps, since, run_id=run["id"])
     wards = read_run_wards(conn, run["id"])
+    if scope is not None and len(wards):
+        wards = scopes.keep(wards, scopes.wards(conn, scope)).copy()
+        wards["rank"] = wards["current"].rank(ascending=False, method="min").astype(int)
     columns = ["ward_code", "name", "rank", "current", "trend_z", "trend_p", "trend_slope",
                "direction", "patrol_share", "change"]
     meta = {**_meta(run), "since": since,
@@ -455,15 +487,39 @@ def ward_ranking(conn: sa.Connection, *, run_id: int | None = None,
     return meta, wards[columns]
 
 
-def concentration(conn: sa.Connection, *, run_id: int | None = None
+def concentration(conn: sa.Connection, *, run_id: int | None = None, scope: Scope = None
                   ) -> tuple[dict[str, Any], pd.DataFrame]:
-    """Per step of a run: ``start``, ``total``, ``top_1pct``, ``top_5pct`` and ``gini``."""
+    """Per step of a run: ``start``, ``total``, ``top_1pct``, ``top_5pct`` and ``gini``.
+
+    The run stores them over its whole study grid. For a restricted ``scope``
+    (`layers.scope`) they are worked out again from the run's cells in it, over the grid of
+    its wards (every cell whose centre lies in one, or that holds a cell in scope).
+    """
     run = _run(conn, run_id)
     st = schema.run_steps
     columns = ("start", "total", "top_1pct", "top_5pct", "gini")
     rows = conn.execute(sa.select(*(st.c[c] for c in columns)).where(st.c.run_id == run["id"])
                         .order_by(st.c.step)).all()
-    return _meta(run), pd.DataFrame([tuple(r) for r in rows], columns=list(columns))
+    frame = pd.DataFrame([tuple(r) for r in rows], columns=list(columns))
+    if scope is not None:
+        frame = pd.concat([frame[["start"]], _scoped_concentration(conn, run, scope)], axis=1)
+    return _meta(run), frame
+
+
+def _scoped_concentration(conn: sa.Connection, run: dict[str, Any], scope: frozenset[str]
+                          ) -> pd.DataFrame:
+    """`layers.concentration.concentration` of a run's cells in ``scope``, over its grid."""
+    c = schema.run_cells
+    rows = conn.execute(sa.select(c.c.h3_cell, c.c.values_series).where(
+        c.c.run_id == run["id"], *scopes.where(c.c.ward_code, scope))).all()
+    values = np.array([unpack(blob) for _, blob in rows], dtype=float).reshape(
+        len(rows), int(run["n_steps"]))
+    areas_in, _ = areas(conn, scope=scope)
+    grid = [h3index.polygon_to_cells(g, resolution=int(run["resolution"]), contain="centroid")
+            for g in areas_in.geometry if g is not None]
+    held = h3index.str_to_cells(np.array([name for name, _ in rows], dtype=object))
+    n = len(np.unique(np.concatenate([*grid, held]).astype(np.uint64)))
+    return concentration_of(values, max(n, 1))
 
 
 def _steps_to(steps: Steps, day: dt.date, *, run_id: int) -> Steps:
@@ -473,12 +529,15 @@ def _steps_to(steps: Steps, day: dt.date, *, run_id: int) -> Steps:
 
 
 def _explain(conn: sa.Connection, run: dict[str, Any], *, as_of: dt.date | None,
-             top: int, key: str, **only: Any) -> tuple[dict[str, Any], Explanation, int]:
-    """Explain the records selected by ``only`` with the run's weights, steps and cut-off."""
+             top: int, key: str, scope: Scope, **only: Any
+             ) -> tuple[dict[str, Any], Explanation, int]:
+    """Explain the records selected by ``only`` (in ``scope``) with the run's parameters."""
     as_of = as_of or run["as_of"]
     weights = weights_from_dict(run["params"]["weights"])
     steps = _steps_to(_run_steps(run), as_of, run_id=run["id"])
-    inputs = load_inputs(conn, as_of=as_of, known_by=run["known_by"], **only)
+    inputs = load_inputs(conn, as_of=as_of, known_by=run["known_by"],
+                         wards=scopes.ward_select(scope) if scope is not None else None,
+                         **only)
     events = events_for(inputs, steps, weights, key=key, as_of=as_of)
     meta = {**_meta(run), "as_of": as_of, "known_by": run["known_by"]}
     found = sum(len(f) for f in (inputs.reports, inputs.incidents, inputs.places))
@@ -486,51 +545,62 @@ def _explain(conn: sa.Connection, run: dict[str, Any], *, as_of: dt.date | None,
 
 
 def explain_cell(conn: sa.Connection, h3_cell: str, *, run_id: int | None = None,
-                 as_of: dt.date | None = None, top: int = 10
+                 as_of: dt.date | None = None, top: int = 10, scope: Scope = None
                  ) -> tuple[dict[str, Any], Explanation]:
     """Explain a cell's current score with a run's parameters (`layers.explain.explain`).
 
     The records are those known by the run's cut-off (``known_by``) and dated up to
-    ``as_of`` (default the run's as-of date), over steps made like the run's.
+    ``as_of`` (default the run's as-of date), over steps made like the run's. With a
+    restricted ``scope`` (`layers.scope`), only the records in it, of a cell in it.
 
     Raises
     ------
     ParameterError
         If ``h3_cell`` is not an H3 cell id.
     NotFoundError
-        If there is no such run, or the cell is neither in the run nor holds any record.
+        If there is no such run, or the cell is neither in the run nor holds any record (in
+        ``scope``), or the run places it in a ward out of ``scope``.
     """
     name = _cell_id(h3_cell)
     run = _run(conn, run_id)
-    meta, explanation, found = _explain(conn, run, as_of=as_of, top=top, key="key",
-                                        cells=h3index.str_to_cells([name]))
     c = schema.run_cells
-    if not found and conn.scalar(sa.select(c.c.h3_cell).where(
-            c.c.run_id == run["id"], c.c.h3_cell == name)) is None:
-        msg = f"cell {name} holds no records and is not in run {run['id']}"
-        raise NotFoundError(msg)
+    in_run = sa.select(c.c.h3_cell).where(c.c.run_id == run["id"], c.c.h3_cell == name)
+    missing = f"cell {name} holds no records and is not in run {run['id']}"
+    if scope is not None and conn.scalar(in_run) is not None and conn.scalar(
+            in_run.where(*scopes.where(c.c.ward_code, scope))) is None:
+        raise NotFoundError(missing)  # the run puts it in a ward of another authority
+    meta, explanation, found = _explain(conn, run, as_of=as_of, top=top, key="key",
+                                        scope=scope, cells=h3index.str_to_cells([name]))
+    if not found and conn.scalar(in_run.where(*scopes.where(c.c.ward_code, scope))) is None:
+        raise NotFoundError(missing)
     return {**meta, "kind": "cell", "key": name}, explanation
 
 
 def explain_ward(conn: sa.Connection, ward_code: str, *, run_id: int | None = None,
-                 as_of: dt.date | None = None, top: int = 10
+                 as_of: dt.date | None = None, top: int = 10, scope: Scope = None
                  ) -> tuple[dict[str, Any], Explanation]:
     """Explain a ward's current score with a run's parameters, like `explain_cell`.
 
     Raises
     ------
     NotFoundError
-        If there is no such run, or the ward is neither a loaded area nor in the run.
+        If there is no such run, or the ward is neither a loaded area nor in the run, or
+        it is not a loaded ward of ``scope`` (`layers.scope`).
     """
     run = _run(conn, run_id)
     a, w = schema.areas, schema.run_wards
-    known = conn.scalar(sa.select(a.c.code).where(a.c.code == ward_code)) or conn.scalar(
-        sa.select(w.c.ward_code).where(w.c.run_id == run["id"], w.c.ward_code == ward_code))
+    if scope is not None:
+        known = conn.scalar(sa.select(a.c.code).where(
+            a.c.code == ward_code, *scopes.authority_where(a.c.authority_code, scope)))
+    else:
+        known = conn.scalar(sa.select(a.c.code).where(a.c.code == ward_code)) or conn.scalar(
+            sa.select(w.c.ward_code).where(w.c.run_id == run["id"],
+                                           w.c.ward_code == ward_code))
     if known is None:
         msg = f"ward {ward_code} is not a loaded area"
         raise NotFoundError(msg)
     meta, explanation, _ = _explain(conn, run, as_of=as_of, top=top, key="ward_code",
-                                    ward_code=ward_code)
+                                    scope=scope, ward_code=ward_code)
     return {**meta, "kind": "ward", "key": ward_code}, explanation
 
 
@@ -541,7 +611,8 @@ INCIDENT_CELL_COLUMNS = ("h3_cell", "count", "top_types")
 
 def incident_cells(conn: sa.Connection, *, months: int = 3, top: int = 3,
                    within: MapFilter | None = None,
-                   wards: Mapping[str, str] | None = None) -> pd.DataFrame:
+                   wards: Mapping[str, str] | None = None, scope: Scope = None
+                   ) -> pd.DataFrame:
     """police.uk crimes per H3 cell (the store's resolution) over the newest months held.
 
     The points of police.uk are anonymised snap points, so crime is only ever shown by
@@ -558,6 +629,8 @@ def incident_cells(conn: sa.Connection, *, months: int = 3, top: int = 3,
     within, wards
         A map filter: its date range picks the months instead of ``months``, its authority
         the wards (``wards`` maps ward code to authority code).
+    scope
+        Only crimes in these authorities (`layers.scope`); ``None`` for all.
 
     Returns
     -------
@@ -571,7 +644,7 @@ def incident_cells(conn: sa.Connection, *, months: int = 3, top: int = 3,
         raise ParameterError(msg)
     t = schema.incidents
     stmt = sa.select(t.c.h3_cell, t.c.crime_type, sa.func.count().label("n")).where(
-        t.c.h3_cell.is_not(None))
+        t.c.h3_cell.is_not(None), *scopes.where(t.c.ward_code, scope))
     first, last = within.months() if within is not None else (None, None)
     if first is None and last is None:
         newest = sa.select(t.c.month).distinct().order_by(t.c.month.desc()).limit(months)
@@ -610,11 +683,13 @@ def _authority_wards(within: MapFilter, wards: Mapping[str, str] | None) -> list
 
 
 def report_cells(conn: sa.Connection, within: MapFilter,
-                 wards: Mapping[str, str] | None = None) -> pd.DataFrame:
+                 wards: Mapping[str, str] | None = None, *, scope: Scope = None
+                 ) -> pd.DataFrame:
     """Concern reports per H3 cell that match a map filter, patrol-discovered ones apart.
 
     A report matches the exploitation type by its own type and the place category by the
     category of the place it names (a report naming no place cannot match a category).
+    Only reports in ``scope`` count (`layers.scope`; ``None`` for all).
 
     Returns
     -------
@@ -626,7 +701,7 @@ def report_cells(conn: sa.Connection, within: MapFilter,
     r, p = schema.reports, schema.places
     stmt = (sa.select(r.c.h3_cell, r.c.patrol_discovered, sa.func.count().label("n"))
             .select_from(r.outerjoin(p, (r.c.place_id == p.c.id) & p.c.erased_at.is_(None)))
-            .where(r.c.h3_cell.is_not(None)))
+            .where(r.c.h3_cell.is_not(None), *scopes.where(r.c.ward_code, scope)))
     if within.date_from is not None:
         stmt = stmt.where(r.c.reported_on >= within.date_from)
     if within.date_to is not None:
@@ -652,30 +727,35 @@ def report_cells(conn: sa.Connection, within: MapFilter,
     return out[list(REPORT_CELL_COLUMNS)]
 
 
-def search_postcodes(conn: sa.Connection, query: str, *, limit: int = 8) -> list[dict[str, Any]]:
+def search_postcodes(conn: sa.Connection, query: str, *, limit: int = 8,
+                     scope: Scope = None) -> list[dict[str, Any]]:
     """Loaded postcodes starting with ``query`` (spaces and case ignored), with their points.
 
-    Examples of ``query``: ``"ts18"``, ``"TS18 1A"``.
+    Examples of ``query``: ``"ts18"``, ``"TS18 1A"``. A restricted ``scope``
+    (`layers.scope`) keeps the postcodes of its authorities (by the district or the ward
+    the postcode file names).
     """
     key = "".join(query.split()).upper()
     if not key or len(key) > 8 or not key.isalnum():
         return []
     t = schema.postcodes
     compact = sa.func.replace(t.c.postcode, " ", "")
-    rows = conn.execute(sa.select(t.c.postcode, t.c.lat, t.c.lng)
-                        .where(compact.like(f"{key}%")).order_by(t.c.postcode)
-                        .limit(limit)).all()
+    stmt = sa.select(t.c.postcode, t.c.lat, t.c.lng).where(compact.like(f"{key}%"))
+    if scope is not None:
+        stmt = stmt.where(sa.or_(*scopes.authority_where(t.c.district_code, scope),
+                                 *scopes.where(t.c.ons_ward_code, scope)))
+    rows = conn.execute(stmt.order_by(t.c.postcode).limit(limit)).all()
     return [{"t": code, "k": "postcode", "c": [round(lat, 6), round(lng, 6)]}
             for code, lat, lng in rows]
 
 
-def cell_states(conn: sa.Connection, *, run_id: int | None = None
+def cell_states(conn: sa.Connection, *, run_id: int | None = None, scope: Scope = None
                 ) -> tuple[list[str], pd.DataFrame]:
     """Per step, whether each cell was a significant hot (``h``) or cold (``c``) spot.
 
-    Returns the step start dates and one row per cell that was significant at least once:
-    ``h3_cell`` and ``states``, a string with one character per step (``h``, ``c`` or ``.``).
-    Empty when there is no run.
+    Returns the step start dates and one row per cell (in ``scope``, `layers.scope`) that
+    was significant at least once: ``h3_cell`` and ``states``, a string with one character
+    per step (``h``, ``c`` or ``.``). Empty when there is no run.
     """
     r, c, st = schema.score_runs, schema.run_cells, schema.run_steps
     if run_id is None:
@@ -685,7 +765,7 @@ def cell_states(conn: sa.Connection, *, run_id: int | None = None
     starts = [str(d) for d in conn.scalars(sa.select(st.c.start).where(st.c.run_id == run_id)
                                            .order_by(st.c.step))]
     rows = conn.execute(sa.select(c.c.h3_cell, c.c.z_series, c.c.sig_series)
-                        .where(c.c.run_id == run_id)).all()
+                        .where(c.c.run_id == run_id, *scopes.where(c.c.ward_code, scope))).all()
     cells, states = [], []
     for cell, z_blob, sig_blob in rows:
         sig = unpack(sig_blob, flags=True)
@@ -698,18 +778,19 @@ def cell_states(conn: sa.Connection, *, run_id: int | None = None
     return starts, pd.DataFrame({"h3_cell": cells, "states": states})
 
 
-def place_detail(conn: sa.Connection, source_id: str, *, activities_limit: int = 5
-                 ) -> dict[str, Any]:
+def place_detail(conn: sa.Connection, source_id: str, *, activities_limit: int = 5,
+                 scope: Scope = None) -> dict[str, Any]:
     """One place (never its notes), its level history and its latest activities.
 
     Raises
     ------
     NotFoundError
-        When no place has this id.
+        When no place has this id, or none in ``scope`` (`layers.scope`).
     """
     t, lv, ac = schema.places, schema.place_levels, schema.activities
     row = conn.execute(sa.select(*(t.c[c] for c in PLACE_COLUMNS))
-                       .where(t.c.source_id == source_id, t.c.erased_at.is_(None))
+                       .where(t.c.source_id == source_id, t.c.erased_at.is_(None),
+                              *scopes.where(t.c.ward_code, scope))
                        ).mappings().first()
     if row is None:
         msg = f"no place {source_id!r}"
@@ -730,8 +811,8 @@ REPORT_DETAIL_COLUMNS = ("source_id", "reported_on", "mace_level", "exploitation
                          "handling_code", "summary")
 
 
-def place_notes(conn: sa.Connection, source_id: str, *, reports_limit: int = 50
-                ) -> dict[str, Any]:
+def place_notes(conn: sa.Connection, source_id: str, *, reports_limit: int = 50,
+                scope: Scope = None) -> dict[str, Any]:
     """A place's free-text notes and its reports with their 3x5x2 grades and summaries.
 
     The most sensitive read of the store: analysts only, and audited by the caller.
@@ -739,11 +820,12 @@ def place_notes(conn: sa.Connection, source_id: str, *, reports_limit: int = 50
     Raises
     ------
     NotFoundError
-        When no place has this id.
+        When no place has this id, or none in ``scope`` (`layers.scope`).
     """
     t, r = schema.places, schema.reports
     row = conn.execute(sa.select(t.c.id, t.c.source_id, t.c.name, t.c.notes)
-                       .where(t.c.source_id == source_id, t.c.erased_at.is_(None))
+                       .where(t.c.source_id == source_id, t.c.erased_at.is_(None),
+                              *scopes.where(t.c.ward_code, scope))
                        ).mappings().first()
     if row is None:
         msg = f"no place {source_id!r}"

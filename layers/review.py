@@ -36,6 +36,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from layers import audit, schema
+from layers import scope as scopes
 from layers._rows import text_problem
 from layers.places import LEVELS
 from layers.queries import NotFoundError, ParameterError
@@ -97,7 +98,8 @@ def _due(review_due: object, assessed_on: object, created_at: object) -> tuple[d
     return add_months(created, UNSET_REVIEW_MONTHS), "created_at"
 
 
-def review_queue(conn: sa.Connection, *, today: dt.date) -> pd.DataFrame:
+def review_queue(conn: sa.Connection, *, today: dt.date,
+                 scope: scopes.Scope = None) -> pd.DataFrame:
     """Places due for review on ``today`` (see the module's rule), most overdue first.
 
     Parameters
@@ -106,6 +108,8 @@ def review_queue(conn: sa.Connection, *, today: dt.date) -> pd.DataFrame:
         An open connection to the store.
     today
         The day the queue is drawn up for.
+    scope
+        Only places in these authorities (`layers.scope`); ``None`` for all.
 
     Returns
     -------
@@ -124,7 +128,8 @@ def review_queue(conn: sa.Connection, *, today: dt.date) -> pd.DataFrame:
     cols = ["source_id", "name", "category", "ward_code", "mace_level", "status",
             "assessed_on", "review_due", "created_at"]
     rows = conn.execute(sa.select(*(t.c[c] for c in cols))
-                        .where(due, t.c.status != CLOSED, t.c.erased_at.is_(None))).all()
+                        .where(due, t.c.status != CLOSED, t.c.erased_at.is_(None),
+                               *scopes.where(t.c.ward_code, scope))).all()
     frame = pd.DataFrame([tuple(r) for r in rows], columns=cols, dtype=object)
     found = [_due(r.review_due, r.assessed_on, r.created_at) for r in frame.itertuples()]
     frame["due"] = [d for d, _ in found]
@@ -135,21 +140,26 @@ def review_queue(conn: sa.Connection, *, today: dt.date) -> pd.DataFrame:
     return frame[list(QUEUE_COLUMNS)]
 
 
-def closed_places(conn: sa.Connection) -> pd.DataFrame:
-    """Closed places not yet erased (the ones `erase` accepts), by id; columns `CLOSED_COLUMNS`."""
+def closed_places(conn: sa.Connection, *, scope: scopes.Scope = None) -> pd.DataFrame:
+    """Closed places not yet erased (the ones `erase` accepts), by id; columns `CLOSED_COLUMNS`.
+
+    ``scope``: only places in these authorities (`layers.scope`).
+    """
     t = schema.places
     rows = conn.execute(sa.select(*(t.c[c] for c in CLOSED_COLUMNS))
-                        .where(t.c.status == CLOSED, t.c.erased_at.is_(None))
+                        .where(t.c.status == CLOSED, t.c.erased_at.is_(None),
+                               *scopes.where(t.c.ward_code, scope))
                         .order_by(t.c.source_id)).all()
     return pd.DataFrame([tuple(r) for r in rows], columns=list(CLOSED_COLUMNS), dtype=object)
 
 
-def _live_place(conn: sa.Connection, source_id: str) -> sa.RowMapping:
-    """The place's row, locked for the transaction; `NotFoundError` if absent or erased."""
+def _live_place(conn: sa.Connection, source_id: str, scope: scopes.Scope) -> sa.RowMapping:
+    """The place's row, locked; `NotFoundError` if absent, erased or out of ``scope``."""
     t = schema.places
     row = conn.execute(sa.select(t.c.id, t.c.source_id, t.c.mace_level, t.c.status,
                                  t.c.review_due)
-                       .where(t.c.source_id == source_id, t.c.erased_at.is_(None))
+                       .where(t.c.source_id == source_id, t.c.erased_at.is_(None),
+                              *scopes.where(t.c.ward_code, scope))
                        .with_for_update()).mappings().first()
     if row is None:
         msg = f"no place {source_id!r}"
@@ -228,7 +238,7 @@ def _apply(conn: sa.Connection, place: sa.RowMapping, *, decision: str, reason: 
 def decide(store: Store, place_source_id: str, *, decision: str, reason: str | None = None,
            new_level: int | None = None, next_review_due: dt.date | None = None, user: str,
            role: str | None = None, client: str | None = None,
-           today: dt.date | None = None) -> dict[str, Any]:
+           today: dt.date | None = None, scope: scopes.Scope = None) -> dict[str, Any]:
     """Record a review decision on a place and apply it, in one transaction, audited.
 
     Parameters
@@ -250,6 +260,9 @@ def decide(store: Store, place_source_id: str, *, decision: str, reason: str | N
         Who decides, for the review row and the audit log.
     today
         The day of the decision; default today (UTC).
+    scope
+        The authorities the decider may see (`layers.scope`): a place outside them is
+        not found.
 
     Returns
     -------
@@ -264,7 +277,7 @@ def decide(store: Store, place_source_id: str, *, decision: str, reason: str | N
     ReviewStateError
         If the place is closed.
     layers.queries.NotFoundError
-        If there is no such place (or it was erased).
+        If there is no such place (or it was erased, or is out of ``scope``).
     """
     today = today or utcnow().date()
     reason = _clean_reason(reason)
@@ -272,7 +285,7 @@ def decide(store: Store, place_source_id: str, *, decision: str, reason: str | N
                    next_review_due=next_review_due, today=today)
     now = utcnow()
     with store.begin() as conn:
-        place = _live_place(conn, place_source_id)
+        place = _live_place(conn, place_source_id, scope)
         if place["status"] == CLOSED:
             msg = f"place {place_source_id} is closed; closed places are not reviewed"
             raise ReviewStateError(msg)
@@ -304,7 +317,7 @@ def _review_detail(decision: str, place: sa.RowMapping, changes: dict[str, Any])
 # --- retention ---------------------------------------------------------------------------
 
 def erase(store: Store, place_source_id: str, *, user: str, role: str | None = None,
-          client: str | None = None) -> dt.datetime:
+          client: str | None = None, scope: scopes.Scope = None) -> dt.datetime:
     """Soft-delete a closed place at once: every read leaves it out from now on; audited.
 
     Returns the erasure time (UTC). `purge` deletes it for good after the retention period.
@@ -314,12 +327,13 @@ def erase(store: Store, place_source_id: str, *, user: str, role: str | None = N
     ReviewStateError
         If the place is not closed (close it at review first).
     layers.queries.NotFoundError
-        If there is no such place, or it was erased already.
+        If there is no such place, or it was erased already, or it is out of ``scope``
+        (the authorities the user may see, `layers.scope`).
     """
     now = utcnow()
     t = schema.places
     with store.begin() as conn:
-        place = _live_place(conn, place_source_id)
+        place = _live_place(conn, place_source_id, scope)
         if place["status"] != CLOSED:
             msg = (f"place {place_source_id} is {place['status']}, not closed: only a closed "
                    "place can be erased; close it at review first (decision close)")

@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from geo import h3index
 from geo.wards import WardIndex
 from layers import schema
+from layers import scope as scopes
 from layers.coverage import describe
 from layers.cube import decay_factors, make_steps
 from layers.hotspots import HotSpots, Previous, ScoreParams, score_hotspots, score_series
@@ -267,12 +268,16 @@ def read_run(conn: sa.Connection, run_id: int) -> dict[str, Any]:
             "coverage": json.loads(row["coverage_json"] or "null")}
 
 
-def read_run_cells(conn: sa.Connection, run_id: int, *, series: bool = False) -> pd.DataFrame:
-    """A run's cells, with the ward of each (from the located records) and optional series."""
+def read_run_cells(conn: sa.Connection, run_id: int, *, series: bool = False,
+                   scope: frozenset[str] | None = None) -> pd.DataFrame:
+    """A run's cells, with the ward of each (from the located records) and optional series.
+
+    ``scope``: only the cells in these authorities (`layers.scope`); ``None`` for all.
+    """
     c = schema.run_cells
     cols = [col for col in c.columns if series or not col.name.endswith("_series")]
-    frame = pd.DataFrame(conn.execute(sa.select(*cols).where(c.c.run_id == run_id)
-                                      .order_by(c.c.current.desc())).mappings().all(),
+    query = sa.select(*cols).where(c.c.run_id == run_id, *scopes.where(c.c.ward_code, scope))
+    frame = pd.DataFrame(conn.execute(query.order_by(c.c.current.desc())).mappings().all(),
                          columns=[col.name for col in cols])
     if series:
         for name in ("values_series", "z_series", "p_series"):

@@ -395,3 +395,18 @@ def max_chars(column: sa.Column) -> int:
         raise TypeError(msg)
     return int(column.type.length or column.info.get("max_chars", TEXT_MAX_CHARS))
 
+# --- the authorities an account may see (migration 0007) -----------------------------------
+# One row per authority code (``areas.authority_code``) an account may see. The code
+# `ALL_AUTHORITIES` ("*") stands for every authority, those whose boundaries are loaded later
+# included; any other code is that authority only. An account with no row sees no authority
+# at all, so a lost row narrows what it sees rather than widening it (`layers.accounts`).
+
+ALL_AUTHORITIES = "*"
+
+user_authorities = sa.Table(
+    "user_authorities",
+    metadata,
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("authority_code", sa.String(16), primary_key=True),
+)

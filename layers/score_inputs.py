@@ -44,7 +44,8 @@ def end_of_day(day: dt.date) -> dt.datetime:
 
 def load_inputs(conn: sa.Connection, *, as_of: dt.date,
                 known_by: dt.datetime | None = None, cells: np.ndarray | None = None,
-                ward_code: str | None = None) -> ScoreInputs:
+                ward_code: str | None = None, wards: sa.Select | None = None
+                ) -> ScoreInputs:
     """Load the located reports, incidents, places and level history known by the cut-off.
 
     Parameters
@@ -59,11 +60,15 @@ def load_inputs(conn: sa.Connection, *, as_of: dt.date,
         Load only the records in these ``uint64`` cells / this ward, for explaining one cell
         or ward (`layers.explain`). ``grid`` then holds only the cells of the records loaded,
         not the study area, so filtered inputs are no input for Gi*.
+    wards
+        Load only the records whose ward is one of these codes (a select of them, such as
+        `layers.scope.ward_select`), with ``cells`` or ``ward_code``: what a reader of some
+        authorities may be shown.
     """
     known_by = known_by or end_of_day(as_of)
     r, i, p, h = schema.reports, schema.incidents, schema.places, schema.place_levels
-    only = _only(cells, ward_code)
-    filtered = cells is not None or ward_code is not None
+    only = _only(cells, ward_code, wards)
+    filtered = cells is not None or ward_code is not None or wards is not None
     reports = _read(conn, sa.select(r.c.source_id, r.c.h3_cell, r.c.ward_code, r.c.reported_on,
                                     r.c.mace_level, r.c.patrol_discovered)
                     .where(r.c.h3_cell.is_not(None), r.c.created_at <= known_by,
@@ -90,7 +95,7 @@ def load_inputs(conn: sa.Connection, *, as_of: dt.date,
     return ScoreInputs(reports, incidents, places, history, grid, res, known_by)
 
 
-def _only(cells: np.ndarray | None, ward_code: str | None
+def _only(cells: np.ndarray | None, ward_code: str | None, wards: sa.Select | None
           ) -> Callable[[sa.Table], list[sa.ColumnElement[bool]]]:
     """The extra conditions of `load_inputs`'s filters, for one record table."""
     names = None if cells is None else [str(c) for c in h3index.cells_to_str(
@@ -102,6 +107,8 @@ def _only(cells: np.ndarray | None, ward_code: str | None
             out.append(table.c.h3_cell.in_(names))
         if ward_code is not None:
             out.append(table.c.ward_code == ward_code)
+        if wards is not None:
+            out.append(table.c.ward_code.in_(wards))
         return out
     return conditions
 
@@ -123,9 +130,17 @@ def _read(conn: sa.Connection, query: sa.Select) -> pd.DataFrame:
     return pd.DataFrame(result.all(), columns=list(result.keys()))
 
 
-def study_grid(conn: sa.Connection, *, resolution: int) -> np.ndarray:
-    """Every cell touching a loaded area: the study area, where empty cells count as zero."""
-    wkb = conn.scalars(sa.select(schema.areas.c.geometry_wkb)).all()
+def study_grid(conn: sa.Connection, *, resolution: int,
+               authorities: frozenset[str] | None = None) -> np.ndarray:
+    """Every cell touching a loaded area: the study area, where empty cells count as zero.
+
+    ``authorities``: only the areas of these authority codes (`layers.scope`).
+    """
+    a = schema.areas
+    query = sa.select(a.c.geometry_wkb)
+    if authorities is not None:
+        query = query.where(a.c.authority_code.in_(sorted(authorities)))
+    wkb = conn.scalars(query).all()
     if not wkb:
         return np.array([], dtype=np.uint64)
     union = shapely.union_all(shapely.from_wkb(np.asarray(wkb, dtype=object)))

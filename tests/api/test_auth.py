@@ -159,11 +159,11 @@ def test_users_and_audit_commands(tmp_path: Path) -> None:
     ensure_accounts_in(db)
     runner = CliRunner()
     r = runner.invoke(main, ["--db", str(db), "users", "add", "pc-7", "--role", "police",
-                             "--generate"])
+                             "--all-authorities", "--generate"])
     assert r.exit_code == 0 and "password: " in r.output
     password = r.output.split("password: ")[1].split()[0]
-    r = runner.invoke(main, ["--db", str(db), "users", "add", "pc-8", "--role", "police"],
-                      input="short\nshort\n")
+    r = runner.invoke(main, ["--db", str(db), "users", "add", "pc-8", "--role", "police",
+                             "--authority", "E06000001"], input="short\nshort\n")
     assert r.exit_code == 1 and "too short" in r.output
     listed = runner.invoke(main, ["--db", str(db), "users", "list"]).output
     assert "pc-7" in listed and password not in listed
