@@ -11,7 +11,6 @@ today's date, for views whose period follows the calendar (the guardian view).
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
@@ -20,31 +19,21 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 
 from layers import schema
+from layers.fingerprint import fingerprint as data_fingerprint
 from layers.store import Store
 
 CACHE_SIZE = 32
 T = TypeVar("T")
-_STAMPS: tuple[tuple[sa.Table, tuple[str, ...]], ...] = (
-    (schema.areas, ("loaded_at",)),
-    (schema.places, ("updated_at", "erased_at")),
-    (schema.place_levels, ("recorded_at",)),
-    (schema.place_reviews, ("decided_at",)),
-    (schema.reports, ("updated_at",)),
-    (schema.activities, ("updated_at",)),
-    (schema.incidents, ("updated_at",)),
-    (schema.score_runs, ("created_at",)),
+# every table a map shows; `layers.fingerprint` reads each cheaply
+TABLES: tuple[sa.Table, ...] = (
+    schema.areas, schema.places, schema.place_levels, schema.place_reviews, schema.reports,
+    schema.activities, schema.incidents, schema.score_runs,
 )
 
 
 def fingerprint(conn: sa.Connection) -> str:
-    """A digest of the row count, highest id and newest stamps of every table a map shows."""
-    parts = [dt.date.today().isoformat()]
-    for table, stamps in _STAMPS:
-        columns = [sa.func.count(), sa.func.max(table.c.id),
-                   *(sa.func.max(table.c[s]) for s in stamps)]
-        parts.append(f"{table.name}:" + ",".join(map(str, conn.execute(
-            sa.select(*columns)).one())))
-    return hashlib.blake2b("|".join(parts).encode(), digest_size=12).hexdigest()
+    """`layers.fingerprint.fingerprint` of every table a map shows, and today's date."""
+    return data_fingerprint(conn, TABLES, salt=dt.date.today().isoformat())
 
 
 class PageCache:
