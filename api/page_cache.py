@@ -11,18 +11,17 @@ today's date, for views whose period follows the calendar (the guardian view).
 from __future__ import annotations
 
 import datetime as dt
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Hashable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import sqlalchemy as sa
 
+from api.results import DEFAULT_WAIT_S, ResultCache
 from layers import schema
 from layers.fingerprint import fingerprint as data_fingerprint
 from layers.store import Store
 
-CACHE_SIZE = 32
+CACHE_SIZE = 64  # the JAG map and its filters, 2 x 27 ward pages, outcomes, guardian
 T = TypeVar("T")
 # every table a map shows; `layers.fingerprint` reads each cheaply
 TABLES: tuple[sa.Table, ...] = (
@@ -39,27 +38,18 @@ def fingerprint(conn: sa.Connection) -> str:
 class PageCache:
     """A small LRU of rendered pages keyed on (name, parameters, data fingerprint).
 
-    A page is whatever its ``render`` returns: the HTML, or the HTML with what it shows
-    (`api.audit_trail.Shown`); one name always renders the same kind.
+    A page is whatever its ``render`` returns: the HTML, the HTML with what it shows
+    (`api.audit_trail.Shown`) or an answer's bytes; one name always renders the same kind.
+    Concurrent requests for a page being rendered wait for it (`api.results.ResultCache`)
+    instead of each rendering it again.
     """
 
     def __init__(self, size: int = CACHE_SIZE) -> None:
         self.size = size
-        self._pages: OrderedDict[tuple, Any] = OrderedDict()
-        self._lock = threading.Lock()
+        self._pages = ResultCache(size, wait_s=DEFAULT_WAIT_S)
 
     def page(self, store: Store, name: str, params: Hashable, render: Callable[[], T]) -> T:
         """The cached page, or ``render()`` when the data changed or it was never made."""
         with store.connect() as conn:
             key = (store.url, name, params, fingerprint(conn))
-        with self._lock:
-            if key in self._pages:
-                self._pages.move_to_end(key)
-                found: T = self._pages[key]
-                return found
-        made = render()
-        with self._lock:
-            self._pages[key] = made
-            while len(self._pages) > self.size:
-                self._pages.popitem(last=False)
-        return made
+        return self._pages.get(key, render, what=name)
