@@ -10,7 +10,7 @@ altogether, also when an earlier run is reproduced.)
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 import numpy as np
@@ -123,9 +123,16 @@ def _read(conn: sa.Connection, query: sa.Select) -> pd.DataFrame:
     return pd.DataFrame(result.all(), columns=list(result.keys()))
 
 
-def study_grid(conn: sa.Connection, *, resolution: int) -> np.ndarray:
-    """Every cell touching a loaded area: the study area, where empty cells count as zero."""
-    wkb = conn.scalars(sa.select(schema.areas.c.geometry_wkb)).all()
+def study_grid(conn: sa.Connection, *, resolution: int,
+               authorities: Collection[str] | None = None) -> np.ndarray:
+    """Every cell touching a loaded area: the study area, where empty cells count as zero.
+
+    ``authorities``: only the areas of these authority codes (``None``: every area).
+    """
+    stmt = sa.select(schema.areas.c.geometry_wkb)
+    if authorities is not None:
+        stmt = stmt.where(schema.areas.c.authority_code.in_(sorted(authorities)))
+    wkb = conn.scalars(stmt).all()
     if not wkb:
         return np.array([], dtype=np.uint64)
     union = shapely.union_all(shapely.from_wkb(np.asarray(wkb, dtype=object)))
