@@ -21,7 +21,8 @@ from layers import schema
 from layers.fingerprint import fingerprint as data_fingerprint
 from layers.store import Store
 
-CACHE_SIZE = 64  # the JAG map and its filters, 2 x 27 ward pages, outcomes, guardian
+CACHE_SIZE = 128  # the JAG map and its filters, ward, ward map and patrol pages, outcomes
+CACHE_BYTES = 64_000_000  # a JAG map is about 1.2 MB, the outcomes JSON 2.4 MB (476k reports)
 T = TypeVar("T")
 # every table a map shows; `layers.fingerprint` reads each cheaply
 TABLES: tuple[sa.Table, ...] = (
@@ -35,6 +36,12 @@ def fingerprint(conn: sa.Connection) -> str:
     return data_fingerprint(conn, TABLES, salt=dt.date.today().isoformat())
 
 
+def _size(page: object) -> int:
+    """The length of a page's text or bytes (`api.audit_trail.Shown` holds its ``html``)."""
+    text = getattr(page, "html", page)
+    return len(text) if isinstance(text, str | bytes) else 0
+
+
 class PageCache:
     """A small LRU of rendered pages keyed on (name, parameters, data fingerprint).
 
@@ -44,9 +51,10 @@ class PageCache:
     instead of each rendering it again.
     """
 
-    def __init__(self, size: int = CACHE_SIZE) -> None:
+    def __init__(self, size: int = CACHE_SIZE, *, max_bytes: int = CACHE_BYTES) -> None:
         self.size = size
-        self._pages = ResultCache(size, wait_s=DEFAULT_WAIT_S)
+        self._pages = ResultCache(size, wait_s=DEFAULT_WAIT_S, max_bytes=max_bytes,
+                                  weigh=_size)
 
     def page(self, store: Store, name: str, params: Hashable, render: Callable[[], T]) -> T:
         """The cached page, or ``render()`` when the data changed or it was never made."""

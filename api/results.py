@@ -121,6 +121,9 @@ class _Flight:
 class ResultCache:
     """A bounded LRU of results, each computed once per key (see the module docstring).
 
+    At most ``size`` results are kept, and, with ``max_bytes``, at most that many bytes of
+    them as ``weigh`` counts them (the newest result is always kept).
+
     With ``slots``, every computation holds one of them and every caller waiting for
     another's computation a place in their queue; without, computations are not capped
     (cheap results, or a command-line run) but still made once per key, and a caller waits
@@ -128,11 +131,14 @@ class ResultCache:
     """
 
     def __init__(self, size: int, *, slots: Slots | None = None,
-                 wait_s: float | None = None) -> None:
+                 wait_s: float | None = None, max_bytes: int | None = None,
+                 weigh: Callable[[Any], int] | None = None) -> None:
         self.size = size
         self.slots = slots
         self.wait_s = wait_s  # without slots: how long a caller waits for another's result
+        self.max_bytes, self._weigh = max_bytes, weigh  # and at most this much in all
         self._results: OrderedDict[Hashable, Any] = OrderedDict()
+        self._weights: dict[Hashable, int] = {}
         self._flights: dict[Hashable, _Flight] = {}
         self._lock = threading.Lock()
 
@@ -162,15 +168,25 @@ class ResultCache:
             raise
         else:
             flight.result = result
-            with self._lock:
-                self._results[key] = result
-                while len(self._results) > self.size:
-                    self._results.popitem(last=False)
+            self._keep(key, result)
             return result
         finally:
             with self._lock:
                 self._flights.pop(key, None)
             flight.done.set()
+
+    def _keep(self, key: Hashable, result: Any) -> None:
+        """Store ``result``, dropping the least recently used beyond the size or bytes."""
+        weight = self._weigh(result) if self._weigh is not None else 0
+        with self._lock:
+            self._results[key] = result
+            self._weights[key] = weight
+            total = sum(self._weights.values())
+            while len(self._results) > 1 and (
+                    len(self._results) > self.size
+                    or (self.max_bytes is not None and total > self.max_bytes)):
+                old, _ = self._results.popitem(last=False)
+                total -= self._weights.pop(old)
 
     def _compute(self, compute: Callable[[], T], what: str) -> T:
         if self.slots is None:
@@ -196,3 +212,4 @@ class ResultCache:
         """Forget every result (computations under way finish and are kept)."""
         with self._lock:
             self._results.clear()
+            self._weights.clear()

@@ -53,6 +53,7 @@ CACHE_SIZE = 16  # measured tables: a few (days, alpha, crime types) per data ch
 _Measured = tuple[pd.DataFrame, dt.date | None, str | None]  # figures, data end, demo notice
 # for callers outside the app (the command line's ward map): computed once, not capped
 DEFAULT_CACHE = ResultCache(CACHE_SIZE)
+JUDGED = ResultCache(CACHE_SIZE)  # (figures' key, as-of day): the table read on that day
 WHAT = "the outcome table"
 
 
@@ -125,18 +126,23 @@ def outcome_tables(store: Store, *, days: int = DEFAULT_DAYS, alpha: float = DEF
 
     No verdict is given for an activity whose after window is not over by ``as_of`` in the
     records (`layers.disruptions.judged`). The figures come from ``cache`` (the app's, whose
-    slots cap the computations; default `DEFAULT_CACHE`).
+    slots cap the computations; default `DEFAULT_CACHE`); the table read on a day is kept
+    too (`JUDGED`), since every ward page reads it.
 
     Raises
     ------
     api.results.Busy
         When the figures must be computed and the cache's slots and queue are full.
     """
-    figures, data_end, demo = measured(store, days=days, alpha=alpha, crime_types=crime_types,
-                                       cache=cache)
-    table = disruptions.judged(figures, days=days, as_of=as_of or dt.date.today(),
-                               data_end=data_end)
-    summary = disruptions.by_type(table) if len(table) else pd.DataFrame()
+    key = _key(store, days=days, alpha=alpha, crime_types=crime_types)
+    figures, data_end, demo = _figures(store, key, cache)
+    day = as_of or dt.date.today()
+
+    def read() -> tuple[pd.DataFrame, pd.DataFrame]:
+        table = disruptions.judged(figures, days=days, as_of=day, data_end=data_end)
+        return table, disruptions.by_type(table) if len(table) else pd.DataFrame()
+
+    table, summary = JUDGED.get((key, day), read, what=WHAT)
     return table, summary, demo
 
 
@@ -149,13 +155,21 @@ def compute(store: Store, *, days: int, alpha: float, crime_types: tuple[str, ..
     return disruptions.measure(inputs, days=days, alpha=alpha), inputs.data_end, demo
 
 
+def _key(store: Store, *, days: int, alpha: float, crime_types: tuple[str, ...]) -> tuple:
+    with store.connect() as conn:
+        return (store.url, disruptions.fingerprint(conn), days, alpha, crime_types)
+
+
+def _figures(store: Store, key: tuple, cache: ResultCache | None) -> _Measured:
+    *_, days, alpha, crime_types = key
+    return (cache or DEFAULT_CACHE).get(key, lambda: compute(
+        store, days=days, alpha=alpha, crime_types=crime_types), what=WHAT)
+
+
 def measured(store: Store, *, days: int, alpha: float, crime_types: tuple[str, ...],
              cache: ResultCache | None = None) -> _Measured:
     """`compute`, once per fingerprint of its inputs and parameters (see `outcome_tables`)."""
-    with store.connect() as conn:
-        key = (store.url, disruptions.fingerprint(conn), days, alpha, crime_types)
-    return (cache or DEFAULT_CACHE).get(key, lambda: compute(
-        store, days=days, alpha=alpha, crime_types=crime_types), what=WHAT)
+    return _figures(store, _key(store, days=days, alpha=alpha, crime_types=crime_types), cache)
 
 
 def _select(table: pd.DataFrame, activity_type: str | None, sort: str,
