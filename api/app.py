@@ -40,6 +40,7 @@ from api import (
     security,
 )
 from api.page_cache import PageCache
+from api.results import DEFAULT_RETRY_S, Busy
 from api.schemas import (
     ActivitiesPublic,
     AreasPublic,
@@ -467,6 +468,14 @@ def _error_handler(status: int) -> Callable[[Request, Exception], Awaitable[Resp
     return handler
 
 
+async def _busy(request: Request, exc: Exception) -> Response:
+    """503 with Retry-After: too many heavy computations at once (`api.results`)."""
+    retry = str(exc.retry_after if isinstance(exc, Busy) else DEFAULT_RETRY_S)
+    response = await _error_handler(503)(request, exc)
+    response.headers["Retry-After"] = retry
+    return response
+
+
 async def _validation_error(request: Request, exc: Exception) -> Response:
     """A 422 naming what is wrong where, never echoing the values sent; a page for a page.
 
@@ -530,9 +539,12 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.store = store
     app.state.page_cache = PageCache()
+    app.state.outcomes = routes_outcomes.new_cache(slots=settings.heavy_slots,
+                                                   queue=settings.heavy_queue)
     for error, status in ERROR_STATUS.items():
         app.add_exception_handler(error, _error_handler(status))
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(Busy, _busy)
     for error, handler in auth.HANDLERS.items():
         app.add_exception_handler(error, handler)
     app.include_router(auth.router)

@@ -11,66 +11,53 @@ today's date, for views whose period follows the calendar (the guardian view).
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Hashable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import sqlalchemy as sa
 
+from api.results import DEFAULT_WAIT_S, ResultCache
 from layers import schema
+from layers.fingerprint import fingerprint as data_fingerprint
 from layers.store import Store
 
-CACHE_SIZE = 32
+CACHE_SIZE = 128  # the JAG map and its filters, ward, ward map and patrol pages, outcomes
+CACHE_BYTES = 64_000_000  # a JAG map is about 1.2 MB, the outcomes JSON 2.4 MB (476k reports)
 T = TypeVar("T")
-_STAMPS: tuple[tuple[sa.Table, tuple[str, ...]], ...] = (
-    (schema.areas, ("loaded_at",)),
-    (schema.places, ("updated_at", "erased_at")),
-    (schema.place_levels, ("recorded_at",)),
-    (schema.place_reviews, ("decided_at",)),
-    (schema.reports, ("updated_at",)),
-    (schema.activities, ("updated_at",)),
-    (schema.incidents, ("updated_at",)),
-    (schema.score_runs, ("created_at",)),
+# every table a map shows; `layers.fingerprint` reads each cheaply
+TABLES: tuple[sa.Table, ...] = (
+    schema.areas, schema.places, schema.place_levels, schema.place_reviews, schema.reports,
+    schema.activities, schema.incidents, schema.score_runs,
 )
 
 
 def fingerprint(conn: sa.Connection) -> str:
-    """A digest of the row count, highest id and newest stamps of every table a map shows."""
-    parts = [dt.date.today().isoformat()]
-    for table, stamps in _STAMPS:
-        columns = [sa.func.count(), sa.func.max(table.c.id),
-                   *(sa.func.max(table.c[s]) for s in stamps)]
-        parts.append(f"{table.name}:" + ",".join(map(str, conn.execute(
-            sa.select(*columns)).one())))
-    return hashlib.blake2b("|".join(parts).encode(), digest_size=12).hexdigest()
+    """`layers.fingerprint.fingerprint` of every table a map shows, and today's date."""
+    return data_fingerprint(conn, TABLES, salt=dt.date.today().isoformat())
+
+
+def _size(page: object) -> int:
+    """The length of a page's text or bytes (`api.audit_trail.Shown` holds its ``html``)."""
+    text = getattr(page, "html", page)
+    return len(text) if isinstance(text, str | bytes) else 0
 
 
 class PageCache:
     """A small LRU of rendered pages keyed on (name, parameters, data fingerprint).
 
-    A page is whatever its ``render`` returns: the HTML, or the HTML with what it shows
-    (`api.audit_trail.Shown`); one name always renders the same kind.
+    A page is whatever its ``render`` returns: the HTML, the HTML with what it shows
+    (`api.audit_trail.Shown`) or an answer's bytes; one name always renders the same kind.
+    Concurrent requests for a page being rendered wait for it (`api.results.ResultCache`)
+    instead of each rendering it again.
     """
 
-    def __init__(self, size: int = CACHE_SIZE) -> None:
+    def __init__(self, size: int = CACHE_SIZE, *, max_bytes: int = CACHE_BYTES) -> None:
         self.size = size
-        self._pages: OrderedDict[tuple, Any] = OrderedDict()
-        self._lock = threading.Lock()
+        self._pages = ResultCache(size, wait_s=DEFAULT_WAIT_S, max_bytes=max_bytes,
+                                  weigh=_size)
 
     def page(self, store: Store, name: str, params: Hashable, render: Callable[[], T]) -> T:
         """The cached page, or ``render()`` when the data changed or it was never made."""
         with store.connect() as conn:
             key = (store.url, name, params, fingerprint(conn))
-        with self._lock:
-            if key in self._pages:
-                self._pages.move_to_end(key)
-                found: T = self._pages[key]
-                return found
-        made = render()
-        with self._lock:
-            self._pages[key] = made
-            while len(self._pages) > self.size:
-                self._pages.popitem(last=False)
-        return made
+        return self._pages.get(key, render, what=name)

@@ -19,18 +19,19 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from api.auth import UserScope
+from api.results import ResultCache
 from api.routes_outcomes import outcome_tables
 from api.routes_plans import DATE_PATTERN, parse_date
 from layers import queries
 from layers.briefing import default_since
 from layers.briefing_inputs import load_briefing, run_for
-from layers.outcomes import DEFAULT_DAYS
+from layers.outcomes import DEFAULT_ALPHA, DEFAULT_DAYS
 from layers.scope import Scope
 from layers.store import Store
 from maps.briefing_page import briefing_page_html, section_maps
 from maps.printing import html_to_pdf
 
-OUTCOME_ALPHA = 0.05
+OUTCOME_ALPHA = DEFAULT_ALPHA
 MEDIA_TYPES = {"html": "text/html; charset=utf-8", "pdf": "application/pdf"}
 
 router = APIRouter()
@@ -59,10 +60,12 @@ def parse_day(text: str, name: str) -> dt.date:
 
 
 def render_briefing(store: Store, *, meeting: dt.date, since: dt.date | None,
-                    fmt: str = "html", scope: Scope = None) -> bytes:
+                    fmt: str = "html", scope: Scope = None,
+                    cache: ResultCache | None = None) -> bytes:
     """The pack as HTML or PDF bytes (``fmt`` a `MEDIA_TYPES` key).
 
     ``scope``: the authorities the reader may see (`layers.scope`); the pack holds theirs only.
+    The outcome table comes from ``cache`` (`api.routes_outcomes.outcome_tables`).
 
     Raises
     ------
@@ -81,7 +84,7 @@ def render_briefing(store: Store, *, meeting: dt.date, since: dt.date | None,
     with store.connect() as conn:
         run_for(conn, meeting)  # a missing run is a 404 before the outcome table is built
     table, _, demo = outcome_tables(store, days=DEFAULT_DAYS, alpha=OUTCOME_ALPHA,
-                                    as_of=meeting, scope=scope)
+                                    as_of=meeting, scope=scope, cache=cache)
     with store.connect() as conn:
         briefing = load_briefing(conn, meeting=meeting, since=since, outcomes=table,
                                  outcome_days=DEFAULT_DAYS, outcome_alpha=OUTCOME_ALPHA,
@@ -98,7 +101,7 @@ def briefing_page(request: Request, meeting: Meeting, scope: UserScope,
     """The JAG briefing pack for a meeting, print-ready (no scripts, no external requests)."""
     content = render_briefing(request.app.state.store, meeting=parse_day(meeting, "meeting"),
                               since=None if since is None else parse_day(since, "since"),
-                              scope=scope)
+                              scope=scope, cache=request.app.state.outcomes)
     return HTMLResponse(content.decode("utf-8"))
 
 
@@ -115,7 +118,7 @@ def briefing_pdf(request: Request, meeting: Meeting, scope: UserScope,
     day = parse_day(meeting, "meeting")
     content = render_briefing(request.app.state.store, meeting=day,
                               since=None if since is None else parse_day(since, "since"),
-                              fmt="pdf", scope=scope)
+                              fmt="pdf", scope=scope, cache=request.app.state.outcomes)
     headers = {"Content-Disposition": f'attachment; filename="placerisk-briefing-{day}.pdf"',
                "Cache-Control": "no-store"}
     return Response(content, media_type=MEDIA_TYPES["pdf"], headers=headers)

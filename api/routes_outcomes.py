@@ -1,51 +1,96 @@
 """Outcome measures of disruptions: the table as a page, JSON and CSV.
 
-The figures (`layers.disruptions.measure`) are computed from the store on first request and
-kept in memory under a fingerprint of their inputs (`layers.disruptions.fingerprint`), so
-they are recomputed only after an import, an edit or new boundaries. The after-window rule
-(no verdict before the window is over, `layers.disruptions.judged`) is applied per request
-for its as-of date: today, unless ``as_of`` is given. One request computes the figures;
-concurrent ones for the same key wait for that result rather than each computing them again
-(under load, a cold cache otherwise has every user's request compute the table at once, each
-slowed by the others).
+The figures (`layers.disruptions.measure`) take seconds on a large store (28.8 s on 476,000
+reports), so the app bounds what can be asked and how often it is computed:
+
+- only the windows `layers.outcomes.DAY_CHOICES` (``days``) and the test levels
+  `layers.outcomes.ALPHA_CHOICES` (``alpha``) are offered, and only crime types the store
+  holds; anything else is a 422 naming the choices, before any work is done;
+- the figures are computed once per change of their inputs: they are kept in memory
+  (`api.results.ResultCache`, on ``app.state.outcomes``) under a fingerprint of the data
+  (`layers.disruptions.fingerprint`) and the parameters, and requests for figures being
+  computed wait for that computation rather than start their own;
+- at most a few such computations run at once (`api.results.Slots`, from the settings
+  ``heavy_slots`` and ``heavy_queue``); a request beyond them is answered 503 with
+  ``Retry-After``. The module docstring of `api.results` says what a client that goes away
+  can and cannot stop.
+
+The after-window rule (no verdict before the window is over, `layers.disruptions.judged`)
+is applied for each as-of date: today, unless ``as_of`` is given. The answers (page, JSON)
+are kept in the page cache (`api.page_cache`) under the data, the parameters and that date.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import io
+import json
 import math
-import threading
-from collections import OrderedDict
 from typing import Annotated, Any, Literal
 
 import pandas as pd
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
+from pydantic import AfterValidator
 
 from api.auth import UserScope
+from api.results import ResultCache, Slots
 from api.schemas import Day
 from layers import disruptions, queries
 from layers.exports import neutralise_csv
-from layers.outcomes import DEFAULT_DAYS, TOO_EARLY, VERDICTS
+from layers.outcomes import (
+    ALPHA_CHOICES,
+    DAY_CHOICES,
+    DEFAULT_ALPHA,
+    DEFAULT_DAYS,
+    TOO_EARLY,
+    VERDICTS,
+)
 from layers.scope import Scope
 from layers.store import Store
 from maps.outcomes_page import SORTABLE, outcomes_page_html
 
 router = APIRouter()
-CACHE_SIZE = 8
+CACHE_SIZE = 16  # measured tables: a few (days, alpha, crime types) per data change
 _Measured = tuple[pd.DataFrame, dt.date | None, str | None]  # figures, data end, demo notice
-_cache: OrderedDict[tuple, _Measured] = OrderedDict()
-_lock = threading.Lock()
-_computing: dict[tuple, threading.Lock] = {}  # one lock per key being computed
+# for callers outside the app (the command line's ward map): computed once, not capped
+DEFAULT_CACHE = ResultCache(CACHE_SIZE)
+JUDGED = ResultCache(CACHE_SIZE)  # (figures' key, as-of day): the table read on that day
+WHAT = "the outcome table"
 
-Days = Annotated[int, Query(ge=7, le=730, description="Length of the before and after "
-                                                      "windows, in days.")]
-# At least 1e-6: below about 1e-16, 1 - alpha / 2 rounds to 1 and the normal quantile fails.
-Alpha = Annotated[float, Query(ge=1e-6, lt=0.5, allow_inf_nan=False,
-                               description="Two-sided test level (0.05: 95% intervals).")]
+
+def _choices(values: tuple[Any, ...]) -> str:
+    return ", ".join(f"{v:g}" for v in values[:-1]) + f" or {values[-1]:g}"
+
+
+def _offered_days(days: int) -> int:
+    if days not in DAY_CHOICES:
+        msg = (f"the outcome windows offered are {_choices(DAY_CHOICES)} days (each is "
+               "computed once per change of the data)")
+        raise ValueError(msg)
+    return days
+
+
+def _offered_alpha(alpha: float) -> float:
+    for offered in ALPHA_CHOICES:
+        if math.isclose(alpha, offered, rel_tol=0, abs_tol=1e-12):
+            return offered
+    msg = f"the test levels offered are {_choices(ALPHA_CHOICES)}"
+    raise ValueError(msg)
+
+
+# Only these values: each (days, alpha) is a computation of its own (see the docstring).
+Days = Annotated[int, Query(description="Length of the before and after windows, in days: "
+                                        f"{_choices(DAY_CHOICES)}.",
+                            json_schema_extra={"enum": list(DAY_CHOICES)}),
+                 AfterValidator(_offered_days)]
+Alpha = Annotated[float, Query(allow_inf_nan=False, description="Two-sided test level "
+                               f"(0.05: 95% intervals): {_choices(ALPHA_CHOICES)}.",
+                               json_schema_extra={"enum": list(ALPHA_CHOICES)}),
+                  AfterValidator(_offered_alpha)]
 CrimeTypes = Annotated[list[str] | None, Query(
-    max_length=20, description="police.uk crime types to measure too (repeat the parameter).")]
+    max_length=20, description="police.uk crime types to measure too (repeat the parameter); "
+                               "types the store holds only.")]
 Sort = Annotated[str, Query(max_length=32, description="Column to sort by: "
                                                        + ", ".join(SORTABLE) + ".")]
 Order = Annotated[Literal["asc", "desc"], Query(description="Sort direction.")]
@@ -55,64 +100,90 @@ AsOf = Annotated[Day | None, Query(
                 "an activity whose after window is not over by then.")]
 
 
-def outcome_tables(store: Store, *, days: int = DEFAULT_DAYS, alpha: float = 0.05,
+def new_cache(*, slots: int, queue: int) -> ResultCache:
+    """The app's cache of measured tables, at most ``slots`` computed at once."""
+    return ResultCache(CACHE_SIZE, slots=Slots(slots, queue=queue))
+
+
+def _crime_types(store: Store, asked: list[str] | None) -> tuple[str, ...]:
+    """The crime types asked for, sorted and unique; 422 for any the store does not hold."""
+    chosen = tuple(sorted(set(asked or ())))
+    if not chosen:
+        return chosen
+    with store.connect() as conn:
+        known = set(queries.incident_types(conn))
+    unknown = [t for t in chosen if t not in known]
+    if unknown:
+        msg = (f"crime_type: {len(unknown)} of the types asked for are not in the police.uk "
+               f"data loaded; known types: {', '.join(sorted(known)) or 'none'}")
+        raise queries.ParameterError(msg)
+    return chosen
+
+
+def outcome_tables(store: Store, *, days: int = DEFAULT_DAYS, alpha: float = DEFAULT_ALPHA,
                    crime_types: tuple[str, ...] = (), as_of: dt.date | None = None,
-                   scope: Scope = None) -> tuple[pd.DataFrame, pd.DataFrame, str | None]:
+                   scope: Scope = None, cache: ResultCache | None = None
+                   ) -> tuple[pd.DataFrame, pd.DataFrame, str | None]:
     """The disruption table as of ``as_of`` (default today), its summary by type, demo notice.
 
     No verdict is given for an activity whose after window is not over by ``as_of`` in the
     records (`layers.disruptions.judged`). ``scope``: only the rows of activities and
-    campaigns in these authorities (`layers.disruptions.within`), summary included.
+    campaigns in these authorities (`layers.disruptions.within`), summary included. The
+    figures come from ``cache`` (the app's, whose slots cap the computations; default
+    `DEFAULT_CACHE`); the table read on a day is kept too (`JUDGED`), since every ward page
+    reads it.
+
+    Raises
+    ------
+    api.results.Busy
+        When the figures must be computed and the cache's slots and queue are full.
     """
-    figures, data_end, demo = _measured(store, days=days, alpha=alpha, crime_types=crime_types)
-    if scope is not None:
-        with store.connect() as conn:
-            figures = disruptions.within(conn, figures, scope)
-    table = disruptions.judged(figures, days=days, as_of=as_of or dt.date.today(),
-                               data_end=data_end)
-    summary = disruptions.by_type(table) if len(table) else pd.DataFrame()
+    key = _key(store, days=days, alpha=alpha, crime_types=crime_types)
+    figures, data_end, demo = _figures(store, key, cache)
+    day = as_of or dt.date.today()
+
+    def read() -> tuple[pd.DataFrame, pd.DataFrame]:
+        shown = figures
+        if scope is not None:
+            with store.connect() as conn:
+                shown = disruptions.within(conn, figures, scope)
+        table = disruptions.judged(shown, days=days, as_of=day, data_end=data_end)
+        return table, disruptions.by_type(table) if len(table) else pd.DataFrame()
+
+    scoped = None if scope is None else tuple(sorted(scope))
+    table, summary = JUDGED.get((key, day, scoped), read, what=WHAT)
     return table, summary, demo
 
 
-def _measured(store: Store, *, days: int, alpha: float,
-              crime_types: tuple[str, ...]) -> _Measured:
-    """`layers.disruptions.measure` of the store, from the cache when its inputs are unchanged."""
+def compute(store: Store, *, days: int, alpha: float, crime_types: tuple[str, ...]
+            ) -> _Measured:
+    """`layers.disruptions.measure` of the store, with its data end and demo notice."""
     with store.connect() as conn:
-        key = (store.url, disruptions.fingerprint(conn), days, alpha, crime_types)
-    found = _cached(key)
-    if found is not None:
-        return found
-    with _lock:
-        gate = _computing.setdefault(key, threading.Lock())
-    with gate:  # the first caller computes; the others wait here, then read the cache
-        found = _cached(key)
-        if found is not None:
-            return found
-        with store.connect() as conn:
-            inputs = disruptions.load_inputs(conn, crime_types=crime_types)
-            demo = queries.demo_notice(conn)
-        measured = (disruptions.measure(inputs, days=days, alpha=alpha), inputs.data_end, demo)
-        with _lock:
-            _cache[key] = measured
-            while len(_cache) > CACHE_SIZE:
-                _cache.popitem(last=False)
-            _computing.pop(key, None)
-    return measured
+        inputs = disruptions.load_inputs(conn, crime_types=crime_types)
+        demo = queries.demo_notice(conn)
+    return disruptions.measure(inputs, days=days, alpha=alpha), inputs.data_end, demo
 
 
-def _cached(key: tuple) -> _Measured | None:
-    with _lock:
-        if key in _cache:
-            _cache.move_to_end(key)
-            return _cache[key]
-    return None
+def _key(store: Store, *, days: int, alpha: float, crime_types: tuple[str, ...]) -> tuple:
+    with store.connect() as conn:
+        return (store.url, disruptions.fingerprint(conn), days, alpha, crime_types)
+
+
+def _figures(store: Store, key: tuple, cache: ResultCache | None) -> _Measured:
+    *_, days, alpha, crime_types = key
+    return (cache or DEFAULT_CACHE).get(key, lambda: compute(
+        store, days=days, alpha=alpha, crime_types=crime_types), what=WHAT)
+
+
+def measured(store: Store, *, days: int, alpha: float, crime_types: tuple[str, ...],
+             cache: ResultCache | None = None) -> _Measured:
+    """`compute`, once per fingerprint of its inputs and parameters (see `outcome_tables`)."""
+    return _figures(store, _key(store, days=days, alpha=alpha, crime_types=crime_types), cache)
 
 
 def _select(table: pd.DataFrame, activity_type: str | None, sort: str,
             order: str) -> pd.DataFrame:
-    if sort not in SORTABLE:
-        msg = f"sort: unknown column {sort!r}; choose one of {', '.join(SORTABLE)}"
-        raise queries.ParameterError(msg)
+    _check_sort(sort)
     if table.empty:
         return table
     if activity_type:
@@ -137,39 +208,65 @@ def json_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
             for row in frame.to_dict(orient="records")]
 
 
+PAGE_PARAMS = ("days", "alpha", "type", "as_of")  # kept in the page's sort links
+
+
+def _check_sort(sort: str) -> None:
+    if sort not in SORTABLE:
+        msg = f"sort: unknown column; choose one of {', '.join(SORTABLE)}"
+        raise queries.ParameterError(msg)
+
+
 @router.get("/outcomes", response_class=HTMLResponse, tags=["outcomes"])
 def outcomes_page(request: Request, scope: UserScope, days: Days = DEFAULT_DAYS,
-                  alpha: Alpha = 0.05,
+                  alpha: Alpha = DEFAULT_ALPHA,
                   sort: Sort = "activity_type", order: Order = "asc",
                   type: TypeFilter = None,  # noqa: A002 (query name)
                   as_of: AsOf = None) -> HTMLResponse:
     """Every disruption's measured effect, and which kinds of action work (HTML)."""
-    day = as_of or dt.date.today()
-    table, summary, demo = outcome_tables(request.app.state.store, days=days, alpha=alpha,
-                                          as_of=day, scope=scope)
-    shown = _select(table, type, sort, order)
-    query = {k: v for k, v in request.query_params.items()}
-    return HTMLResponse(outcomes_page_html(
-        shown, summary, days=days, alpha=alpha, as_of=day, sort=sort,
-        descending=order == "desc",
-        query=query, notice=demo))
+    _check_sort(sort)
+    state, day = request.app.state, as_of or dt.date.today()
+    query = {k: v for k, v in request.query_params.items() if k in PAGE_PARAMS}
+
+    def render() -> str:
+        table, summary, demo = outcome_tables(state.store, days=days, alpha=alpha, as_of=day,
+                                              scope=scope, cache=state.outcomes)
+        return outcomes_page_html(_select(table, type, sort, order), summary, days=days,
+                                  alpha=alpha, as_of=day, sort=sort,
+                                  descending=order == "desc", query=query, notice=demo)
+
+    # the figures first, where waiting is capped; the page is then quick to make
+    measured(state.store, days=days, alpha=alpha, crime_types=(), cache=state.outcomes)
+    key = (tuple(sorted(query.items())), day, sort, order, scope)
+    return HTMLResponse(state.page_cache.page(state.store, "outcomes", key, render))
 
 
-@router.get("/api/outcomes", tags=["outcomes"])
+@router.get("/api/outcomes", tags=["outcomes"], response_model=None)
 def outcomes_json(request: Request, scope: UserScope, days: Days = DEFAULT_DAYS,
-                  alpha: Alpha = 0.05,
+                  alpha: Alpha = DEFAULT_ALPHA,
                   crime_type: CrimeTypes = None, sort: Sort = "activity_type",
                   order: Order = "asc", type: TypeFilter = None,  # noqa: A002
-                  as_of: AsOf = None) -> dict[str, Any]:
+                  as_of: AsOf = None) -> Response:
     """Every disruption's measured effect (reports, harm-weighted, crime) and the summary."""
-    day = as_of or dt.date.today()
-    table, summary, _ = outcome_tables(request.app.state.store, days=days, alpha=alpha,
-                                       crime_types=tuple(sorted(set(crime_type or ()))),
-                                       as_of=day, scope=scope)
-    shown = _select(table, type, sort, order)
-    return {"days": days, "alpha": alpha, "as_of": day.isoformat(),
-            "verdicts": [*VERDICTS, TOO_EARLY],
-            "by_type": json_records(summary), "data": json_records(shown), "count": len(shown)}
+    _check_sort(sort)
+    state, day = request.app.state, as_of or dt.date.today()
+    crimes = _crime_types(state.store, crime_type)
+
+    def render() -> bytes:
+        table, summary, _ = outcome_tables(state.store, days=days, alpha=alpha,
+                                           crime_types=crimes, as_of=day, scope=scope,
+                                           cache=state.outcomes)
+        shown = _select(table, type, sort, order)
+        body = {"days": days, "alpha": alpha, "as_of": day.isoformat(),
+                "verdicts": [*VERDICTS, TOO_EARLY], "by_type": json_records(summary),
+                "data": json_records(shown), "count": len(shown)}
+        return json.dumps(body, ensure_ascii=False, allow_nan=False, separators=(",", ":")
+                          ).encode("utf-8")
+
+    measured(state.store, days=days, alpha=alpha, crime_types=crimes, cache=state.outcomes)
+    key = (days, alpha, crimes, day, sort, order, type, scope)
+    return Response(state.page_cache.page(state.store, "outcomes.json", key, render),
+                    media_type="application/json")
 
 
 @router.get("/outcomes.csv", tags=["outcomes"], response_class=Response)
@@ -177,12 +274,13 @@ def outcomes_csv(request: Request, scope: UserScope,
                  purpose: Annotated[str, Query(  # noqa: ARG001
                      min_length=5, max_length=200,
                      description="Why you need this export (to the audit log).")],
-                 days: Days = DEFAULT_DAYS, alpha: Alpha = 0.05,
+                 days: Days = DEFAULT_DAYS, alpha: Alpha = DEFAULT_ALPHA,
                  crime_type: CrimeTypes = None, as_of: AsOf = None) -> Response:
     """Every disruption's measured effect as CSV (formula-safe), for a spreadsheet."""
-    table, _, _ = outcome_tables(request.app.state.store, days=days, alpha=alpha,
-                                 crime_types=tuple(sorted(set(crime_type or ()))),
-                                 as_of=as_of, scope=scope)
+    state = request.app.state
+    table, _, _ = outcome_tables(state.store, days=days, alpha=alpha,
+                                 crime_types=_crime_types(state.store, crime_type),
+                                 as_of=as_of, scope=scope, cache=state.outcomes)
     buffer = io.StringIO()
     neutralise_csv(table).to_csv(buffer, index=False)
     return Response(buffer.getvalue(), media_type="text/csv; charset=utf-8", headers={

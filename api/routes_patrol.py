@@ -174,9 +174,11 @@ Seed = Annotated[int | None, Query(ge=0, le=2**31 - 1, description=(
 def patrol_page(request: Request, ward: Ward, scope: UserScope, top: TopCells = DEFAULT_TOP,
                 seed: Seed = None) -> HTMLResponse:
     """The patrol view of a ward: target cells, radio labels, visiting order and dwell."""
-    return HTMLResponse(render_patrol_html(request.app.state.store,
-                                           request.app.state.settings, ward_code=ward,
-                                           top=top, seed=seed, scope=scope))
+    state = request.app.state  # kept rendered until the data change (`api.page_cache`)
+    return HTMLResponse(state.page_cache.page(
+        state.store, "patrol", (ward, top, seed, scope),
+        lambda: render_patrol_html(state.store, state.settings, ward_code=ward, top=top,
+                                   seed=seed, scope=scope)))
 
 
 @router.get("/api/patrol", response_model=PatrolPublic, tags=["patrol"])

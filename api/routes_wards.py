@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse
 from api.audit_trail import Shown, returned
 from api.auth import UserScope, signed_in
 from api.policy import reads_free_text
+from api.results import ResultCache
 from api.schemas import Day
 from api.settings import Settings
 from layers import queries
@@ -89,17 +90,18 @@ def _profile(conn: Any, ward: pd.DataFrame, scope: Scope
 
 
 def measured_effects(store: Store, activities: pd.DataFrame, *,
-                     as_of: dt.date | None = None) -> list[str]:
+                     as_of: dt.date | None = None, cache: ResultCache | None = None
+                     ) -> list[str]:
     """Each activity's measured effect on independent reports as of ``as_of`` (default today).
 
-    The words of the outcome table (`api.routes_outcomes.outcome_tables`): the verdict's
-    name and sentence, or its progress while the after window runs.
+    The words of the outcome table (`api.routes_outcomes.outcome_tables`, from ``cache``):
+    the verdict's name and sentence, or its progress while the after window runs.
     """
     from api.routes_outcomes import outcome_tables  # the cached table
 
     if activities.empty:
         return []
-    table, _, _ = outcome_tables(store, as_of=as_of)
+    table, _, _ = outcome_tables(store, as_of=as_of, cache=cache)
     if table.empty:
         return ["not measured"] * len(activities)
     rows = table[table["level"] == "activity"].set_index("id")
@@ -129,10 +131,12 @@ def render_ward_html(store: Store, settings: Settings, ward_code: str, *,
 
 def render_ward(store: Store, settings: Settings, ward_code: str, *,
                 standalone: bool = False, as_of: dt.date | None = None,
-                free_text: bool = True, scope: Scope = None) -> Shown:
+                free_text: bool = True, scope: Scope = None,
+                cache: ResultCache | None = None) -> Shown:
     """`render_ward_html`, with the number of places and activities the page shows.
 
-    Without ``free_text`` (a police officer's page) activities show no outcome.
+    Without ``free_text`` (a police officer's page) activities show no outcome. The outcome
+    table comes from ``cache`` (`api.routes_outcomes.outcome_tables`).
     """
     with store.connect() as conn:
         ward = _ward_area(conn, ward_code, scope)
@@ -142,7 +146,8 @@ def render_ward(store: Store, settings: Settings, ward_code: str, *,
         activities = queries.activities(conn, ward_code=ward_code, limit=50, scope=scope).rows
         demo = queries.demo_notice(conn)
         period = queries.run_period(conn)
-    activities = activities.assign(measured=measured_effects(store, activities, as_of=as_of))
+    activities = activities.assign(measured=measured_effects(store, activities, as_of=as_of,
+                                                            cache=cache))
     if not free_text:
         activities = activities.drop(columns="outcome")
     embedded = render_ward_map_html(store, settings, ward_code, standalone=True,
@@ -181,12 +186,17 @@ def ward_index(request: Request, scope: UserScope) -> HTMLResponse:
 def ward_page(request: Request, ward_code: WardCode, scope: UserScope,
               as_of: AsOf = None) -> HTMLResponse:
     """A ward's profile: map, trend, places, hot cells, activities and rank."""
+    from api.routes_outcomes import DEFAULT_ALPHA, DEFAULT_DAYS, measured
+
     state = request.app.state
     free_text = reads_free_text(signed_in(request).user.role)
+    # the outcome table first, where waiting is capped; the page is then quick to make
+    measured(state.store, days=DEFAULT_DAYS, alpha=DEFAULT_ALPHA, crime_types=(),
+             cache=state.outcomes)
     shown = state.page_cache.page(
         state.store, "ward", (ward_code, as_of, free_text, scope),
         lambda: render_ward(state.store, state.settings, ward_code, as_of=as_of,
-                            free_text=free_text, scope=scope))
+                            free_text=free_text, scope=scope, cache=state.outcomes))
     returned(request, shown.counts)
     return HTMLResponse(shown.html)
 

@@ -15,6 +15,8 @@ DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 DEFAULT_RETENTION_DAYS = 365
 DEFAULT_SIGNIN_PER_ADDRESS = 30.0
 DEFAULT_SIGNIN_PER_NAME = 6.0
+DEFAULT_HEAVY_SLOTS = 2  # this machine class has 2 cores; a slot more would only share them
+DEFAULT_HEAVY_QUEUE = 8
 
 
 class SettingsError(ValueError):
@@ -99,6 +101,11 @@ class Settings:
         (``PLACERISK_SIGNIN_PER_ADDRESS``, 30, and ``PLACERISK_SIGNIN_PER_NAME``, 6); each is
         also the burst allowed at once. More are answered 429 without checking the
         password. 0 switches a throttle off.
+    heavy_slots, heavy_queue
+        Heavy computations (the outcome table of new data or parameters) run at most
+        ``heavy_slots`` at once (``PLACERISK_HEAVY_SLOTS``, 2), and at most ``heavy_queue``
+        requests wait for one, up to 30 s each (``PLACERISK_HEAVY_QUEUE``, 8); any other
+        request that needs one is answered 503 with Retry-After (`api.results`).
     """
 
     db: str | None = None
@@ -116,6 +123,8 @@ class Settings:
     trusted_proxies: tuple[str, ...] = ()
     signin_per_address: float = DEFAULT_SIGNIN_PER_ADDRESS
     signin_per_name: float = DEFAULT_SIGNIN_PER_NAME
+    heavy_slots: int = DEFAULT_HEAVY_SLOTS
+    heavy_queue: int = DEFAULT_HEAVY_QUEUE
 
     @classmethod
     def from_env(cls, db: str | None = None) -> Settings:
@@ -141,6 +150,8 @@ class Settings:
                                                     str(DEFAULT_SIGNIN_PER_ADDRESS))),
             signin_per_name=float(os.environ.get("PLACERISK_SIGNIN_PER_NAME",
                                                  str(DEFAULT_SIGNIN_PER_NAME))),
+            heavy_slots=int(os.environ.get("PLACERISK_HEAVY_SLOTS", str(DEFAULT_HEAVY_SLOTS))),
+            heavy_queue=int(os.environ.get("PLACERISK_HEAVY_QUEUE", str(DEFAULT_HEAVY_QUEUE))),
         )
 
     @property

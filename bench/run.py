@@ -39,7 +39,6 @@ import geopandas as gpd
 import h3
 import numpy as np
 import pandas as pd
-import shapely
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -55,39 +54,13 @@ from load import bench_load, print_rows  # noqa: E402
 from map_sizes import bench_maps  # noqa: E402
 from outcomes import bench_outcome_table  # noqa: E402
 from scoring import bench_scoring  # noqa: E402
+from synthetic import synthetic_points  # noqa: E402
 
 WARDS_FILE = ROOT.parent / "shared" / "data" / "boundaries" / "stockton_wards_2024.geojson"
 RESULTS = ROOT / "bench" / "results.json"
 RESOLUTION = 9
 REPEATS = 3
 SEED = 20240601
-OUTSIDE_SHARE = 0.03
-
-
-def synthetic_points(wards: gpd.GeoDataFrame, n: int, seed: int = SEED) -> pd.DataFrame:
-    """Return ``n`` shuffled points: ~97% inside the wards, ~3% outside, in their bbox."""
-    rng = np.random.default_rng(seed)
-    minx, miny, maxx, maxy = wards.total_bounds
-    union = shapely.union_all(wards.geometry.values)
-    shapely.prepare(union)
-    n_out = round(n * OUTSIDE_SHARE)
-    n_in = n - n_out
-    inside_lat, inside_lng, outside_lat, outside_lng = [], [], [], []
-    got_in = got_out = 0
-    while got_in < n_in or got_out < n_out:
-        lng = rng.uniform(minx, maxx, n)
-        lat = rng.uniform(miny, maxy, n)
-        hit = shapely.contains_xy(union, lng, lat)
-        inside_lat.append(lat[hit])
-        inside_lng.append(lng[hit])
-        outside_lat.append(lat[~hit])
-        outside_lng.append(lng[~hit])
-        got_in += int(hit.sum())
-        got_out += int((~hit).sum())
-    lat = np.r_[np.concatenate(inside_lat)[:n_in], np.concatenate(outside_lat)[:n_out]]
-    lng = np.r_[np.concatenate(inside_lng)[:n_in], np.concatenate(outside_lng)[:n_out]]
-    order = rng.permutation(n)
-    return pd.DataFrame({"lat": lat[order], "lng": lng[order]})
 
 
 def best_of(fn: Callable[[], Any], repeats: int = REPEATS) -> tuple[float, Any]:

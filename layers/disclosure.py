@@ -321,6 +321,7 @@ def period_values(cells: Sequence[str] | np.ndarray, series: np.ndarray,
     pandas.DataFrame
         Columns ``h3_cell`` and ``value``, for `guardian_cells`.
     """
-    values = np.asarray(series, dtype=float).reshape(len(cells), -1)
+    values = np.asarray(series, dtype=float)
+    values = values.reshape(len(cells), -1) if values.size else np.zeros((len(cells), 0))
     return pd.DataFrame({"h3_cell": np.asarray(cells, dtype=object),
                          "value": values[:, period].sum(axis=1)})

@@ -19,7 +19,6 @@ Unlocated activities cannot be measured: they are counted in `OutcomeInputs.unlo
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -30,6 +29,7 @@ import sqlalchemy as sa
 from geo import h3index
 from layers import outcomes, queries, schema
 from layers import scope as scopes
+from layers.fingerprint import fingerprint as data_fingerprint
 from layers.store import resolution
 from layers.weights import Weights
 
@@ -216,13 +216,8 @@ def by_type(table: pd.DataFrame) -> pd.DataFrame:
 def fingerprint(conn: sa.Connection) -> str:
     """A short digest of what the outcome table depends on: changes when any input does.
 
-    Row counts and the newest ``updated_at`` (or load time) of activities, reports,
-    incidents and areas: an import, an edit or new boundaries all change it.
+    `layers.fingerprint.fingerprint` of activities, reports, incidents and areas: an
+    import, an edit or new boundaries all change it; a scoring run or a review does not.
     """
-    parts = []
-    for table, stamp in ((schema.activities, "updated_at"), (schema.reports, "updated_at"),
-                         (schema.incidents, "updated_at"), (schema.areas, "loaded_at")):
-        count, newest = conn.execute(sa.select(sa.func.count(),
-                                               sa.func.max(table.c[stamp]))).one()
-        parts.append(f"{table.name}:{count}:{newest}")
-    return hashlib.blake2b("|".join(parts).encode(), digest_size=8).hexdigest()
+    return data_fingerprint(conn, (schema.activities, schema.reports, schema.incidents,
+                                   schema.areas))

@@ -90,6 +90,11 @@ from layers import _outcome_fast
 
 MIN_BEFORE = 5
 DEFAULT_DAYS = 90
+DEFAULT_ALPHA = 0.05
+# The windows and test levels the app offers (`api.routes_outcomes`): the table is computed
+# once per change of the data for each pair asked for, so the choice is kept small.
+DAY_CHOICES = (30, 60, 90, 180, 365)
+ALPHA_CHOICES = (0.01, 0.05, 0.1)
 TARGET_RING = 1
 BUFFER_RING = 2
 EXCLUSION_RING = 4  # control cells are at least this many steps from every activity cell
