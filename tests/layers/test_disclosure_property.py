@@ -157,9 +157,10 @@ def test_guardian_routes_take_no_parameter_of_any_kind() -> None:
         d = route.dependant
         assert not (d.query_params or d.path_params or d.header_params or d.cookie_params
                     or d.body_params), route.path
-    # the view is made from the store and the server's settings, nothing else
+    # the view is made from the store, the server's settings and the authorities of the
+    # signed-in account (`layers.scope`, read from the store too), nothing the request sends
     assert list(inspect.signature(routes_guardian.guardian_view).parameters) == [
-        "store", "settings"]
+        "store", "settings", "scope"]
 
 
 @SETTINGS
