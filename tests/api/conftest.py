@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -234,3 +235,22 @@ def unscored_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestCl
     db = build_store(tmp_path_factory.mktemp("unscored"), score=False)
     with TestClient(create_app(Settings(db=str(db), tiles="none"))) as c:
         yield sign_in(c)
+
+
+@contextmanager
+def bearer_clients(app, names: Iterable[str | None]) -> Iterator[dict[str | None, TestClient]]:
+    """One client of ``app`` per account name (signed in with a bearer token; None: anonymous)."""
+    out: dict[str | None, TestClient] = {}
+    try:
+        for name in dict.fromkeys(names):
+            client = TestClient(app)
+            client.__enter__()
+            out[name] = client
+            if name:
+                token = client.post("/api/token", json={"name": name, "password": PASSWORD})
+                assert token.status_code == 200, token.text
+                client.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
+        yield out
+    finally:
+        for client in out.values():
+            client.__exit__(None, None, None)

@@ -25,7 +25,17 @@ from api.policy import POLICY, rule_for
 from api.settings import Settings
 from layers.accounts import ROLES
 
-from .conftest import IMG, MORE, NOTE, PASSWORD, POLICE_UK, SCRIPT, TEMPLATE, build_store
+from .conftest import (
+    IMG,
+    MORE,
+    NOTE,
+    PASSWORD,
+    POLICE_UK,
+    SCRIPT,
+    TEMPLATE,
+    bearer_clients,
+    build_store,
+)
 
 SUMMARY = "SECRET-SUMMARY"
 REASON = "SECRET-REASON"  # a level decision's reason: free text, analysts and admins only
@@ -81,18 +91,8 @@ def app(db: Path):
 
 @pytest.fixture(scope="module")
 def clients(app) -> Iterator[dict[str | None, TestClient]]:
-    """An anonymous client and one signed in per role."""
-    out: dict[str | None, TestClient] = {}
-    for role in (None, *ROLES):
-        client = TestClient(app)
-        client.__enter__()
-        if role:
-            token = client.post("/api/token", json={"name": role, "password": PASSWORD})
-            client.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
-        out[role] = client
-    yield out
-    for client in out.values():
-        client.__exit__(None, None, None)
+    with bearer_clients(app, (None, *ROLES)) as out:
+        yield out
 
 
 @pytest.fixture(scope="module")

@@ -46,7 +46,7 @@ from layers.runs import pack, run_scoring, unpack
 from layers.store import Store, open_store, replace_areas
 
 from .._pages import without_data_payloads
-from .conftest import PASSWORD, ensure_accounts
+from .conftest import PASSWORD, bearer_clients, ensure_accounts
 from .test_access import QUERY, routes
 
 AS_OF = dt.date(2025, 6, 30)
@@ -276,17 +276,8 @@ def app(db: Path):
 
 @pytest.fixture(scope="module")
 def clients(app) -> Iterator[dict[str, TestClient]]:
-    out = {}
-    for name in (*RESTRICTED, "analyst", "police", "guardian"):
-        client = TestClient(app)
-        client.__enter__()
-        token = client.post("/api/token", json={"name": name, "password": PASSWORD})
-        assert token.status_code == 200, token.text
-        client.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
-        out[name] = client
-    yield out
-    for client in out.values():
-        client.__exit__(None, None, None)
+    with bearer_clients(app, (*RESTRICTED, "analyst", "police", "guardian")) as out:
+        yield out
 
 
 @pytest.fixture(scope="module")

@@ -40,6 +40,7 @@ from .conftest import (
     POLICE_UK,
     REPORTS,
     _write,
+    bearer_clients,
     ensure_accounts,
     make_areas,
 )
@@ -170,16 +171,8 @@ def app(tmp_path_factory: pytest.TempPathFactory):
 
 @pytest.fixture(scope="module")
 def clients(app) -> Iterator[dict[str, TestClient]]:
-    out = {}
-    for role in ("analyst", *ROLES):
-        client = TestClient(app)
-        client.__enter__()
-        token = client.post("/api/token", json={"name": role, "password": PASSWORD})
-        client.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
-        out[role] = client
-    yield out
-    for client in out.values():
-        client.__exit__(None, None, None)
+    with bearer_clients(app, ("analyst", *ROLES)) as out:
+        yield out
 
 
 def _text(response) -> str:
