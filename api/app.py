@@ -61,14 +61,18 @@ from api.schemas import (
 from api.settings import Settings
 from geo import h3index
 from geo.crs import WGS84
-from layers import filters, queries
+from layers import errors
+from layers.access.disclosure import check_k
+from layers.access.review_store import ReviewStateError
 from layers.dates import out_of_range
-from layers.disclosure import check_k
-from layers.filters import FilterError, MapFilter
-from layers.places import CATEGORIES, EXPLOITATION_TYPES
-from layers.review import ReviewStateError
-from layers.scope import Scope
-from layers.store import Store, StoreError, open_store
+from layers.hotspots import read as hotspots_read
+from layers.records import filters
+from layers.records import read as records_read
+from layers.records.filters import FilterError, MapFilter
+from layers.records.places import CATEGORIES, EXPLOITATION_TYPES
+from layers.store import paging
+from layers.store.engine import Store, StoreError, open_store
+from layers.store.scope import Scope
 from maps import assets
 from maps.filters import filter_panel_html
 from maps.view import build_map, render_html
@@ -79,7 +83,7 @@ GEOJSON = "application/geo+json"
 
 # Domain errors that reach a route, and the HTTP status each becomes.
 ERROR_STATUS: dict[type[Exception], int] = {
-    StoreError: 503, queries.NotFoundError: 404, queries.ParameterError: 422,
+    StoreError: 503, errors.NotFoundError: 404, errors.ParameterError: 422,
     FilterError: 422, ReviewStateError: 409,
 }
 
@@ -90,9 +94,9 @@ def render_map_html(store: Store, settings: Settings, *, standalone: bool = Fals
     """Render the JAG map (wards by rank, cell scores, places, activities, police.uk crime).
 
     ``standalone`` embeds Leaflet; ``client`` chooses how cells are drawn (see
-    `maps.view.build_map`); ``within`` narrows the map (see `layers.filters`) and adds the
+    `maps.view.build_map`); ``within`` narrows the map (see `layers.records.filters`) and adds the
     layer of the concern reports it matches; ``scope`` keeps the authorities a reader may
-    see (`layers.scope`).
+    see (`layers.store.scope`).
     """
     return render_map(store, settings, standalone=standalone, client=client,
                       within=within, scope=scope).html
@@ -107,22 +111,22 @@ def render_map(store: Store, settings: Settings, *, standalone: bool = False,
     """
     within = within or MapFilter()
     with store.connect() as conn:
-        areas, _ = queries.areas(conn, scope=scope)
+        areas, _ = records_read.areas(conn, scope=scope)
         wards = filters.ward_authorities(areas)
         authorities = dict(zip(areas["authority_code"], areas["authority_name"], strict=True))
-        cells = queries.cells(conn, scope=scope).rows
-        places = queries.places(conn, scope=scope).rows
-        activities = queries.activities(conn, scope=scope).rows
-        incidents = queries.incident_cells(conn, within=within, wards=wards, scope=scope)
-        reports = (queries.report_cells(conn, within, wards, scope=scope) if within.active
+        cells = hotspots_read.cells(conn, scope=scope).rows
+        places = records_read.places(conn, scope=scope).rows
+        activities = records_read.activities(conn, scope=scope).rows
+        incidents = records_read.incident_cells(conn, within=within, wards=wards, scope=scope)
+        reports = (records_read.report_cells(conn, within, wards, scope=scope) if within.active
                    else None)
-        step_labels, states = queries.cell_states(conn, scope=scope)
+        step_labels, states = hotspots_read.cell_states(conn, scope=scope)
         try:
-            ranking: pd.DataFrame | None = queries.ward_ranking(conn, scope=scope)[1]
-        except queries.NotFoundError:  # no scoring run yet: ward outlines only
+            ranking: pd.DataFrame | None = hotspots_read.ward_ranking(conn, scope=scope)[1]
+        except errors.NotFoundError:  # no scoring run yet: ward outlines only
             ranking = None
-        demo = queries.demo_notice(conn)
-        period = queries.run_period(conn)
+        demo = records_read.demo_notice(conn)
+        period = hotspots_read.run_period(conn)
     if not free_text:
         activities = activities.assign(outcome=None)
     if within.active:
@@ -206,7 +210,7 @@ def search(conn: Conn, scope: auth.UserScope,
                                    description="Start of a postcode.")]
            ) -> dict[str, list[dict]]:
     """Find loaded postcodes by their start, for the map's search box."""
-    return {"data": queries.search_postcodes(conn, q, scope=scope)}
+    return {"data": records_read.search_postcodes(conn, q, scope=scope)}
 
 
 def _day(name: str, value: str | None) -> dt.date | None:
@@ -260,17 +264,17 @@ def map_page(request: Request, scope: auth.UserScope,
 def list_places(request: Request, conn: Conn, page: Page, scope: auth.UserScope,
                 ward_code: WardCode = None, mace_level: MaceLevel = None) -> PlacesPublic:
     """List places of concern (without notes)."""
-    rows, count = queries.places(conn, ward_code=ward_code, mace_level=mace_level,
+    rows, count = records_read.places(conn, ward_code=ward_code, mace_level=mace_level,
                                  limit=page.limit, offset=page.offset, scope=scope)
     audit_trail.returned(request, {"places": len(rows)}, matched=count)
-    return PlacesPublic.model_validate({"data": queries.records(rows), "count": count})
+    return PlacesPublic.model_validate({"data": paging.records(rows), "count": count})
 
 
 @router.get("/api/places/{place_id}", response_model=PlaceDetail, tags=["places"])
 def get_place(conn: Conn, place_id: Annotated[str, Path(max_length=64)],
               session: auth.CurrentSession) -> PlaceDetail:
     """One place with its level history and latest activities (no notes)."""
-    detail = queries.place_detail(conn, place_id, scope=session.user.authorities)
+    detail = records_read.place_detail(conn, place_id, scope=session.user.authorities)
     if not policy.reads_free_text(session.user.role):  # reasons, outcomes: like notes
         detail["levels"] = [{**level, "reason": None} for level in detail["levels"]]
         detail["activities"] = [{**a, "outcome": None} for a in detail["activities"]]
@@ -282,7 +286,7 @@ def get_place_notes(conn: Conn, place_id: Annotated[str, Path(max_length=64)],
                     response: Response, scope: auth.UserScope) -> PlaceNotes:
     """A place's notes and graded reports (analysts only; every read is audited)."""
     response.headers["Cache-Control"] = "no-store"
-    return PlaceNotes.model_validate(queries.place_notes(conn, place_id, scope=scope))
+    return PlaceNotes.model_validate(records_read.place_notes(conn, place_id, scope=scope))
 
 
 @router.get("/api/activities", response_model=ActivitiesPublic, tags=["activities"])
@@ -294,22 +298,22 @@ def list_activities(
     = None,
 ) -> ActivitiesPublic:
     """List disruption activities, newest first."""
-    rows, count = queries.activities(conn, ward_code=ward_code, activity_type=activity_type,
+    rows, count = records_read.activities(conn, ward_code=ward_code, activity_type=activity_type,
                                      h3_cell=h3_cell, limit=page.limit, offset=page.offset,
                                      scope=scope)
     if not policy.reads_free_text(session.user.role):  # an outcome is free text
         rows = rows.assign(outcome=None)
     audit_trail.returned(request, {"activities": len(rows)}, matched=count)
-    return ActivitiesPublic.model_validate({"data": queries.records(rows), "count": count})
+    return ActivitiesPublic.model_validate({"data": paging.records(rows), "count": count})
 
 
 @router.get("/api/cells", response_model=CellsPublic, tags=["cells"])
 def list_cells(conn: Conn, page: Page, scope: auth.UserScope,
                ward_code: WardCode = None) -> CellsPublic:
     """List stored H3 cell scores, highest first."""
-    rows, count = queries.cells(conn, ward_code=ward_code, limit=page.limit,
+    rows, count = hotspots_read.cells(conn, ward_code=ward_code, limit=page.limit,
                                 offset=page.offset, scope=scope)
-    return CellsPublic.model_validate({"data": queries.records(rows), "count": count})
+    return CellsPublic.model_validate({"data": paging.records(rows), "count": count})
 
 
 @router.get("/api/areas", response_model=AreasPublic, tags=["areas"])
@@ -318,9 +322,9 @@ def list_areas(
     authority_code: Annotated[str | None, Query(max_length=16)] = None,
 ) -> AreasPublic:
     """List loaded areas (wards) without their boundaries."""
-    rows, count = queries.areas(conn, authority_code=authority_code, limit=page.limit,
+    rows, count = records_read.areas(conn, authority_code=authority_code, limit=page.limit,
                                 offset=page.offset, geometry=False, scope=scope)
-    data = queries.records(pd.DataFrame(rows.drop(columns="geometry")))
+    data = paging.records(pd.DataFrame(rows.drop(columns="geometry")))
     return AreasPublic.model_validate({"data": data, "count": count})
 
 
@@ -330,7 +334,7 @@ def areas_geojson(
     authority_code: Annotated[str | None, Query(max_length=16)] = None,
 ) -> Response:
     """All loaded areas (wards) as a GeoJSON FeatureCollection."""
-    areas, count = queries.areas(conn, authority_code=authority_code, scope=scope)
+    areas, count = records_read.areas(conn, authority_code=authority_code, scope=scope)
     return _geojson(areas, count)
 
 
@@ -338,7 +342,7 @@ def areas_geojson(
 def cells_geojson(conn: Conn, page: Page, scope: auth.UserScope,
                   ward_code: WardCode = None) -> Response:
     """Stored cell scores as GeoJSON hexagons, highest first."""
-    rows, count = queries.cells(conn, ward_code=ward_code, limit=page.limit,
+    rows, count = hotspots_read.cells(conn, ward_code=ward_code, limit=page.limit,
                                 offset=page.offset, scope=scope)
     ids = rows["h3_cell"].to_numpy(dtype=object)
     polygons = h3index.cells_to_polygons(h3index.str_to_cells(ids))
@@ -349,7 +353,7 @@ def cells_geojson(conn: Conn, page: Page, scope: auth.UserScope,
 def places_geojson(request: Request, conn: Conn, page: Page, scope: auth.UserScope,
                    ward_code: WardCode = None, mace_level: MaceLevel = None) -> Response:
     """Places of concern (without notes) as GeoJSON points; unlocated ones have no geometry."""
-    rows, count = queries.places(conn, ward_code=ward_code, mace_level=mace_level,
+    rows, count = records_read.places(conn, ward_code=ward_code, mace_level=mace_level,
                                  limit=page.limit, offset=page.offset, scope=scope)
     audit_trail.returned(request, {"places": len(rows)}, matched=count)
     located = rows["lat"].notna() & rows["lng"].notna()
@@ -362,30 +366,30 @@ def places_geojson(request: Request, conn: Conn, page: Page, scope: auth.UserSco
 @router.get("/api/runs", response_model=RunsPublic, tags=["runs"])
 def list_runs(conn: Conn, page: Page) -> RunsPublic:
     """List stored scoring runs, newest first, with their parameters."""
-    rows, count = queries.runs(conn, limit=page.limit, offset=page.offset)
-    return RunsPublic.model_validate({"data": queries.records(rows), "count": count})
+    rows, count = hotspots_read.runs(conn, limit=page.limit, offset=page.offset)
+    return RunsPublic.model_validate({"data": paging.records(rows), "count": count})
 
 
 @router.get("/api/runs/{run_id}", response_model=RunDetail, tags=["runs"])
 def get_run(conn: Conn, run_id: Annotated[int, Path(ge=1, le=MAX_OFFSET)]) -> RunDetail:
     """One scoring run: its parameters and the start date of each step."""
-    return RunDetail.model_validate(queries.run(conn, run_id))
+    return RunDetail.model_validate(hotspots_read.run(conn, run_id))
 
 
 @router.get("/api/cells/{h3_cell}", response_model=CellDetail, tags=["cells"])
 def get_cell(conn: Conn, h3_cell: H3Cell, scope: auth.UserScope,
              run_id: RunId = None) -> CellDetail:
     """One cell of a run: category, score by source, trend and per-step Gi*."""
-    return CellDetail.model_validate(queries.cell(conn, h3_cell, run_id=run_id, scope=scope))
+    return CellDetail.model_validate(hotspots_read.cell(conn, h3_cell, run_id=run_id, scope=scope))
 
 
 @router.get("/api/categories", response_model=CategoriesPublic, tags=["cells"])
 def list_categories(conn: Conn, scope: auth.UserScope, run_id: RunId = None
                     ) -> CategoriesPublic:
     """Count the cells of each emerging hot spot category in a run."""
-    meta, rows = queries.categories(conn, run_id=run_id, scope=scope)
+    meta, rows = hotspots_read.categories(conn, run_id=run_id, scope=scope)
     return CategoriesPublic.model_validate(
-        {**meta, "data": queries.records(rows), "count": len(rows)})
+        {**meta, "data": paging.records(rows), "count": len(rows)})
 
 
 @router.get("/api/wards/ranking", response_model=WardRanking, tags=["areas"])
@@ -396,10 +400,10 @@ def ward_ranking(
                     "which must lie within the run's steps.")] = None,
 ) -> WardRanking:
     """Rank the wards of a run by current score, with trend and change since a date."""
-    meta, rows = queries.ward_ranking(conn, run_id=run_id, since=since, scope=scope)
+    meta, rows = hotspots_read.ward_ranking(conn, run_id=run_id, since=since, scope=scope)
     data = [{**row, "trend": {"z": row["trend_z"], "p": row["trend_p"],
                               "slope": row["trend_slope"], "direction": row["direction"]}}
-            for row in queries.records(rows)]
+            for row in paging.records(rows)]
     return WardRanking.model_validate({**meta, "data": data, "count": len(data)})
 
 
@@ -407,16 +411,16 @@ def ward_ranking(
 def get_concentration(conn: Conn, scope: auth.UserScope,
                       run_id: RunId = None) -> ConcentrationPublic:
     """Per step of a run: total weight, share in the top 1% and 5% of cells, and Gini."""
-    meta, rows = queries.concentration(conn, run_id=run_id, scope=scope)
+    meta, rows = hotspots_read.concentration(conn, run_id=run_id, scope=scope)
     return ConcentrationPublic.model_validate(
-        {**meta, "data": queries.records(rows), "count": len(rows)})
+        {**meta, "data": paging.records(rows), "count": len(rows)})
 
 
 @router.get("/api/explain/cell/{h3_cell}", response_model=ExplanationPublic, tags=["explain"])
 def explain_cell(conn: Conn, h3_cell: H3Cell, scope: auth.UserScope, as_of: AsOf = None,
                  top: Top = 10, run_id: RunId = None) -> ExplanationPublic:
     """Take a cell's current score apart by source and record, patrol records apart."""
-    meta, explanation = queries.explain_cell(conn, h3_cell, run_id=run_id, as_of=as_of,
+    meta, explanation = hotspots_read.explain_cell(conn, h3_cell, run_id=run_id, as_of=as_of,
                                              top=top, scope=scope)
     return ExplanationPublic.model_validate({**explanation.as_dict(), **meta})
 
@@ -428,7 +432,7 @@ def explain_ward(
     scope: auth.UserScope, as_of: AsOf = None, top: Top = 10, run_id: RunId = None,
 ) -> ExplanationPublic:
     """Take a ward's current score apart by source and record, patrol records apart."""
-    meta, explanation = queries.explain_ward(conn, ward_code, run_id=run_id, as_of=as_of,
+    meta, explanation = hotspots_read.explain_ward(conn, ward_code, run_id=run_id, as_of=as_of,
                                              top=top, scope=scope)
     return ExplanationPublic.model_validate({**explanation.as_dict(), **meta})
 

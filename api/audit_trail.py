@@ -24,8 +24,8 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from layers import audit
-from layers.store import Store
+from layers.store import audit
+from layers.store.engine import Store
 
 logger = logging.getLogger("placerisk")
 

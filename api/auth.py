@@ -26,10 +26,11 @@ from api import audit_trail, pages
 from api.policy import HOME, Rule, rule_for
 from api.security import SignInGuard
 from api.settings import Settings
-from layers import accounts, audit
-from layers.accounts import Session
-from layers.queries import ParameterError
-from layers.scope import Scope
+from layers.access import accounts_store as accounts
+from layers.access.accounts_store import Session
+from layers.errors import ParameterError
+from layers.store import audit
+from layers.store.scope import Scope
 from maps.style import escape
 
 COOKIE = "placerisk_session"
@@ -183,7 +184,7 @@ def signed_in(request: Request) -> Session:
 
 
 def user_scope(request: Request) -> Scope:
-    """The authorities the signed-in user may see (`layers.scope`): ``None`` for all.
+    """The authorities the signed-in user may see (`layers.store.scope`): ``None`` for all.
 
     Every route that answers records, cells, wards or their aggregates passes it to the
     `layers` queries; the authority walk in the tests checks that each one does.

@@ -21,9 +21,10 @@ import click
 
 from api.cli_users import cli_user
 from geo.boundaries import BoundaryError, bundled_ward_files, read_boundaries
-from layers import audit, loader
-from layers.places import CATEGORIES, EXPLOITATION_TYPES
-from layers.store import (
+from layers.records import importer as loader
+from layers.records.places import CATEGORIES, EXPLOITATION_TYPES
+from layers.store import audit
+from layers.store.engine import (
     DEFAULT_DB,
     ENV_DB,
     StoreError,
@@ -299,7 +300,7 @@ def _report(result: loader.ImportResult) -> int:
 def status(store: Any, as_json: bool) -> None:
     """Show what the database holds: counts by level, type, authority and ward."""
     from api.status_text import format_status
-    from layers.status import status as collect
+    from layers.store.summary import status as collect
 
     figures = collect(store)
     click.echo(json.dumps(figures, indent=2, default=str) if as_json else format_status(figures))
@@ -321,7 +322,7 @@ def status(store: Any, as_json: bool) -> None:
 @click.option("--correction", type=click.Choice(["fdr_bh", "holm", "none"]), default="fdr_bh",
               show_default=True, help="Multiple-testing correction per step.")
 @click.option("--weights", "weights_file", type=click.Path(dir_okay=False, path_type=Path),
-              help="TOML file overriding the default weight table (see layers/weights.py).")
+              help="TOML file overriding the default weight table (layers/hotspots/weights.py).")
 @click.option("--half-life", type=click.FloatRange(1, 3650), metavar="DAYS",
               help="Half-life of the current score [default: 90, or the weights file's].")
 @click.option("--known-by", type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M"]),
@@ -337,16 +338,16 @@ def score(store: Any, as_of: dt.datetime | None, step: str, n_steps: int | None,
     """Score hot spots over time: Gi* per cell and step, trends and emerging categories.
 
     Reports, place levels and police.uk crime are weighted (default table in
-    layers/weights.py), summed per H3 cell and week, and tested with Getis-Ord Gi* against
+    layers/hotspots/weights.py), summed per H3 cell and week, and tested with Getis-Ord Gi* against
     the whole study area. Records discovered by patrols are left out of the score so that
     patrolling cannot make its own hot spot. The run is stored with its parameters.
     """
-    from layers.emerging import CATEGORIES
-    from layers.getis import Method
-    from layers.hotspots import ScoreParams
-    from layers.runs import default_as_of, run_scoring, run_warnings
-    from layers.store import utcnow
-    from layers.weights import load_weights
+    from layers.hotspots.emerging import CATEGORIES
+    from layers.hotspots.engine import ScoreParams
+    from layers.hotspots.getis import Method
+    from layers.hotspots.runs import default_as_of, run_scoring, run_warnings
+    from layers.hotspots.weights import load_weights
+    from layers.store.engine import utcnow
 
     weights = load_weights(weights_file)
     if half_life:
@@ -411,7 +412,7 @@ def demo_data(store: Any, seed: int, boundary_files: tuple[Path, ...], real_boun
 
     import pandas as pd
 
-    from layers.demo import DEMO_NOTICE, approximate_areas, make_demo_data
+    from layers.records.demo import DEMO_NOTICE, approximate_areas, make_demo_data
 
     files = list(boundary_files) or (bundled_ward_files() if real_boundaries else [])
     if real_boundaries and not files:
@@ -480,7 +481,7 @@ def map_(store: Any, view: str, ward_code: str | None, top: int, out: Path, **na
     The jag view takes filters; the map then opens on the concern reports they match.
     """
     from api.settings import Settings
-    from layers.filters import FilterError, MapFilter
+    from layers.records.filters import FilterError, MapFilter
 
     settings = Settings.from_env()
     if view in ("ward", "patrol") and not ward_code:

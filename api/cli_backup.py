@@ -14,9 +14,9 @@ from typing import Any
 import click
 
 from api.cli_users import cli_user
-from layers import audit
-from layers.backup import BackupError, BackupInfo, backup, restore
-from layers.store import Store
+from layers.store import audit
+from layers.store.backup import BackupError, BackupInfo, backup, restore
+from layers.store.engine import Store
 
 
 def _fail(exc: Exception) -> None:

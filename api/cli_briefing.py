@@ -12,8 +12,8 @@ from typing import Any
 
 import click
 
-from layers.briefing import default_since
-from layers.store import Store
+from layers.reporting.briefing import default_since
+from layers.store.engine import Store
 
 FORMATS = {".html": "html", ".htm": "html", ".pdf": "pdf"}
 

@@ -12,8 +12,10 @@ from typing import Any, NoReturn
 
 import click
 
-from layers import export_io, exports, queries
-from layers.store import Store
+from layers import errors
+from layers.reporting import export_files as export_io
+from layers.reporting import exports
+from layers.store.engine import Store
 
 SUFFIXES = {".geojson": "geojson", ".json": "geojson", ".csv": "csv", ".gpkg": "gpkg"}
 
@@ -30,7 +32,7 @@ def _run_export(store: Store, what: str, fmt: str | None, out: Path, run_id: int
     try:
         with store.connect() as conn:
             frame = export_io.load_export(conn, what, run_id=run_id)
-    except queries.NotFoundError as exc:
+    except errors.NotFoundError as exc:
         _fail(str(exc))
     export_io.write_export(frame, out, fmt)
     run = f" of run {frame['run_id'].iloc[0]}" if "run_id" in frame and len(frame) else ""

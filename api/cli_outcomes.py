@@ -12,10 +12,11 @@ import click
 import pandas as pd
 
 from api.routes_outcomes import json_records
-from layers import disruptions, queries
-from layers.exports import neutralise_csv
-from layers.outcomes import DEFAULT_DAYS
-from layers.store import Store
+from layers.action.outcomes import table as disruptions
+from layers.action.outcomes.measures import DEFAULT_DAYS
+from layers.records import read as records_read
+from layers.reporting.exports import neutralise_csv
+from layers.store.engine import Store
 from maps.outcomes_page import outcomes_page_html
 
 FORMATS = {".csv": "csv", ".json": "json", ".html": "html", ".htm": "html"}
@@ -86,7 +87,7 @@ def build_command(with_store: Callable[..., Any]) -> click.Command:
             if fmt is None:
                 raise click.UsageError(f"--out {out.name}: use a .csv, .json or .html file")
         with store.connect() as conn:
-            known = set(queries.incident_types(conn)) if crime_types else set()
+            known = set(records_read.incident_types(conn)) if crime_types else set()
             unknown = sorted(set(crime_types) - known)
             if unknown:
                 raise click.UsageError(

@@ -12,10 +12,10 @@ from typing import Any
 
 import click
 
-from layers import queries
-from layers.patrol import DEFAULT_TOP, MAX_TOP
-from layers.patrol_plan import HOURS, MAX_OFFICERS
-from layers.store import Store
+from layers import errors
+from layers.action.patrol.cells import DEFAULT_TOP, MAX_TOP
+from layers.action.patrol.shift import HOURS, MAX_OFFICERS
+from layers.store.engine import Store
 
 FORMATS = ("html", "pdf", "gpx", "kml", "json")  # the keys of api.routes_plans.MEDIA_TYPES
 DEFAULT_START = "18:00"
@@ -27,7 +27,7 @@ def _start(_ctx: click.Context, _param: click.Parameter, value: str) -> dt.time:
 
     try:
         return parse_start(value)
-    except queries.ParameterError as exc:
+    except errors.ParameterError as exc:
         raise click.BadParameter(str(exc).removeprefix("start: ")) from None
 
 
@@ -69,9 +69,9 @@ def _write_plan(store: Store, *, area: str, date: dt.date, start: dt.time, hours
         with store.connect() as conn:
             loaded = load_plan(conn, ward_code=area, date=date, start=start, hours=hours,
                                officers=officers, top=top)
-    except queries.NotFoundError as exc:
+    except errors.NotFoundError as exc:
         hint = "" if str(exc).startswith("no scoring run") else f"; {WARD_HINT}"
-        raise queries.NotFoundError(f"{exc}{hint}") from None
+        raise errors.NotFoundError(f"{exc}{hint}") from None
     content, _, _ = render_plan(loaded, fmt)
     out.write_bytes(content)
     plan = loaded.plan

@@ -14,8 +14,8 @@ import click
 
 from api.cli_users import cli_user
 from api.settings import Settings
-from layers.review import purge, review_queue
-from layers.store import Store, utcnow
+from layers.access.review_store import purge, review_queue
+from layers.store.engine import Store, utcnow
 
 
 def build_commands(with_store: Callable[..., Any]) -> list[click.Command]:

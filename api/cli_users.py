@@ -1,7 +1,7 @@
 """``placerisk users`` and ``placerisk audit``: accounts and the audit trail from the shell.
 
 Commands run by someone with the database in hand are audited as ``cli:<login name>``.
-Every account has the authorities it may see (`layers.scope`): ``--authority CODE``
+Every account has the authorities it may see (`layers.store.scope`): ``--authority CODE``
 (repeatable) or ``--all-authorities``. Admins and analysts see all by default; police and
 guardian accounts must be given one or the other, so that nobody gets every authority by
 leaving an option out.
@@ -19,9 +19,10 @@ import click
 import pandas as pd
 import sqlalchemy as sa
 
-from layers import accounts, audit, schema
-from layers.scope import Scope, describe
-from layers.store import Store
+from layers.access import accounts_store as accounts
+from layers.store import audit, schema
+from layers.store.engine import Store
+from layers.store.scope import Scope, describe
 
 DEMO_ACCOUNTS = {role: f"demo-{role}" for role in accounts.ROLES}
 
@@ -104,7 +105,7 @@ def _ask_password() -> str:
 
 
 def _line(r: Any) -> str:
-    """One audit row as one line (`layers.audit.record` keeps control characters out)."""
+    """One audit row as one line (`layers.store.audit.record` keeps control characters out)."""
     at = r.at.isoformat(timespec="seconds") if hasattr(r.at, "isoformat") else r.at
     what = f"{r.object_type or ''}:{r.object_ids or ''}".strip(":")
     why = f' purpose="{r.purpose}"' if r.purpose else ""

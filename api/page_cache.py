@@ -17,14 +17,14 @@ from typing import TypeVar
 import sqlalchemy as sa
 
 from api.results import DEFAULT_WAIT_S, ResultCache
-from layers import schema
-from layers.fingerprint import fingerprint as data_fingerprint
-from layers.store import Store
+from layers.store import schema
+from layers.store.engine import Store
+from layers.store.fingerprint import fingerprint as data_fingerprint
 
 CACHE_SIZE = 128  # the JAG map and its filters, ward, ward map and patrol pages, outcomes
 CACHE_BYTES = 64_000_000  # a JAG map is about 1.2 MB, the outcomes JSON 2.4 MB (476k reports)
 T = TypeVar("T")
-# every table a map shows; `layers.fingerprint` reads each cheaply
+# every table a map shows; `layers.store.fingerprint` reads each cheaply
 TABLES: tuple[sa.Table, ...] = (
     schema.areas, schema.places, schema.place_levels, schema.place_reviews, schema.reports,
     schema.activities, schema.incidents, schema.score_runs,
@@ -32,7 +32,7 @@ TABLES: tuple[sa.Table, ...] = (
 
 
 def fingerprint(conn: sa.Connection) -> str:
-    """`layers.fingerprint.fingerprint` of every table a map shows, and today's date."""
+    """`layers.store.fingerprint.fingerprint` of every table a map shows, and today's date."""
     return data_fingerprint(conn, TABLES, salt=dt.date.today().isoformat())
 
 

@@ -28,11 +28,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from api.policy import HOME, rule_for
-from layers import audit, queries
-from layers.patrol_plan import HOURS, MAX_OFFICERS
-from layers.runs import latest_run_id
-from layers.scope import Scope
-from layers.store import Store
+from layers.action.patrol.shift import HOURS, MAX_OFFICERS
+from layers.hotspots import read as hotspots_read
+from layers.hotspots.runs import latest_run_id
+from layers.records import read as records_read
+from layers.store import audit
+from layers.store.engine import Store
+from layers.store.scope import Scope
 from maps import pages
 
 # The pages to link to, by name (the patrol view and plan, and the pack, ask for a choice).
@@ -126,13 +128,13 @@ def last_meeting(store: Store) -> dt.date | None:
 def ward_choices(store: Store, scope: Scope = None) -> tuple[pd.DataFrame, str | None]:
     """Every loaded ward (``code``, ``name``) by name, and the newest run's top-ranked one.
 
-    ``scope``: the wards of the authorities the reader may see (`layers.scope`).
+    ``scope``: the wards of the authorities the reader may see (`layers.store.scope`).
     """
     with store.connect() as conn:
-        areas, _ = queries.areas(conn, geometry=False, scope=scope)
+        areas, _ = records_read.areas(conn, geometry=False, scope=scope)
         top = None
         if latest_run_id(conn) is not None:
-            _, ranking = queries.ward_ranking(conn, scope=scope)
+            _, ranking = hotspots_read.ward_ranking(conn, scope=scope)
             top = str(ranking["ward_code"].iloc[0]) if len(ranking) else None
     wards = pd.DataFrame(areas[["code", "name"]]).sort_values(["name", "code"])
     return wards.reset_index(drop=True), top

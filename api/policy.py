@@ -5,10 +5,9 @@ route missing from the table answers 403 to everyone (and the role walk in the t
 so a new route is closed until someone decides who may see it. Static assets (Leaflet, h3-js,
 markercluster) are public: they are the libraries' own files.
 
-Roles (see `layers.accounts`): admin and analyst see everything but the admin's audit log;
-police see places, levels, scores, patrol plans and activities but no notes, grades,
-reasons or activity outcomes (`FREE_TEXT`);
-guardians see the guardian view and its data only.
+Roles (see `layers.access.accounts_store`): admin and analyst see everything but the admin's audit
+log; police see places, levels, scores, patrol plans and activities but no notes, grades, reasons or
+activity outcomes (`FREE_TEXT`); guardians see the guardian view and its data only.
 
 A rule with ``page=True`` is an HTML page for a browser: a signed-out caller is sent to
 ``/login?next=...`` rather than answered 401, and errors come as HTML pages with a way
@@ -31,7 +30,7 @@ PUBLIC: frozenset[str] = frozenset()  # no sign-in needed
 class Rule:
     """The roles allowed, and what to write to the audit log when one of them calls.
 
-    ``audit`` is an action of `layers.audit.ACTIONS`; ``object_type`` and ``object_param``
+    ``audit`` is an action of `layers.store.audit.ACTIONS`; ``object_type`` and ``object_param``
     name the object and the path (or else query) parameter holding its id. ``purpose``:
     the call must say why (a ``purpose`` query parameter), which goes to the audit log with
     it. ``page``: a browser page (see the module docstring).
@@ -98,7 +97,7 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/briefing.pdf"): Rule(STAFF, audit="briefing", object_type="briefing",
                                    object_param="meeting"),
     ("GET", "/api/audit"): Rule(ADMIN),
-    # review and retention: layers.review writes its own audit rows ("review", "erase")
+    # review and retention: layers.access.review_store writes its own audit rows ("review", "erase")
     **_rules(STAFF, "/api/places/{place_id}/review", "/api/places/{place_id}/review/form",
              "/api/places/{place_id}/erase", method="POST"),
 }

@@ -3,7 +3,7 @@
 The outcome table takes seconds to compute on a large store (28.8 s on 476,000 reports),
 so any signed-in user could keep the server's CPUs busy by asking for it with new
 parameters. A `ResultCache` keeps each result under a key that holds a data fingerprint
-and the parameters (`layers.fingerprint`), so a result is computed once per change of the
+and the parameters (`layers.store.fingerprint`), so a result is computed once per change of the
 data; callers asking for a key being computed wait for that computation rather than
 starting their own. `Slots` bound the work: at most ``slots`` computations run at once and
 at most ``queue`` requests wait (for a free slot or for a result under way), each for at

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 
 from api.schemas import Day
-from layers import audit
+from layers.store import audit
 
 router = APIRouter()
 

@@ -6,7 +6,7 @@ Both take ``meeting`` (required) and ``since`` (default 28 days before the meeti
 (`api.routes_outcomes.outcome_tables`) with its default windows, read as of the meeting.
 
 A bad date, or a since date after the meeting, is a 422; no scoring run as of the meeting or
-earlier is a 404 (`layers.queries.NotFoundError`), through the app's error table: as HTML
+earlier is a 404 (`layers.records.read.NotFoundError`), through the app's error table: as HTML
 pages holding a meeting date form (`api.pages`). Nothing here imports `api.app`.
 """
 
@@ -22,12 +22,13 @@ from api.auth import UserScope
 from api.results import ResultCache
 from api.routes_outcomes import outcome_tables
 from api.routes_plans import DATE_PATTERN, parse_date
-from layers import queries
-from layers.briefing import default_since
-from layers.briefing_inputs import load_briefing, run_for
-from layers.outcomes import DEFAULT_ALPHA, DEFAULT_DAYS
-from layers.scope import Scope
-from layers.store import Store
+from layers import errors
+from layers.action.outcomes.measures import DEFAULT_ALPHA, DEFAULT_DAYS
+from layers.records import read as records_read
+from layers.reporting.briefing import default_since
+from layers.reporting.briefing_inputs import load_briefing, run_for
+from layers.store.engine import Store
+from layers.store.scope import Scope
 from maps.briefing_page import briefing_page_html, section_maps
 from maps.printing import html_to_pdf
 
@@ -45,7 +46,7 @@ Since = Annotated[str | None, Query(pattern=DATE_PATTERN, max_length=10,
 
 
 def parse_day(text: str, name: str) -> dt.date:
-    """Read a ``YYYY-MM-DD`` query value; `layers.queries.ParameterError` naming ``name``.
+    """Read a ``YYYY-MM-DD`` query value; `layers.records.read.ParameterError` naming ``name``.
 
     Examples
     --------
@@ -54,9 +55,9 @@ def parse_day(text: str, name: str) -> dt.date:
     """
     try:
         return parse_date(text)
-    except queries.ParameterError as exc:
+    except errors.ParameterError as exc:
         msg = str(exc).replace("date:", f"{name}:", 1)
-        raise queries.ParameterError(msg) from None
+        raise errors.ParameterError(msg) from None
 
 
 def render_briefing(store: Store, *, meeting: dt.date, since: dt.date | None,
@@ -64,14 +65,14 @@ def render_briefing(store: Store, *, meeting: dt.date, since: dt.date | None,
                     cache: ResultCache | None = None) -> bytes:
     """The pack as HTML or PDF bytes (``fmt`` a `MEDIA_TYPES` key).
 
-    ``scope``: the authorities the reader may see (`layers.scope`); the pack holds theirs only.
-    The outcome table comes from ``cache`` (`api.routes_outcomes.outcome_tables`).
+    ``scope``: the authorities the reader may see (`layers.store.scope`); the pack holds theirs
+    only. The outcome table comes from ``cache`` (`api.routes_outcomes.outcome_tables`).
 
     Raises
     ------
-    layers.queries.ParameterError
+    layers.records.read.ParameterError
         If ``since`` is after ``meeting``.
-    layers.queries.NotFoundError
+    layers.records.read.NotFoundError
         If no scoring run is as of ``meeting`` or earlier.
     """
     if fmt not in MEDIA_TYPES:
@@ -80,7 +81,7 @@ def render_briefing(store: Store, *, meeting: dt.date, since: dt.date | None,
     try:
         default_since(meeting, since)
     except ValueError as exc:
-        raise queries.ParameterError(str(exc)) from None
+        raise errors.ParameterError(str(exc)) from None
     with store.connect() as conn:
         run_for(conn, meeting)  # a missing run is a 404 before the outcome table is built
     table, _, demo = outcome_tables(store, days=DEFAULT_DAYS, alpha=OUTCOME_ALPHA,
@@ -89,7 +90,7 @@ def render_briefing(store: Store, *, meeting: dt.date, since: dt.date | None,
         briefing = load_briefing(conn, meeting=meeting, since=since, outcomes=table,
                                  outcome_days=DEFAULT_DAYS, outcome_alpha=OUTCOME_ALPHA,
                                  scope=scope)
-        areas, _ = queries.areas(conn, scope=scope)
+        areas, _ = records_read.areas(conn, scope=scope)
     page = briefing_page_html(briefing, maps=section_maps(briefing, areas),
                               notice=demo)
     return html_to_pdf(page) if fmt == "pdf" else page.encode("utf-8")

@@ -15,7 +15,8 @@ from fastapi.responses import Response
 from api.app import Conn, RunId
 from api.audit_trail import returned
 from api.auth import UserScope
-from layers import export_io, exports
+from layers.reporting import export_files as export_io
+from layers.reporting import exports
 
 router = APIRouter()
 

@@ -5,7 +5,7 @@ query parameter at all: the grid (H3 resolution 7), the period (the newest compl
 period of the newest scoring run) and the suppression threshold k (``settings.guardian_k``,
 default 5) are fixed by the server, so no two views can be differenced against each other.
 FastAPI ignores undeclared parameters, so ``?k=1`` or ``?resolution=9`` change nothing. The
-rules themselves are in `layers.disclosure`.
+rules themselves are in `layers.access.disclosure`.
 
 The page's base map is ``settings.guardian_tiles`` (none by default: ward outlines over a
 plain background), and its Content-Security-Policy allows that base map only.
@@ -27,11 +27,14 @@ from api.auth import UserScope
 from api.page_cache import PageCache
 from api.security import content_security_policy
 from api.settings import Settings, base_map
-from layers import disclosure, queries, runs
-from layers.cube import make_steps
-from layers.scope import Scope
-from layers.score_inputs import study_grid
-from layers.store import Store
+from layers.access import disclosure
+from layers.hotspots import runs
+from layers.hotspots.cube import make_steps
+from layers.hotspots.inputs import study_grid
+from layers.records import read as records_read
+from layers.store import paging
+from layers.store.engine import Store
+from layers.store.scope import Scope
 from maps.guardian import build_guardian_map
 from maps.view import render_html
 
@@ -103,14 +106,14 @@ def _period_values(conn: sa.Connection, scope: Scope = None
 
 
 def guardian_view(store: Store, settings: Settings, *, scope: Scope = None) -> GuardianView:
-    """Read the store and apply `layers.disclosure`: the only way guardian data is made.
+    """Read the store and apply `layers.access.disclosure`: the only way guardian data is made.
 
-    ``scope``: the authorities the guardian may see (`layers.scope`): their places, the
+    ``scope``: the authorities the guardian may see (`layers.store.scope`): their places, the
     grid over their wards and the scores of their cells only.
     """
     k = guardian_k(settings)
     with store.connect() as conn:
-        places = queries.places(conn, scope=scope).rows[PLACE_FIELDS]
+        places = records_read.places(conn, scope=scope).rows[PLACE_FIELDS]
         grid = study_grid(conn, resolution=disclosure.GUARDIAN_RESOLUTION, authorities=scope)
         values, period = _period_values(conn, scope)
     cells = disclosure.guardian_cells(places, values, k=k, grid=grid if len(grid) else None)
@@ -123,7 +126,7 @@ def render_guardian_html(store: Store, settings: Settings, *, standalone: bool =
     view = guardian_view(store, settings, scope=scope)
     with store.connect() as conn:
         # public boundaries: the bearings without a base map
-        areas, _ = queries.areas(conn, scope=scope)
+        areas, _ = records_read.areas(conn, scope=scope)
     period = None if view.period is None else f"{view.period[0]} to {view.period[1]}"
     m = build_guardian_map(view.cells, view.protective, tiles=base_map(settings.guardian_tiles),
                            attribution=settings.attribution, k=view.k, period=period,
@@ -133,9 +136,9 @@ def render_guardian_html(store: Store, settings: Settings, *, standalone: bool =
 
 def guardian_payload(store: Store, settings: Settings, *,
                      scope: Scope = None) -> GuardianCellsPublic:
-    """The guardian grid (of ``scope``, `layers.scope`) as the JSON model."""
+    """The guardian grid (of ``scope``, `layers.store.scope`) as the JSON model."""
     view = guardian_view(store, settings, scope=scope)
-    data = [GuardianCell.model_validate(row) for row in queries.records(view.cells)]
+    data = [GuardianCell.model_validate(row) for row in paging.records(view.cells)]
     start, end = view.period if view.period is not None else (None, None)
     return GuardianCellsPublic(resolution=disclosure.GUARDIAN_RESOLUTION, k=view.k,
                                bands=disclosure.band_labels(view.k), period_start=start,
@@ -149,7 +152,7 @@ def guardian_json(store: Store, settings: Settings, cache: PageCache, *,
     The grid took about 120 ms (400 ms on a store of 476,000 reports) and was made again
     on every request; it is now kept in ``cache`` (`api.page_cache`), whose fingerprint
     covers the places, areas and scoring runs it is made from, under the threshold k and
-    the caller's data scope (`layers.scope`; ``None``: every authority), so that two
+    the caller's data scope (`layers.store.scope`; ``None``: every authority), so that two
     callers with different scopes never share an answer.
     """
     key = (guardian_k(settings), None if scope is None else tuple(sorted(scope)))

@@ -1,21 +1,21 @@
 """Outcome measures of disruptions: the table as a page, JSON and CSV.
 
-The figures (`layers.disruptions.measure`) take seconds on a large store (28.8 s on 476,000
-reports), so the app bounds what can be asked and how often it is computed:
+The figures (`layers.action.outcomes.table.measure`) take seconds on a large store (28.8 s on
+476,000 reports), so the app bounds what can be asked and how often it is computed:
 
-- only the windows `layers.outcomes.DAY_CHOICES` (``days``) and the test levels
-  `layers.outcomes.ALPHA_CHOICES` (``alpha``) are offered, and only crime types the store
-  holds; anything else is a 422 naming the choices, before any work is done;
+- only the windows `layers.action.outcomes.measures.DAY_CHOICES` (``days``) and the test levels
+  `layers.action.outcomes.measures.ALPHA_CHOICES` (``alpha``) are offered, and only crime types the
+  store holds; anything else is a 422 naming the choices, before any work is done;
 - the figures are computed once per change of their inputs: they are kept in memory
   (`api.results.ResultCache`, on ``app.state.outcomes``) under a fingerprint of the data
-  (`layers.disruptions.fingerprint`) and the parameters, and requests for figures being
+  (`layers.action.outcomes.table.fingerprint`) and the parameters, and requests for figures being
   computed wait for that computation rather than start their own;
 - at most a few such computations run at once (`api.results.Slots`, from the settings
   ``heavy_slots`` and ``heavy_queue``); a request beyond them is answered 503 with
   ``Retry-After``. The module docstring of `api.results` says what a client that goes away
   can and cannot stop.
 
-The after-window rule (no verdict before the window is over, `layers.disruptions.judged`)
+The after-window rule (no verdict before the window is over, `layers.action.outcomes.table.judged`)
 is applied for each as-of date: today, unless ``as_of`` is given. The answers (page, JSON)
 are kept in the page cache (`api.page_cache`) under the data, the parameters and that date.
 """
@@ -36,9 +36,9 @@ from pydantic import AfterValidator
 from api.auth import UserScope
 from api.results import ResultCache, Slots
 from api.schemas import Day
-from layers import disruptions, queries
-from layers.exports import neutralise_csv
-from layers.outcomes import (
+from layers import errors
+from layers.action.outcomes import table as disruptions
+from layers.action.outcomes.measures import (
     ALPHA_CHOICES,
     DAY_CHOICES,
     DEFAULT_ALPHA,
@@ -46,8 +46,10 @@ from layers.outcomes import (
     TOO_EARLY,
     VERDICTS,
 )
-from layers.scope import Scope
-from layers.store import Store
+from layers.records import read as records_read
+from layers.reporting.exports import neutralise_csv
+from layers.store.engine import Store
+from layers.store.scope import Scope
 from maps.outcomes_page import SORTABLE, outcomes_page_html
 
 router = APIRouter()
@@ -111,12 +113,12 @@ def _crime_types(store: Store, asked: list[str] | None) -> tuple[str, ...]:
     if not chosen:
         return chosen
     with store.connect() as conn:
-        known = set(queries.incident_types(conn))
+        known = set(records_read.incident_types(conn))
     unknown = [t for t in chosen if t not in known]
     if unknown:
         msg = (f"crime_type: {len(unknown)} of the types asked for are not in the police.uk "
                f"data loaded; known types: {', '.join(sorted(known)) or 'none'}")
-        raise queries.ParameterError(msg)
+        raise errors.ParameterError(msg)
     return chosen
 
 
@@ -127,8 +129,8 @@ def outcome_tables(store: Store, *, days: int = DEFAULT_DAYS, alpha: float = DEF
     """The disruption table as of ``as_of`` (default today), its summary by type, demo notice.
 
     No verdict is given for an activity whose after window is not over by ``as_of`` in the
-    records (`layers.disruptions.judged`). ``scope``: only the rows of activities and
-    campaigns in these authorities (`layers.disruptions.within`), summary included. The
+    records (`layers.action.outcomes.table.judged`). ``scope``: only the rows of activities and
+    campaigns in these authorities (`layers.action.outcomes.table.within`), summary included. The
     figures come from ``cache`` (the app's, whose slots cap the computations; default
     `DEFAULT_CACHE`); the table read on a day is kept too (`JUDGED`), since every ward page
     reads it.
@@ -157,10 +159,10 @@ def outcome_tables(store: Store, *, days: int = DEFAULT_DAYS, alpha: float = DEF
 
 def compute(store: Store, *, days: int, alpha: float, crime_types: tuple[str, ...]
             ) -> _Measured:
-    """`layers.disruptions.measure` of the store, with its data end and demo notice."""
+    """`layers.action.outcomes.table.measure` of the store, with its data end and demo notice."""
     with store.connect() as conn:
         inputs = disruptions.load_inputs(conn, crime_types=crime_types)
-        demo = queries.demo_notice(conn)
+        demo = records_read.demo_notice(conn)
     return disruptions.measure(inputs, days=days, alpha=alpha), inputs.data_end, demo
 
 
@@ -214,7 +216,7 @@ PAGE_PARAMS = ("days", "alpha", "type", "as_of")  # kept in the page's sort link
 def _check_sort(sort: str) -> None:
     if sort not in SORTABLE:
         msg = f"sort: unknown column; choose one of {', '.join(SORTABLE)}"
-        raise queries.ParameterError(msg)
+        raise errors.ParameterError(msg)
 
 
 @router.get("/outcomes", response_class=HTMLResponse, tags=["outcomes"])

@@ -1,10 +1,10 @@
 """The patrol view for neighbourhood teams: ``/patrol`` (HTML) and ``/api/patrol`` (JSON).
 
 Both read the newest scoring run's cells of one ward and pass them to
-`layers.patrol.patrol_cells`. The view holds cells, radio labels, scores and categories only:
-no place names, notes, summaries or grades. This module imports nothing from `api.app`, so
-the app can include `router` without an import cycle; the app's error table turns
-`layers.queries.NotFoundError` into a 404 and `ParameterError` into a 422 (HTML pages with a
+`layers.action.patrol.cells.patrol_cells`. The view holds cells, radio labels, scores and categories
+only: no place names, notes, summaries or grades. This module imports nothing from `api.app`, so the
+app can include `router` without an import cycle; the app's error table turns
+`layers.records.read.NotFoundError` into a 404 and `ParameterError` into a 422 (HTML pages with a
 ward picker for ``/patrol``, `api.pages`).
 """
 
@@ -24,10 +24,13 @@ from shapely.geometry.base import BaseGeometry
 
 from api.auth import UserScope
 from api.settings import Settings
-from layers import queries
-from layers.patrol import DEFAULT_TOP, MAX_TOP, patrol_cells, tour_length_m
-from layers.scope import Scope
-from layers.store import Store
+from layers import errors
+from layers.action.patrol.cells import DEFAULT_TOP, MAX_TOP, patrol_cells, tour_length_m
+from layers.hotspots import read as hotspots_read
+from layers.records import read as records_read
+from layers.store import paging
+from layers.store.engine import Store
+from layers.store.scope import Scope
 from maps.patrol import build_patrol_map
 from maps.view import render_html
 
@@ -50,15 +53,15 @@ class PatrolView:
     as_of: dt.date
     includes_patrol: bool
     demo: str | None  # the demo-data notice, if any
-    period: str | None  # what the run covers (layers.queries.run_period)
+    period: str | None  # what the run covers (layers.records.read.run_period)
 
 
 def _ward_geometry(conn: sa.Connection, ward_code: str, scope: Scope) -> BaseGeometry | None:
     """The ward's boundary; `NotFoundError` saying how to find codes if it is not loaded.
 
-    A ward out of ``scope`` (`layers.scope`) is not loaded, as far as the reader can tell.
+    A ward out of ``scope`` (`layers.store.scope`) is not loaded, as far as the reader can tell.
     """
-    areas, _ = queries.areas(conn, scope=scope)
+    areas, _ = records_read.areas(conn, scope=scope)
     found = areas[areas["code"] == ward_code]
     if found.empty:
         codes = areas["code"].astype(str).tolist()
@@ -66,7 +69,7 @@ def _ward_geometry(conn: sa.Connection, ward_code: str, scope: Scope) -> BaseGeo
                  else "; no ward boundaries are loaded yet (`placerisk boundaries load`)")
         msg = (f"ward {ward_code!r} is not a loaded area{known}. GET /api/areas lists every "
                "ward code and GET /api/wards/ranking the scored ones")
-        raise queries.NotFoundError(msg)
+        raise errors.NotFoundError(msg)
     return found.geometry.iloc[0]
 
 
@@ -76,26 +79,26 @@ def load_patrol(conn: sa.Connection, *, ward_code: str, top: int = DEFAULT_TOP,
 
     Raises
     ------
-    layers.queries.NotFoundError
+    layers.records.read.NotFoundError
         If the ward is not a loaded area (of ``scope``, the authorities the reader may see,
-        `layers.scope`) or nothing has been scored yet.
-    layers.queries.ParameterError
+        `layers.store.scope`) or nothing has been scored yet.
+    layers.records.read.ParameterError
         If ``top`` is out of range.
     """
     geometry = _ward_geometry(conn, ward_code, scope)
-    newest = queries.runs(conn, limit=1).rows
+    newest = hotspots_read.runs(conn, limit=1).rows
     if newest.empty:
-        raise queries.NotFoundError(NO_RUN_HINT)
+        raise errors.NotFoundError(NO_RUN_HINT)
     run = newest.iloc[0]
-    cells = queries.cells(conn, ward_code=ward_code, run_id=int(run["id"]), scope=scope).rows
+    cells = hotspots_read.cells(conn, ward_code=ward_code, run_id=int(run["id"]), scope=scope).rows
     try:
         plan = patrol_cells(cells, ward_code=ward_code, top=top, seed=seed)
     except ValueError as exc:
-        raise queries.ParameterError(str(exc)) from exc
+        raise errors.ParameterError(str(exc)) from exc
     return PatrolView(
         ward_code=ward_code, plan=plan, geometry=geometry, run_id=int(run["id"]),
-        as_of=run["as_of"], demo=queries.demo_notice(conn),
-        period=queries.run_period(conn, int(run["id"])),
+        as_of=run["as_of"], demo=records_read.demo_notice(conn),
+        period=hotspots_read.run_period(conn, int(run["id"])),
         includes_patrol=bool(run["params"].get("weights", {}).get("include_patrol", False)))
 
 
@@ -111,10 +114,10 @@ def render_patrol_html(store: Store, settings: Settings, *, ward_code: str,
 
     Raises
     ------
-    layers.queries.NotFoundError
+    layers.records.read.NotFoundError
         If the ward is not a loaded area or nothing has been scored yet.
-    layers.queries.ParameterError
-        If ``top`` is out of range (1 to `layers.patrol.MAX_TOP`).
+    layers.records.read.ParameterError
+        If ``top`` is out of range (1 to `layers.action.patrol.cells.MAX_TOP`).
     """
     with store.connect() as conn:
         view = load_patrol(conn, ward_code=ward_code, top=top, seed=seed, scope=scope)
@@ -186,7 +189,7 @@ def patrol_json(conn: Annotated[sa.Connection, Depends(_conn)], ward: Ward, scop
                 top: TopCells = DEFAULT_TOP, seed: Seed = None) -> PatrolPublic:
     """The patrol view of a ward as JSON: cells in visiting order with label and dwell."""
     view = load_patrol(conn, ward_code=ward, top=top, seed=seed, scope=scope)
-    data: list[dict[str, Any]] = queries.records(view.plan)
+    data: list[dict[str, Any]] = paging.records(view.plan)
     return PatrolPublic.model_validate({
         "ward_code": view.ward_code, "run_id": view.run_id, "as_of": view.as_of,
         "score_includes_patrol_records": view.includes_patrol,

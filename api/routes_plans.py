@@ -4,11 +4,11 @@
 and ``/api/patrol/plan`` (JSON) all take the same query and go through `load_plan`, which
 the ``placerisk patrol-plan`` command (`api.cli_patrol`) uses too. The cells come from the
 newest scoring run exactly as the patrol view reads them (`api.routes_patrol.load_patrol`);
-the schedule is `layers.patrol_plan.plan_shift`; what was done against the plan comes from
+the schedule is `layers.action.patrol.shift.plan_shift`; what was done against the plan comes from
 the ``street_patrol`` activities whose ``jag_ref`` is the plan id.
 
 Errors go through the app's table: an unknown ward or no scoring run is a 404
-(`layers.queries.NotFoundError`), a bad parameter a 422; the HTML routes answer them with a
+(`layers.records.read.NotFoundError`), a bad parameter a 422; the HTML routes answer them with a
 page holding a ward and shift form (`api.pages`). Nothing here imports `api.app`.
 """
 
@@ -31,11 +31,10 @@ from api.auth import UserScope
 from api.routes_patrol import load_patrol
 from api.schemas import LocalDateTime
 from geo.crs import WGS84
-from layers import queries
-from layers.dates import out_of_range
-from layers.patrol import DEFAULT_TOP, MAX_TOP
-from layers.patrol_formats import to_gpx, to_kml
-from layers.patrol_plan import (
+from layers import errors
+from layers.action.patrol.cells import DEFAULT_TOP, MAX_TOP
+from layers.action.patrol.formats import to_gpx, to_kml
+from layers.action.patrol.shift import (
     HOURS,
     MAX_OFFICERS,
     PatrolPlan,
@@ -43,7 +42,11 @@ from layers.patrol_plan import (
     plan_to_dict,
     plan_vs_done,
 )
-from layers.scope import Scope
+from layers.dates import out_of_range
+from layers.hotspots import read as hotspots_read
+from layers.records import read as records_read
+from layers.store import paging
+from layers.store.scope import Scope
 from maps.plan_page import html_to_pdf, plan_map_png, plan_page_html
 
 STREET_PATROL = "street_patrol"
@@ -74,7 +77,7 @@ class LoadedPlan:
 
 
 def parse_date(text: str) -> dt.date:
-    """Read a ``YYYY-MM-DD`` day; `layers.queries.ParameterError` naming the input if not.
+    """Read a ``YYYY-MM-DD`` day; `layers.records.read.ParameterError` naming the input if not.
 
     Examples
     --------
@@ -83,15 +86,15 @@ def parse_date(text: str) -> dt.date:
     """
     if not re.fullmatch(DATE_PATTERN, text):
         msg = f"date: {text!r} is not a date; use YYYY-MM-DD"
-        raise queries.ParameterError(msg)
+        raise errors.ParameterError(msg)
     try:
         day = dt.date.fromisoformat(text)
     except ValueError:
         msg = f"date: {text!r} is not a day of the calendar; use YYYY-MM-DD"
-        raise queries.ParameterError(msg) from None
+        raise errors.ParameterError(msg) from None
     wrong = out_of_range(day, "date")
     if wrong:
-        raise queries.ParameterError(wrong)
+        raise errors.ParameterError(wrong)
     return day
 
 
@@ -105,12 +108,12 @@ def parse_start(text: str) -> dt.time:
     """
     if not re.fullmatch(START_PATTERN, text):
         msg = f"start: {text!r} is not a time of day; use HH:MM from 00:00 to 23:59"
-        raise queries.ParameterError(msg)
+        raise errors.ParameterError(msg)
     return dt.time.fromisoformat(text)
 
 
 def _ward_name(conn: sa.Connection, ward_code: str) -> str:
-    areas, _ = queries.areas(conn, geometry=False)
+    areas, _ = records_read.areas(conn, geometry=False)
     names = areas.loc[areas["code"] == ward_code, "name"]
     return "" if names.empty or pd.isna(names.iloc[0]) else str(names.iloc[0])
 
@@ -122,21 +125,21 @@ def load_plan(conn: sa.Connection, *, ward_code: str, date: dt.date,
 
     Raises
     ------
-    layers.queries.NotFoundError
+    layers.records.read.NotFoundError
         If the ward is not a loaded area (of ``scope``, the authorities the planner may
-        see, `layers.scope`) or nothing has been scored yet.
-    layers.queries.ParameterError
-        If a shift input is out of range (see `layers.patrol_plan.plan_shift`).
+        see, `layers.store.scope`) or nothing has been scored yet.
+    layers.records.read.ParameterError
+        If a shift input is out of range (see `layers.action.patrol.shift.plan_shift`).
     """
     # the ward exists (for this reader) and a run too
     view = load_patrol(conn, ward_code=ward_code, top=1, scope=scope)
-    cells = queries.cells(conn, ward_code=ward_code, run_id=view.run_id, scope=scope).rows
+    cells = hotspots_read.cells(conn, ward_code=ward_code, run_id=view.run_id, scope=scope).rows
     try:
         plan = plan_shift(cells, ward_code=ward_code, date=date, start=start, hours=hours,
                           officers=officers, top=top)
     except ValueError as exc:
-        raise queries.ParameterError(str(exc)) from exc
-    patrols = queries.activities(conn, ward_code=ward_code, activity_type=STREET_PATROL,
+        raise errors.ParameterError(str(exc)) from exc
+    patrols = records_read.activities(conn, ward_code=ward_code, activity_type=STREET_PATROL,
                                  scope=scope).rows
     geometry = [] if view.geometry is None else [view.geometry]
     return LoadedPlan(
@@ -152,7 +155,7 @@ def plan_json(loaded: LoadedPlan) -> dict[str, Any]:
         **plan_to_dict(loaded.plan), "ward_name": loaded.ward_name, "run_id": loaded.run_id,
         "as_of": loaded.as_of.isoformat(),
         "score_includes_patrol_records": not loaded.independent,
-        "done": queries.records(loaded.done),
+        "done": paging.records(loaded.done),
     }
 
 

@@ -1,9 +1,9 @@
 """Review and retention over HTTP: the review queue, decisions and erasure (staff only).
 
-The decision routes write through `layers.review`, which records each decision and erasure
-with its own audit row; the policy rules of these routes therefore audit nothing more.
-A form posted from the review page comes back to it (303); a form the store refuses shows
-the page again with the reason and the refusal's status.
+The decision routes write through `layers.access.review_store`, which records each decision and
+erasure with its own audit row; the policy rules of these routes therefore audit nothing more. A
+form posted from the review page comes back to it (303); a form the store refuses shows the page
+again with the reason and the refusal's status.
 """
 
 from __future__ import annotations
@@ -18,11 +18,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.audit_trail import returned
 from api.auth import CurrentSession, UserScope, client_address
 from api.schemas import Day
-from layers import queries, review
-from layers.accounts import Session
+from layers import errors
+from layers.access import review_store as review
+from layers.access.accounts_store import Session
 from layers.dates import out_of_range
-from layers.scope import Scope
-from layers.store import utcnow
+from layers.store import paging
+from layers.store.engine import utcnow
+from layers.store.scope import Scope
 from maps.review_page import review_page
 
 router = APIRouter()
@@ -31,7 +33,7 @@ NO_STORE = {"Cache-Control": "no-store"}
 
 
 class ReviewRequest(BaseModel):
-    """A review decision on a place (see `layers.review` for what each one does)."""
+    """A review decision on a place (see `layers.access.review_store` for what each one does)."""
 
     model_config = ConfigDict(extra="forbid")
     decision: Literal["retain", "lower", "close"]
@@ -118,7 +120,7 @@ def _page(request: Request, session: Session, *, message: str = "",
 
 def _refused(request: Request, session: Session, exc: Exception) -> HTMLResponse:
     """The review page again, saying why the store refused the form."""
-    status = (404 if isinstance(exc, queries.NotFoundError)
+    status = (404 if isinstance(exc, errors.NotFoundError)
               else 409 if isinstance(exc, review.ReviewStateError) else 422)
     return _page(request, session, message=str(exc), status=status)
 
@@ -140,7 +142,7 @@ def review_json(request: Request, response: Response, scope: UserScope) -> Revie
     with request.app.state.store.connect() as conn:
         queue = review.review_queue(conn, today=today, scope=scope)
     response.headers.update(NO_STORE)
-    data = [QueueItem.model_validate(row) for row in queries.records(queue)]
+    data = [QueueItem.model_validate(row) for row in paging.records(queue)]
     returned(request, {"places": len(data)})
     return ReviewQueuePublic(today=today, data=data, count=len(data))
 
@@ -188,7 +190,7 @@ def review_place_form(
         level, due = _form_values(new_level, next_review_due)
         review.decide(request.app.state.store, place_id, decision=decision, reason=reason,
                       new_level=level, next_review_due=due, **_who(request, session))
-    except (review.ReviewError, queries.NotFoundError) as exc:
+    except (review.ReviewError, errors.NotFoundError) as exc:
         return _refused(request, session, exc)
     return RedirectResponse("/review", status_code=303)
 
@@ -202,6 +204,6 @@ def erase_place(request: Request, session: CurrentSession, place_id: PlaceId) ->
                             erased_at=review.erase(store, place_id, **_who(request, session)))
     try:
         review.erase(store, place_id, **_who(request, session))
-    except (review.ReviewError, queries.NotFoundError) as exc:
+    except (review.ReviewError, errors.NotFoundError) as exc:
         return _refused(request, session, exc)
     return RedirectResponse("/review", status_code=303)

@@ -19,7 +19,7 @@ from fastapi.responses import FileResponse
 
 from api.security import content_security_policy
 from api.settings import Settings
-from layers.queries import NotFoundError
+from layers.errors import NotFoundError
 from maps import assets
 
 MAGIC = b"PMTiles"

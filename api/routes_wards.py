@@ -15,11 +15,13 @@ from api.policy import reads_free_text
 from api.results import ResultCache
 from api.schemas import Day
 from api.settings import Settings
-from layers import queries
-from layers.outcomes import VERDICT_NAMES
-from layers.runs import latest_run_id, read_run, read_run_wards
-from layers.scope import Scope
-from layers.store import Store
+from layers import errors
+from layers.action.outcomes.measures import VERDICT_NAMES
+from layers.hotspots import read as hotspots_read
+from layers.hotspots.runs import latest_run_id, read_run, read_run_wards
+from layers.records import read as records_read
+from layers.store.engine import Store
+from layers.store.scope import Scope
 from maps.style import escape
 from maps.view import build_map, render_html
 from maps.ward import ward_page_html
@@ -33,11 +35,11 @@ AsOf = Annotated[Day | None, Query(
 
 def _ward_area(conn: Any, ward_code: str, scope: Scope) -> pd.DataFrame:
     """The ward's area; `NotFoundError` if it is not loaded or out of ``scope``."""
-    areas, _ = queries.areas(conn, scope=scope)
+    areas, _ = records_read.areas(conn, scope=scope)
     ward = areas[areas["code"] == ward_code]
     if ward.empty:
         msg = f"no ward {ward_code!r} is loaded; see /wards for the codes"
-        raise queries.NotFoundError(msg)
+        raise errors.NotFoundError(msg)
     return ward
 
 
@@ -45,7 +47,7 @@ def render_ward_map_html(store: Store, settings: Settings, ward_code: str, *,
                          standalone: bool = False, scope: Scope = None) -> str:
     """The map of one ward: its outline, its cells of the newest run and its places.
 
-    ``scope``: the authorities the reader may see (`layers.scope`); a ward of another is
+    ``scope``: the authorities the reader may see (`layers.store.scope`); a ward of another is
     not found.
     """
     return render_ward_map(store, settings, ward_code, standalone=standalone,
@@ -57,9 +59,9 @@ def render_ward_map(store: Store, settings: Settings, ward_code: str, *,
     """`render_ward_map_html`, with the number of places the map shows."""
     with store.connect() as conn:
         ward = _ward_area(conn, ward_code, scope)
-        cells = queries.cells(conn, ward_code=ward_code, scope=scope).rows
-        places = queries.places(conn, ward_code=ward_code, scope=scope).rows
-        demo = queries.demo_notice(conn)
+        cells = hotspots_read.cells(conn, ward_code=ward_code, scope=scope).rows
+        places = records_read.places(conn, ward_code=ward_code, scope=scope).rows
+        demo = records_read.demo_notice(conn)
     m = build_map(ward, cells, places, tiles=settings.tiles if settings.tiles_enabled else None,
                   attribution=settings.attribution, notice=demo)
     title = f"{ward['name'].iloc[0]} ({ward_code}): ward map"
@@ -75,7 +77,7 @@ def _profile(conn: Any, ward: pd.DataFrame, scope: Scope
     if run_id is None:
         return profile, [], []
     run = read_run(conn, run_id)
-    meta, ranking = queries.ward_ranking(conn, run_id=run_id, scope=scope)
+    meta, ranking = hotspots_read.ward_ranking(conn, run_id=run_id, scope=scope)
     wards = read_run_wards(conn, run_id)
     mine = ranking[ranking["ward_code"] == row["code"]]
     series = wards.loc[wards["ward_code"] == row["code"], "score_series"]
@@ -122,7 +124,7 @@ def render_ward_html(store: Store, settings: Settings, ward_code: str, *,
     """The ward profile page; ``standalone`` embeds the map instead of linking to it.
 
     Activities' measured effects are read as of ``as_of`` (default today). ``scope``: the
-    authorities the reader may see (`layers.scope`): a ward of another is not found, and
+    authorities the reader may see (`layers.store.scope`): a ward of another is not found, and
     the ward's rank is among the wards in scope.
     """
     return render_ward(store, settings, ward_code, standalone=standalone, as_of=as_of,
@@ -141,11 +143,11 @@ def render_ward(store: Store, settings: Settings, ward_code: str, *,
     with store.connect() as conn:
         ward = _ward_area(conn, ward_code, scope)
         profile, series, labels = _profile(conn, ward, scope)
-        places = queries.places(conn, ward_code=ward_code, scope=scope).rows
-        cells = queries.cells(conn, ward_code=ward_code, scope=scope).rows
-        activities = queries.activities(conn, ward_code=ward_code, limit=50, scope=scope).rows
-        demo = queries.demo_notice(conn)
-        period = queries.run_period(conn)
+        places = records_read.places(conn, ward_code=ward_code, scope=scope).rows
+        cells = hotspots_read.cells(conn, ward_code=ward_code, scope=scope).rows
+        activities = records_read.activities(conn, ward_code=ward_code, limit=50, scope=scope).rows
+        demo = records_read.demo_notice(conn)
+        period = hotspots_read.run_period(conn)
     activities = activities.assign(measured=measured_effects(store, activities, as_of=as_of,
                                                             cache=cache))
     if not free_text:
@@ -164,10 +166,10 @@ def ward_index(request: Request, scope: UserScope) -> HTMLResponse:
     """Every loaded ward, ranked by the newest run where there is one."""
     store: Store = request.app.state.store
     with store.connect() as conn:
-        areas, _ = queries.areas(conn, geometry=False, scope=scope)
+        areas, _ = records_read.areas(conn, geometry=False, scope=scope)
         rank: dict[str, int] = {}
         if latest_run_id(conn) is not None:
-            _, ranking = queries.ward_ranking(conn, scope=scope)
+            _, ranking = hotspots_read.ward_ranking(conn, scope=scope)
             rank = dict(zip(ranking["ward_code"], ranking["rank"], strict=True))
     areas = areas.assign(rank=areas["code"].map(rank)).sort_values(["rank", "name"])
     rows = "".join(

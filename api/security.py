@@ -48,7 +48,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.settings import PMTILES, Settings, base_map
-from layers.accounts import lockout_seconds
+from layers.access.accounts_store import lockout_seconds
 
 logger = logging.getLogger("placerisk")
 
@@ -354,8 +354,8 @@ class SignInGuard:
     """Who may try a password now: lock-out per (name, address), throttles per each.
 
     - **Lock-out per name and address.** Every attempt counts as a failure until it
-      succeeds; after `layers.accounts.FREE_FAILURES` in a row, that name is locked *at
-      that address* for `layers.accounts.lockout_seconds`, doubling up to 15 minutes. A
+      succeeds; after `layers.access.accounts_store.FREE_FAILURES` in a row, that name is locked *at
+      that address* for `layers.access.accounts_store.lockout_seconds`, doubling up to 15 minutes. A
       stranger's failures lock the stranger, not the owner signing in elsewhere.
     - **Throttle per address** (``per_address`` attempts a minute) against one client
       trying many names, and **per name** (``per_name`` a minute) against many addresses

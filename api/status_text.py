@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from layers.places import LEVELS
+from layers.records.places import LEVELS
 
 _KINDS = ("places", "reports", "activities", "incidents")
 
@@ -19,7 +19,7 @@ def _table(headers: list[str], rows: list[list[Any]]) -> str:
 
 
 def format_status(s: dict[str, Any]) -> str:
-    """Render the dict of `layers.status.status` for a terminal."""
+    """Render the dict of `layers.store.summary.status` for a terminal."""
     totals, outside, nowhere = s["totals"], s["outside_every_boundary"], s["without_location"]
     parts = [
         f"database: {s['database']}  (H3 resolution {s['h3_resolution']})",

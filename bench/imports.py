@@ -7,7 +7,7 @@ SQLite store holding the real 2024 Stockton wards. Meanwhile a probe thread writ
 every 20 ms in a transaction of its own (``BEGIN IMMEDIATE``, as an audited read's audit row
 does) and records how long each write waited for the lock.
 
-* ours: the longest wait of the probe while `layers.loader.import_file` runs. The import
+* ours: the longest wait of the probe while `layers.records.importer.import_file` runs. The import
   stages its chunks in temporary tables and takes the write lock once, at the end.
 * baseline: the import's own duration, measured in the same run: what an import that runs in
   one write transaction (as placerisk's did before) keeps every other writer waiting, since
@@ -34,8 +34,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from geo.boundaries import read_boundaries  # noqa: E402
-from layers.loader import import_file  # noqa: E402
-from layers.store import open_store, replace_areas  # noqa: E402
+from layers.records.importer import import_file  # noqa: E402
+from layers.store.engine import open_store, replace_areas  # noqa: E402
 
 WARDS = ROOT / "data" / "boundaries" / "stockton_wards_2024.geojson"
 N_ROWS = 300_000

@@ -111,8 +111,8 @@ def _cli(db: Path, *args: str) -> None:
 
 
 def _account(db: Path) -> tuple[str, str]:
-    from layers import accounts
-    from layers.store import open_store
+    from layers.access import accounts_store as accounts
+    from layers.store.engine import open_store
 
     password = accounts.new_password()
     store = open_store(db)
@@ -302,8 +302,8 @@ def summarise(answers: list[Answer], kind: str, *, users: int, seconds: float, s
 def _count_reports(db: Path) -> int:
     import sqlalchemy as sa
 
-    from layers import schema
-    from layers.store import open_store
+    from layers.store import schema
+    from layers.store.engine import open_store
 
     store = open_store(db)
     try:

@@ -45,8 +45,8 @@ def _demo_client(folder: Path) -> Any:
     from api.app import create_app
     from api.cli import main
     from api.settings import Settings
-    from layers import accounts
-    from layers.store import open_store
+    from layers.access import accounts_store as accounts
+    from layers.store.engine import open_store
 
     db = folder / "demo.db"
     for args in (["demo-data", "--no-accounts"], ["score"]):

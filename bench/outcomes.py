@@ -6,8 +6,9 @@ What is measured
 data (``placerisk demo-data`` in a temporary folder: about 1,050 activities and 220
 campaigns, 5,500 independent reports, 4,700 candidate cells in 27 wards).
 
-* ours: ``layers.outcomes.outcome_table`` as ``layers.disruptions`` calls it (cells, events
-  and neighbourhoods indexed once, then integer array work per activity); best of 3.
+* ours: ``layers.action.outcomes.measures.outcome_table`` as ``layers.action.outcomes.table`` calls
+  it (cells, events and neighbourhoods indexed once, then integer array work per activity); best of
+  3.
 * baseline: the readable way, what ``outcome_table`` did before: per activity and campaign,
   the per-cell level to match controls on, ``choose_areas``, ``count_windows`` and
   ``assess``; one run (it takes about 10 s).
@@ -31,8 +32,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from geo import h3index  # noqa: E402
-from layers import disruptions, outcomes  # noqa: E402
-from layers.store import open_store  # noqa: E402
+from layers.action.outcomes import measures as outcomes  # noqa: E402
+from layers.action.outcomes import table as disruptions  # noqa: E402
+from layers.store.engine import open_store  # noqa: E402
 
 DAYS = outcomes.DEFAULT_DAYS
 REPEATS = 3

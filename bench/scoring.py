@@ -8,7 +8,7 @@ real 2024 and 2013 ward boundaries from ../shared/data, H3 resolution 9, a study
 
 * ours: weighted events, the sparse space-time cube, Gi* for every step with the
   Benjamini-Hochberg correction, the vectorised Mann-Kendall of every cell's z series and the
-  emerging hot spot categories (``layers.hotspots`` building blocks), timed together. Peak
+  emerging hot spot categories (``layers.hotspots.engine`` building blocks), timed together. Peak
   memory is read in a separate process that runs only this.
 * baseline: the same cube with a pandas pivot over the whole grid, ``esda.G_Local(y, w,
   transform="B", star=True)`` looped over the steps with libpysal weights from the same H3
@@ -40,10 +40,10 @@ sys.path.insert(0, str(ROOT))
 
 from geo import h3index  # noqa: E402
 from geo.boundaries import read_boundaries  # noqa: E402
-from layers import emerging, getis, trend  # noqa: E402
-from layers.cube import build_cube, make_steps  # noqa: E402
-from layers.events import report_events  # noqa: E402
-from layers.weights import Weights  # noqa: E402
+from layers.hotspots import emerging, getis, trend  # noqa: E402
+from layers.hotspots.cube import build_cube, make_steps  # noqa: E402
+from layers.hotspots.cube_events import report_events  # noqa: E402
+from layers.hotspots.weights import Weights  # noqa: E402
 
 BOUNDARIES = ROOT.parent / "shared" / "data" / "boundaries"
 FILES = ("stockton_wards_2024.geojson", "hartlepool_wards_2013.geojson")

@@ -13,7 +13,7 @@ The header, the last section and the footer state the meeting and since dates, t
 run (as-of date, id, fingerprint, parameters) and the outcome windows, so that the pack can
 be reproduced. Every imported text (place, ward and agency names, reasons, activity ids,
 outcomes) goes through `maps.style.escape`; place notes are never part of a
-`layers.briefing.Briefing`.
+`layers.reporting.briefing.Briefing`.
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 
-from layers.briefing import (
+from layers.action.outcomes.measures import TOO_EARLY, VERDICT_NAMES
+from layers.reporting.briefing import (
     FADING,
     INTENSIFYING,
     NEW_HOT_SPOT,
@@ -34,7 +35,6 @@ from layers.briefing import (
     SECTIONS,
     Briefing,
 )
-from layers.outcomes import TOO_EARLY, VERDICT_NAMES
 from maps import static, style
 from maps.style import escape
 
@@ -113,7 +113,7 @@ def _level_colours(levels: pd.Series) -> list[str]:
 
 def section_maps(briefing: Briefing, areas: gpd.GeoDataFrame | None = None, *,
                  size: tuple[float, float] = (7.0, 4.6), dpi: int = 100) -> dict[str, bytes]:
-    """One static map (PNG) per section of ``briefing``, keyed by `layers.briefing.SECTIONS`.
+    """One static map (PNG) per section of ``briefing``, keyed by `briefing.SECTIONS`.
 
     Hot spot changes are H3 cells coloured by change (`CHANGE_COLOURS`); level changes,
     reviews and top places are points coloured by MACE level (the new level for a change);
@@ -416,7 +416,7 @@ def briefing_page_html(briefing: Briefing, *, maps: dict[str, bytes] | None = No
     Parameters
     ----------
     briefing
-        From `layers.briefing_inputs.load_briefing`.
+        From `layers.reporting.briefing_inputs.load_briefing`.
     maps
         PNGs by section name (`section_maps`), embedded as ``data:`` URLs; a section
         without one has no map.

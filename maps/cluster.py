@@ -18,7 +18,7 @@ from __future__ import annotations
 import folium
 from branca.element import MacroElement, Template
 
-from layers.places import LEVELS
+from layers.records.places import LEVELS
 from maps import style
 from maps._overlay import script_json
 

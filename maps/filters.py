@@ -14,11 +14,11 @@ import folium
 import pandas as pd
 
 from geo import h3index
-from layers.filters import MapFilter
-from layers.places import CATEGORIES, EXPLOITATION_TYPES
+from layers.records.filters import MapFilter
+from layers.records.places import CATEGORIES, EXPLOITATION_TYPES
 from maps import style
 from maps._overlay import BOX
-from maps.layers import _collection
+from maps.overlays import _collection
 
 REPORT_LAYER = "Concern reports (filtered)"
 REPORT_STYLE = {"weight": 0.5, "color": "#08306b", "fillOpacity": 0.6, "opacity": 0.8}
@@ -52,7 +52,7 @@ def report_layer(reports: pd.DataFrame, *, name: str = REPORT_LAYER,
     Parameters
     ----------
     reports
-        Columns ``h3_cell``, ``independent``, ``patrol`` (`layers.queries.report_cells`).
+        Columns ``h3_cell``, ``independent``, ``patrol`` (`layers.records.read.report_cells`).
         Shaded by the independent count; patrol-discovered reports only in the tooltip.
     """
     group = folium.FeatureGroup(name=name, show=show)

@@ -1,6 +1,6 @@
 """The guardian map: banded resolution-7 cells and protective places, nothing more.
 
-Drawn only from the output of `layers.disclosure`: shown cells are filled in purples by
+Drawn only from the output of `layers.access.disclosure`: shown cells are filled in purples by
 place-count band (a ramp apart from the analysts' yellow-to-red scores, so the two maps are
 not mistaken for each other); suppressed cells are drawn as dashed grey outlines with the
 tooltip "not shown (fewer than k places)"; protective places are green circles labelled
@@ -22,11 +22,11 @@ import pandas as pd
 import shapely
 
 from geo import h3index
-from layers import disclosure
+from layers.access import disclosure
 from maps import style
 from maps._overlay import BOX, FixedHtml
 from maps.basemap import add_base_map, plain_background
-from maps.layers import ward_layer
+from maps.overlays import ward_layer
 from maps.view import DEFAULT_CENTRE, DEFAULT_ZOOM, notice_html
 
 BAND_RAMP = ("#bcbddc", "#9e9ac8", "#807dba", "#6a51a3", "#4a1486")
@@ -85,7 +85,7 @@ def cell_layer(cells: pd.DataFrame, *, k: int) -> folium.FeatureGroup:
     Parameters
     ----------
     cells
-        `layers.disclosure.guardian_cells` output.
+        `layers.access.disclosure.guardian_cells` output.
     k
         The suppression threshold the cells were made with, for the tooltip.
     """
@@ -122,7 +122,7 @@ def protective_layer(protective: pd.DataFrame) -> folium.FeatureGroup:
     Parameters
     ----------
     protective
-        `layers.disclosure.protective_places` output: ``category``, ``label``, ``lat``,
+        `layers.access.disclosure.protective_places` output: ``category``, ``label``, ``lat``,
         ``lng``.
     """
     group = folium.FeatureGroup(name=PROTECTIVE_LAYER)
@@ -200,9 +200,9 @@ def build_guardian_map(cells: pd.DataFrame, protective: pd.DataFrame, *, tiles: 
     Parameters
     ----------
     cells
-        `layers.disclosure.guardian_cells` output (resolution-7 cells, bands, shown flag).
+        `layers.access.disclosure.guardian_cells` output (resolution-7 cells, bands, shown flag).
     protective
-        `layers.disclosure.protective_places` output.
+        `layers.access.disclosure.protective_places` output.
     tiles
         Tile URL template, ``"pmtiles"`` (the app's PMTiles file) or ``None`` for no base
         map: a plain background then.

@@ -22,7 +22,7 @@ from branca.element import MacroElement, Template
 
 from maps import style
 from maps._overlay import script_json
-from maps.layers import CATEGORY_LAYER, CELL_STYLE, NO_LABEL
+from maps.overlays import CATEGORY_LAYER, CELL_STYLE, NO_LABEL
 
 
 class HexCells(MacroElement):
@@ -172,7 +172,7 @@ def payload_json(cells: pd.DataFrame, *, vmax: float | None = None,
                  ) -> str:
     """The cells as compact JSON: ids, rounded scores and indexes into small tables.
 
-    With ``states`` (`layers.queries.cell_states`: ``h3_cell``, ``states``) and the step
+    With ``states`` (`layers.records.read.cell_states`: ``h3_cell``, ``states``) and the step
     labels, it also carries each ever-significant cell's hot/cold state per step for the
     time slider: one character per step.
     """

@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 
 import pandas as pd
 
-from layers.outcomes import TOO_EARLY, VERDICT_NAMES, VERDICTS
+from layers.action.outcomes.measures import TOO_EARLY, VERDICT_NAMES, VERDICTS
 from maps.style import escape
 
 SORTABLE = {
@@ -102,7 +102,7 @@ def outcomes_page_html(table: pd.DataFrame, by_type: pd.DataFrame, *, days: int,
     Parameters
     ----------
     table, by_type
-        `layers.disruptions.disruption_table` and `layers.disruptions.by_type`.
+        `layers.action.outcomes.table.disruption_table` and `layers.action.outcomes.table.by_type`.
     days, alpha, as_of
         The window length, test level and as-of date the table was computed with (stated on
         the page).

@@ -1,9 +1,9 @@
 """The patrol view: one ward, its target cells labelled for the radio, the visiting order.
 
-Built from a `layers.patrol.patrol_cells` frame and the ward's boundary, nothing else: the
-view carries cells, radio labels, scores and categories, never place names, notes, summaries
-or intelligence grades. Every text drawn goes through `maps.style.escape` (folium renders
-element output through Jinja a second time).
+Built from a `layers.action.patrol.cells.patrol_cells` frame and the ward's boundary, nothing else:
+the view carries cells, radio labels, scores and categories, never place names, notes, summaries or
+intelligence grades. Every text drawn goes through `maps.style.escape` (folium renders element
+output through Jinja a second time).
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from geo import h3index
-from layers.patrol import DWELL_MINUTES, tour_length_m
+from layers.action.patrol.cells import DWELL_MINUTES, tour_length_m
 from maps import style
 from maps._overlay import BOX, FixedHtml
 from maps.basemap import add_base_map
-from maps.layers import WARD_STYLE
+from maps.overlays import WARD_STYLE
 from maps.view import DEFAULT_CENTRE, DEFAULT_ZOOM, notice_html
 
 ROUTE_STYLE = {"color": "#1f3a93", "weight": 3, "opacity": 0.85, "dash_array": "6 6"}
@@ -139,7 +139,7 @@ def build_patrol_map(plan: pd.DataFrame, ward_geometry: BaseGeometry | None, *,
     Parameters
     ----------
     plan
-        A `layers.patrol.patrol_cells` frame.
+        A `layers.action.patrol.cells.patrol_cells` frame.
     ward_geometry
         The ward's boundary, a shapely (Multi)Polygon in EPSG:4326 ``(lng, lat)``, or
         ``None`` to draw no outline.

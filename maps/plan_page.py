@@ -5,7 +5,7 @@ print rules, and its map is a PNG from `maps.static` embedded as a ``data:`` URL
 the ward (name and code), the shift, the officers, the plan id in large type (officers quote
 it as the ``jag_ref`` of their ``street_patrol`` records), the share of the ward's current
 harm the plan covers, the bias note, the map, each officer's visits and, when given, what
-was done against what was planned (`layers.patrol_plan.plan_vs_done`).
+was done against what was planned (`layers.action.patrol.shift.plan_vs_done`).
 
 Cells, radio labels, scores, categories and times only: no place names, notes or grades.
 Every text goes through `maps.style.escape`.
@@ -18,8 +18,8 @@ import datetime as dt
 import geopandas as gpd
 import pandas as pd
 
-from layers.patrol import DWELL_MINUTES
-from layers.patrol_plan import NOT_IN_PLAN, REVISIT_MINUTES, PatrolPlan
+from layers.action.patrol.cells import DWELL_MINUTES
+from layers.action.patrol.shift import NOT_IN_PLAN, REVISIT_MINUTES, PatrolPlan
 from maps import static, style
 from maps.printing import html_to_pdf as html_to_pdf  # re-exported: moved there
 from maps.style import escape
@@ -158,11 +158,11 @@ def plan_page_html(plan: PatrolPlan, *, ward_name: str, done: pd.DataFrame | Non
     Parameters
     ----------
     plan
-        From `layers.patrol_plan.plan_shift`.
+        From `layers.action.patrol.shift.plan_shift`.
     ward_name
         Shown, escaped, beside the ward code in the title.
     done
-        A `layers.patrol_plan.plan_vs_done` frame, shown as a "done against planned" table.
+        A `layers.action.patrol.shift.plan_vs_done` frame, shown as a "done against planned" table.
     map_png
         A PNG (e.g. `plan_map_png`) embedded as a ``data:`` URL.
     independent

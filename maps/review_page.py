@@ -12,8 +12,8 @@ from urllib.parse import quote
 
 import pandas as pd
 
-from layers.places import LEVELS
-from layers.review import DECISIONS, MAX_REASON, NEXT_REVIEW_MONTHS
+from layers.access.review_store import DECISIONS, MAX_REASON, NEXT_REVIEW_MONTHS
+from layers.records.places import LEVELS
 from maps.style import escape
 
 CSS = """
@@ -90,9 +90,9 @@ def review_page(queue: pd.DataFrame, closed: pd.DataFrame, *, csrf_token: str,
     Parameters
     ----------
     queue
-        `layers.review.review_queue` rows, most overdue first.
+        `layers.access.review_store.review_queue` rows, most overdue first.
     closed
-        `layers.review.closed_places` rows: closed places that can be erased.
+        `layers.access.review_store.closed_places` rows: closed places that can be erased.
     csrf_token
         The session's CSRF token, put in every form.
     today

@@ -16,7 +16,7 @@ import html
 
 import numpy as np
 
-from layers import emerging
+from layers.hotspots import emerging
 
 LEVEL_COLOURS = {
     1: "#1a9641",  # no concern: protective or neutral place

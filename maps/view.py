@@ -15,9 +15,9 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from layers.emerging import CATEGORIES
-from layers.places import LEVELS
-from maps import assets, filters, hexes, layers, search, style
+from layers.hotspots.emerging import CATEGORIES
+from layers.records.places import LEVELS
+from maps import assets, filters, hexes, overlays, search, style
 from maps._overlay import BOX, FixedHtml
 from maps.basemap import add_base_map
 
@@ -51,10 +51,10 @@ def _context_rows(*, ranked: bool, activity_types: Iterable[str],
     shown = set(activity_types)
     types = [t for t in style.ACTIVITY_COLOURS if t in shown]
     if types:
-        rows.append(f"<b>{layers.ACTIVITY_LAYER}</b>")
+        rows.append(f"<b>{overlays.ACTIVITY_LAYER}</b>")
         rows += [_swatch(style.ACTIVITY_COLOURS[t], t.replace("_", " ")) for t in types]
     if incident_max:
-        rows.append(f"<b>{style.escape(layers.INCIDENT_LAYER)}: crimes per cell</b>")
+        rows.append(f"<b>{style.escape(overlays.INCIDENT_LAYER)}: crimes per cell</b>")
         rows += _steps(style.INCIDENT_RAMP, incident_max, fmt=".0f")
     if report_max:
         rows.append(f"<b>{style.escape(filters.REPORT_LAYER)}: independent reports</b>")
@@ -67,7 +67,7 @@ def legend_html(vmax: float, *, categories: Iterable[str] = (), ranked: bool = F
                 report_max: float | None = None) -> str:
     """The legend: MACE level colours, score steps up to ``vmax`` and hot spot categories.
 
-    Only the ``categories`` present (and drawn) are listed, in `layers.emerging.CATEGORIES`
+    Only the ``categories`` present (and drawn) are listed, in `layers.hotspots.emerging.CATEGORIES`
     order. ``ranked`` adds the ward rank shades, ``activity_types`` the colours of the
     activity types drawn and ``incident_max`` (the most crimes in a cell) the crime steps.
     """
@@ -80,7 +80,7 @@ def legend_html(vmax: float, *, categories: Iterable[str] = (), ranked: bool = F
     shown = set(categories)
     drawn = [c for c in CATEGORIES if c in shown and style.category_colour(c)]
     if drawn:
-        rows.append(f"<b>{layers.CATEGORY_LAYER}</b>")
+        rows.append(f"<b>{overlays.CATEGORY_LAYER}</b>")
         rows += [_swatch(str(style.category_colour(c)), c) for c in drawn]
     rows += _context_rows(ranked=ranked, activity_types=activity_types,
                           incident_max=incident_max, report_max=report_max)
@@ -96,7 +96,7 @@ def notice_html(notice: str) -> str:
 
 
 def period_html(period: str) -> str:
-    """The run's period (`layers.coverage.covered_text`), bottom centre, escaped."""
+    """The run's period (`layers.hotspots.coverage.covered_text`), bottom centre, escaped."""
     return (f'<div class="placerisk-period" role="note" style="{BOX} bottom: 24px; left: 50%; '
             f'transform: translateX(-50%); max-width: 420px; font-size: 12px;">'
             f"{style.escape(period)}</div>")
@@ -133,8 +133,8 @@ def _cells(m: folium.Map, cells: pd.DataFrame, *, vmax: float, client: bool | No
             filler.add_to(m)
             m.needs_h3js = True  # type: ignore[attr-defined]
         return
-    layers.cell_layer(cells, vmax=vmax, show=show_scores).add_to(m)
-    layers.category_layer(cells).add_to(m)
+    overlays.cell_layer(cells, vmax=vmax, show=show_scores).add_to(m)
+    overlays.category_layer(cells).add_to(m)
 
 
 def _context_legend(ranking: pd.DataFrame | None, activities: pd.DataFrame | None,
@@ -183,25 +183,25 @@ def build_map(areas: gpd.GeoDataFrame, cells: pd.DataFrame, places: pd.DataFrame
         Draw the cells in the browser with h3-js (small pages); ``None``: when h3-js is
         installed, else as GeoJSON polygons.
     ranking
-        The newest run's ward ranking (`layers.queries.ward_ranking`); wards are filled by
+        The newest run's ward ranking (`layers.records.read.ward_ranking`); wards are filled by
         rank. ``None`` (no run): outlines only.
     activities
-        Disruption activities (`layers.queries.activities`), drawn by type in a layer that
+        Disruption activities (`layers.records.read.activities`), drawn by type in a layer that
         is off when the map opens; ``None``: no such layer.
     incidents
-        police.uk crime per cell (`layers.queries.incident_cells`), a context layer off
+        police.uk crime per cell (`layers.records.read.incident_cells`), a context layer off
         when the map opens; ``None``: no such layer.
     states, step_labels
         Per-step hot/cold states of the ever-significant cells and the steps' start dates
-        (`layers.queries.cell_states`): a time slider then shows the hot and cold spots at
+        (`layers.records.read.cell_states`): a time slider then shows the hot and cold spots at
         any step (drawn in the browser, so only with h3-js).
     reports
-        Concern reports matching a filter, per cell (`layers.queries.report_cells`): a
+        Concern reports matching a filter, per cell (`layers.records.read.report_cells`): a
         layer on when the map opens; ``None``: no such layer.
     filter_panel
         The filter box (`maps.filters.filter_panel_html`), already escaped.
     period
-        What the scoring run covers (`layers.queries.run_period`), shown bottom centre.
+        What the scoring run covers (`layers.records.read.run_period`), shown bottom centre.
 
     Returns
     -------
@@ -215,17 +215,17 @@ def build_map(areas: gpd.GeoDataFrame, cells: pd.DataFrame, places: pd.DataFrame
     m.options["max_zoom"] = MAX_ZOOM
     add_base_map(m, tiles, attribution=attribution, max_zoom=MAX_ZOOM)
     vmax = float(cells["score"].max()) if len(cells) else 1.0
-    layers.ward_layer(areas, ranking=ranking).add_to(m)
+    overlays.ward_layer(areas, ranking=ranking).add_to(m)
     if incidents is not None:
-        layers.incident_layer(incidents).add_to(m)
+        overlays.incident_layer(incidents).add_to(m)
     # a filtered map opens on the reports the filter matches, the scores one click away
     _cells(m, cells, vmax=vmax, client=client, states=states, step_labels=step_labels,
            show_scores=reports is None)
     if reports is not None:
         filters.report_layer(reports).add_to(m)
     if activities is not None:
-        layers.activity_layer(activities).add_to(m)
-    layers.place_layer(places, cluster=True).add_to(m)
+        overlays.activity_layer(activities).add_to(m)
+    overlays.place_layer(places, cluster=True).add_to(m)
     m.needs_cluster = True  # type: ignore[attr-defined]
     folium.LayerControl(collapsed=False).add_to(m)
     FixedHtml(legend_html(vmax, categories=cells["category"] if len(cells) else (),

@@ -13,8 +13,8 @@ from typing import Any
 
 import pandas as pd
 
-from layers.emerging import CATEGORIES, NO_PATTERN
-from layers.places import LEVELS
+from layers.hotspots.emerging import CATEGORIES, NO_PATTERN
+from layers.records.places import LEVELS
 from maps.charts import sparkline_svg
 from maps.style import escape
 
@@ -88,11 +88,11 @@ def ward_page_html(ward: dict[str, Any], *, series: Sequence[float], step_labels
         the run (``h3_cell``, ``category``, ``label``, ``score``) and activities, newest
         first (``started_at``, ``source_id`` (the analyst's activity id), ``activity_type``,
         ``agency``, ``outcome``, ``jag_ref`` and optionally ``measured``, the verdict of
-        `layers.disruptions`).
+        `layers.action.outcomes.table`).
     map_src, map_html
         The ward map's URL, or its standalone HTML to embed.
     notice, period
-        A banner (demo data), and what the scoring run covers (`layers.queries.run_period`).
+        A banner (demo data), and what the scoring run covers (`layers.records.read.run_period`).
     """
     name = escape(ward["name"])
     frame = (f'<iframe src="{escape(map_src)}" title="Map of {name}"></iframe>' if map_src

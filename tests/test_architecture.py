@@ -59,10 +59,10 @@ def test_no_module_imports_a_package_above_its_own() -> None:
 
 
 @pytest.mark.parametrize(("source", "module", "expected"), [
-    ("from maps import hexes\n", "layers.queries", ["layers.queries:1 imports maps"]),
+    ("from maps import hexes\n", "layers.records.read", ["layers.records.read:1 imports maps"]),
     ("def f():\n    import api.app\n", "geo.crs", ["geo.crs:2 imports api.app"]),
     ("from ...maps import view\n", "layers.store.engine", ["layers.store.engine:1 imports maps"]),
-    ("from . import cube\n", "layers.hotspots", []),
+    ("from . import cube\n", "layers.hotspots.engine", []),
     ("from layers import store\nimport numpy\n", "maps.view", []),
     ("from geo import crs\n", "api.app", []),
 ])

@@ -17,11 +17,11 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.settings import Settings
-from layers import accounts
-from layers.hotspots import ScoreParams
-from layers.loader import import_file, import_police_uk
-from layers.runs import run_scoring
-from layers.store import Store, open_store, replace_areas
+from layers.access import accounts_store as accounts
+from layers.hotspots.engine import ScoreParams
+from layers.hotspots.runs import run_scoring
+from layers.records.importer import import_file, import_police_uk
+from layers.store.engine import Store, open_store, replace_areas
 
 AS_OF = dt.date(2025, 6, 30)
 LAT = (54.55, 54.60)
@@ -50,7 +50,7 @@ PLACES = [
 ]
 REPORTS = [
     # The hub's first record, before the 104-week window: the data cover the whole window
-    # (layers.coverage). Level 1 weighs nothing, so it changes no score.
+    # (layers.hotspots.coverage). Level 1 weighs nothing, so it changes no score.
     {"report_id": "R0", "reported_on": "2023-07-03", "latitude": 54.56, "longitude": -1.33,
      "mace_level": 1},
     {"report_id": "R1", "reported_on": "2025-06-01", "place_id": "P2", "mace_level": 4},

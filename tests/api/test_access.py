@@ -23,7 +23,7 @@ from starlette.routing import Mount
 from api.app import create_app
 from api.policy import POLICY, rule_for
 from api.settings import Settings
-from layers.accounts import ROLES
+from layers.access.accounts_store import ROLES
 
 from .conftest import (
     IMG,
@@ -192,7 +192,7 @@ def _scan(bodies: dict[str, list[str]]) -> None:
 
 
 def test_denied_and_anonymous_calls_are_audited(clients) -> None:
-    from layers import audit
+    from layers.store import audit
 
     assert clients["guardian"].get("/api/places/P2").status_code == 403
     assert clients[None].get("/api/places/P2").status_code == 401

@@ -9,9 +9,11 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.settings import Settings
-from layers import queries
-from layers.emerging import CATEGORIES
-from layers.queries import DEMO_AREAS_NOTICE, DEMO_DATA_NOTICE
+from layers import errors
+from layers.hotspots import read as hotspots_read
+from layers.hotspots.emerging import CATEGORIES
+from layers.records import read as records_read
+from layers.records.read import DEMO_AREAS_NOTICE, DEMO_DATA_NOTICE
 from tests._pages import page_text
 from tests.api.conftest import IMG, POLICE_UK, build_store, ensure_accounts_in, sign_in
 
@@ -74,7 +76,7 @@ def test_map_has_rank_activity_and_crime_layers(rich_client: TestClient) -> None
         assert text in page, text
     store = rich_client.app.state.store  # type: ignore[attr-defined]
     with store.connect() as conn:
-        _, ranking = queries.ward_ranking(conn)
+        _, ranking = hotspots_read.ward_ranking(conn)
     for score in ranking["current"]:
         assert f'"score": "{score:.1f}"' in page
 
@@ -82,11 +84,11 @@ def test_map_has_rank_activity_and_crime_layers(rich_client: TestClient) -> None
 def test_incident_cells_count_the_newest_months(rich_client: TestClient) -> None:
     store = rich_client.app.state.store  # type: ignore[attr-defined]
     with store.connect() as conn:
-        three = queries.incident_cells(conn)
-        two = queries.incident_cells(conn, months=2)
-        one = queries.incident_cells(conn, months=1)
-        with pytest.raises(queries.ParameterError, match="months must be at least 1"):
-            queries.incident_cells(conn, months=0)
+        three = records_read.incident_cells(conn)
+        two = records_read.incident_cells(conn, months=2)
+        one = records_read.incident_cells(conn, months=1)
+        with pytest.raises(errors.ParameterError, match="months must be at least 1"):
+            records_read.incident_cells(conn, months=0)
     assert list(three.columns) == ["h3_cell", "count", "top_types"]
     assert three["count"].tolist() == [3]  # 2025-03, -05 and -06: the newest three held
     assert three["top_types"][0] == [("Drugs", 1), ("Robbery", 1),
@@ -318,8 +320,8 @@ def test_leaflet_is_served_by_the_app_not_a_cdn(client: TestClient) -> None:
 def test_postcode_search(tmp_path) -> None:
     from api.app import create_app
     from api.settings import Settings
-    from layers.loader import import_postcodes
-    from layers.store import open_store
+    from layers.records.importer import import_postcodes
+    from layers.store.engine import open_store
 
     db = tmp_path / "pc.db"
     store = open_store(db)

@@ -14,8 +14,8 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.cli import main
 from api.settings import Settings
-from layers import audit, schema
-from layers.store import open_store
+from layers.store import audit, schema
+from layers.store.engine import open_store
 
 from .conftest import PASSWORD, build_store, sign_in
 

@@ -16,7 +16,8 @@ from api.app import create_app
 from api.auth import _safe_next
 from api.cli import main
 from api.settings import Settings
-from layers import accounts, audit
+from layers.access import accounts_store as accounts
+from layers.store import audit
 from tests._pages import page_text
 
 from .conftest import PASSWORD, build_store, ensure_accounts_in

@@ -39,11 +39,14 @@ from api.policy import rule_for
 from api.settings import Settings
 from geo import h3index
 from geo.boundaries import bundled_ward_files, read_boundaries
-from layers import accounts, export_io, exports, schema
-from layers.hotspots import ScoreParams
-from layers.loader import import_file, import_police_uk, import_postcodes
-from layers.runs import pack, run_scoring, unpack
-from layers.store import Store, open_store, replace_areas
+from layers.access import accounts_store as accounts
+from layers.hotspots.engine import ScoreParams
+from layers.hotspots.runs import pack, run_scoring, unpack
+from layers.records.importer import import_file, import_police_uk, import_postcodes
+from layers.reporting import export_files as export_io
+from layers.reporting import exports
+from layers.store import schema
+from layers.store.engine import Store, open_store, replace_areas
 
 from .._pages import without_data_payloads
 from .conftest import PASSWORD, bearer_clients, ensure_accounts

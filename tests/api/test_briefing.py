@@ -14,8 +14,9 @@ from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
 from api.cli import main
-from layers import demo, schema
-from layers.briefing import SECTIONS
+from layers.records import demo
+from layers.reporting.briefing import SECTIONS
+from layers.store import schema
 from tests._pages import page_text
 from tests.api.conftest import IMG, NOTE, SCRIPT, build_store
 
@@ -227,16 +228,17 @@ def test_demo_pack_outcomes_and_plans(tmp_path: Path, monkeypatch: pytest.Monkey
     assert result.exit_code == 0, result.output
     import json
 
-    from layers import queries
-    from layers.store import open_store
+    from layers.hotspots import read as hotspots_read
+    from layers.records import read as records_read
+    from layers.store.engine import open_store
 
     rows = json.loads(outcomes_json.read_text(encoding="utf-8"))["data"]
     store = open_store(db)
     try:
         with store.connect() as conn:
-            activities = queries.activities(conn).rows
+            activities = records_read.activities(conn).rows
             last = conn.execute(sa.select(sa.func.max(schema.reports.c.reported_on))).scalar()
-            ward = queries.ward_ranking(conn)[1].iloc[0]["ward_code"]
+            ward = hotspots_read.ward_ranking(conn)[1].iloc[0]["ward_code"]
     finally:
         store.close()
     assert day - dt.timedelta(days=30) < last <= day  # the demo ended on the day asked for

@@ -15,18 +15,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.layers.reporting.test_briefing import make_inputs
 from weasyprint import HTML
 from weasyprint.urls import URLFetcher
 
 from api.routes_briefing import render_briefing
-from layers import loader
-from layers.briefing import SECTIONS, build_briefing
-from layers.demo import approximate_areas, make_demo_data
-from layers.hotspots import ScoreParams
-from layers.runs import run_scoring
-from layers.store import Store, open_store, replace_areas
+from layers.hotspots.engine import ScoreParams
+from layers.hotspots.runs import run_scoring
+from layers.records import importer as loader
+from layers.records.demo import approximate_areas, make_demo_data
+from layers.reporting.briefing import SECTIONS, build_briefing
+from layers.store.engine import Store, open_store, replace_areas
 from maps.briefing_page import TITLES, briefing_page_html
-from tests.layers.test_briefing import make_inputs
 
 END = dt.date(2025, 6, 30)  # the demo's last day and the run's as-of date
 MEETING = dt.date(2025, 7, 1)

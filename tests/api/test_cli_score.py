@@ -10,11 +10,11 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 
 from api.cli import main
-from layers import schema
-from layers.coverage import covered_text
-from layers.queries import covered
-from layers.runs import read_run
-from layers.store import open_store
+from layers.hotspots.coverage import covered_text
+from layers.hotspots.read import covered
+from layers.hotspots.runs import read_run
+from layers.store import schema
+from layers.store.engine import open_store
 
 MONTHS = ("2024-01", "2024-02", "2024-03")
 

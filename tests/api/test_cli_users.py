@@ -5,8 +5,8 @@ from __future__ import annotations
 from click.testing import CliRunner
 
 from api.cli import main
-from layers import accounts
-from layers.store import open_store
+from layers.access import accounts_store as accounts
+from layers.store.engine import open_store
 
 
 def test_users_add_without_a_terminal_says_what_to_do(tmp_path):

@@ -19,7 +19,8 @@ from starlette.routing import NoMatchFound
 from api.app import create_app
 from api.routes_exports import router
 from api.settings import Settings
-from layers import export_io, exports
+from layers.reporting import export_files as export_io
+from layers.reporting import exports
 from tests.api.conftest import AS_OF, NOTE, build_store, ensure_accounts_in, sign_in
 
 FORMULA = '=HYPERLINK("http://x")'
@@ -197,7 +198,7 @@ def test_the_command_module_imports_before_or_after_the_cli():
 
 
 def test_an_export_must_say_why_and_is_audited(api):
-    from layers import audit
+    from layers.store import audit
 
     bare = api.get("/api/export/places.csv", params={"purpose": ""})
     assert bare.status_code == 422 and "purpose" in bare.json()["detail"]
@@ -211,7 +212,7 @@ def test_an_export_must_say_why_and_is_audited(api):
 
 
 def test_the_reports_export_is_for_analysts_only_and_audited(db):
-    from layers import audit
+    from layers.store import audit
 
     with export_client(db) as c:
         response = c.get("/api/export/reports.csv", params={"purpose": "JAG grades review"})

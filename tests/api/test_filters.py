@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
 from api.cli import main
-from layers.filters import MapFilter
+from layers.records.filters import MapFilter
 from maps.filters import filter_panel_html
 
 from .conftest import IMG, SCRIPT, build_store

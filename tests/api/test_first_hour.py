@@ -25,9 +25,9 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.cli import main
 from api.settings import Settings
-from layers import schema
-from layers.runs import read_run
-from layers.store import open_store
+from layers.hotspots.runs import read_run
+from layers.store import schema
+from layers.store.engine import open_store
 from tests._pages import page_text
 from tests.api.conftest import ensure_accounts_in, sign_in
 

@@ -1,6 +1,6 @@
 """No free text of the store reaches a police officer or a guardian unless it is allowed.
 
-Every free-text column of every table of `layers.schema` (a Text column, or a String longer
+Every free-text column of every table of `layers.store.schema` (a Text column, or a String longer
 than `THRESHOLD` characters: ids, codes and account names are shorter) is either planted or
 allowed. Planted columns get a marker of their own in a store built through the import,
 review, audit, account and store functions; the walk then calls every route as police and as
@@ -25,11 +25,13 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.settings import Settings
-from layers import accounts, audit, review, schema
-from layers.hotspots import ScoreParams
-from layers.loader import import_file, import_police_uk
-from layers.runs import run_scoring
-from layers.store import open_store, replace_areas
+from layers.access import accounts_store as accounts
+from layers.access import review_store as review
+from layers.hotspots.engine import ScoreParams
+from layers.hotspots.runs import run_scoring
+from layers.records.importer import import_file, import_police_uk
+from layers.store import audit, schema
+from layers.store.engine import open_store, replace_areas
 from tests._pages import page_text
 
 from .conftest import (
@@ -54,7 +56,7 @@ ALLOWED = {
     "places.name": "police attend a place by its name (guardians see the names of "
                    "protective places only: test_access.py checks that)",
     "places.address": "where the place is: police attend it",
-    "places.exploitation_types": "vocabulary words only (layers.places.EXPLOITATION_TYPES)",
+    "places.exploitation_types": "vocabulary words only (layers.records.places.EXPLOITATION_TYPES)",
     "places.source_agency": "the organisation that raised the place (Police, Council), "
                             "which the JAG partners share; not narrative",
     "activities.agency": "the organisation that acted (Police, Council licensing), which "

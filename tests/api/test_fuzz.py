@@ -45,8 +45,9 @@ from schemathesis.specs.openapi.checks import (
 from api.app import create_app
 from api.policy import POLICY
 from api.settings import Settings
-from layers import accounts, queries
-from layers.accounts import ROLES
+from layers.access import accounts_store as accounts
+from layers.access.accounts_store import ROLES
+from layers.hotspots import read as hotspots_read
 from tests._pmtiles import write_pmtiles
 
 from .conftest import MORE, PASSWORD, POLICE_UK, build_store
@@ -98,7 +99,7 @@ def schema(app, tokens: dict[str, str]) -> Any:
 def known(app) -> dict[str, str | int]:
     """Parameter values that name stored objects, so that detail routes answer 200 too."""
     with app.state.store.connect() as conn:
-        cell = str(queries.cells(conn).rows["h3_cell"].iloc[0])
+        cell = str(hotspots_read.cells(conn).rows["h3_cell"].iloc[0])
     return {"place_id": "P2", "h3_cell": cell, "run_id": 1, "ward_code": "E05000002",
             "ward": "E05000002", "what": "wards", "fmt": "csv", "q": "TS",
             "purpose": "schema conformance test", "date": "2025-07-01",

@@ -14,9 +14,10 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.routes_guardian import render_guardian_html
 from api.settings import Settings
-from layers import queries
-from layers.places import LEVELS
-from layers.store import open_store
+from layers.hotspots import read as hotspots_read
+from layers.records import read as records_read
+from layers.records.places import LEVELS
+from layers.store.engine import open_store
 from tests._pages import page_text
 
 from .conftest import PLACES, build_store, ensure_accounts_in, sign_in
@@ -85,8 +86,8 @@ def res9_cells(db: Path) -> set[str]:
     store = open_store(db)
     try:
         with store.connect() as conn:
-            places = set(queries.places(conn).rows["h3_cell"].dropna())
-            cells = set(queries.cells(conn).rows["h3_cell"])
+            places = set(records_read.places(conn).rows["h3_cell"].dropna())
+            cells = set(hotspots_read.cells(conn).rows["h3_cell"])
     finally:
         store.close()
     assert places and cells

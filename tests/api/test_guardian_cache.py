@@ -15,8 +15,8 @@ import pytest
 from api import routes_guardian
 from api.page_cache import PageCache
 from api.settings import Settings
-from layers.loader import import_file
-from layers.store import open_store
+from layers.records.importer import import_file
+from layers.store.engine import open_store
 
 from .conftest import _write, build_store, signed_client
 

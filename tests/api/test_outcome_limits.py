@@ -3,7 +3,7 @@
 Only the windows and test levels offered are accepted; the table is computed once per
 change of the data; at most ``heavy_slots`` computations run at once and ``heavy_queue``
 requests wait, any other is answered 503 with Retry-After. Computations are counted by
-wrapping `layers.disruptions.measure`, never timed.
+wrapping `layers.action.outcomes.table.measure`, never timed.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from layers import disruptions
-from layers.loader import import_file
-from layers.outcomes import ALPHA_CHOICES, DAY_CHOICES
+from layers.action.outcomes import table as disruptions
+from layers.action.outcomes.measures import ALPHA_CHOICES, DAY_CHOICES
+from layers.records.importer import import_file
 
 from .conftest import REPORTS, _write, build_store, signed_client
 

@@ -22,7 +22,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.cli import main
 from api.settings import Settings
-from layers.outcomes import TOO_EARLY, VERDICT_NAMES
+from layers.action.outcomes.measures import TOO_EARLY, VERDICT_NAMES
 from maps.style import escape
 
 from .conftest import build_store, sign_in

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from api.page_cache import PageCache
-from layers.loader import import_file
-from layers.store import open_store
+from layers.records.importer import import_file
+from layers.store.engine import open_store
 
 from .conftest import _write, build_store, signed_client
 
@@ -39,7 +39,7 @@ def test_served_map_drops_an_erased_place_at_once(tmp_path: Path) -> None:
     try:
         assert "Corner Shop" in client.get("/").text
         store = client.app.state.store
-        from layers import review
+        from layers.access import review_store as review
 
         review.decide(store, "P4", decision="close", reason="gone", user="analyst",
                       role="analyst", client="test")

@@ -17,11 +17,11 @@ from fastapi.testclient import TestClient
 from api.routes_patrol import NO_RUN_HINT, PATROL_NOTICE, render_patrol_html, router
 from api.settings import Settings
 from geo import h3index
-from layers import queries
-from layers.hotspots import ScoreParams
-from layers.patrol import MAX_TOP, NATO
-from layers.runs import run_scoring
-from layers.weights import Weights
+from layers import errors
+from layers.action.patrol.cells import MAX_TOP, NATO
+from layers.hotspots.engine import ScoreParams
+from layers.hotspots.runs import run_scoring
+from layers.hotspots.weights import Weights
 from tests._pages import page_text
 
 NORTH, SOUTH = "E05000001", "E05000002"
@@ -203,9 +203,9 @@ def test_render_patrol_html_for_the_cli(patrol: TestClient) -> None:
     page = render_patrol_html(store, settings, ward_code=SOUTH, standalone=True)
     assert "data:text/javascript;base64," in page and "/static/vendor" not in page
     assert "placerisk-patrol-table" in page
-    with pytest.raises(queries.NotFoundError, match="/api/areas"):
+    with pytest.raises(errors.NotFoundError, match="/api/areas"):
         render_patrol_html(store, settings, ward_code="E05999999")
-    with pytest.raises(queries.ParameterError, match="top must be"):
+    with pytest.raises(errors.ParameterError, match="top must be"):
         render_patrol_html(store, settings, ward_code=SOUTH, top=0)
 
 

@@ -23,9 +23,9 @@ from api.cli import main
 from api.routes_plans import load_plan
 from api.settings import Settings
 from geo import h3index
-from layers.patrol_formats import GPX_NS, KML_NS
-from layers.patrol_plan import NOT_IN_PLAN, plan_id
-from layers.store import open_store
+from layers.action.patrol.formats import GPX_NS, KML_NS
+from layers.action.patrol.shift import NOT_IN_PLAN, plan_id
+from layers.store.engine import open_store
 from tests._pages import page_text, without_data_payloads
 from tests.api.conftest import build_store, sign_in
 

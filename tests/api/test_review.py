@@ -15,9 +15,10 @@ from api.app import create_app
 from api.cli import main
 from api.routes_guardian import guardian_view
 from api.settings import Settings
-from layers import audit, review, schema
-from layers.review import NEXT_REVIEW_MONTHS, add_months
-from layers.store import open_store, utcnow
+from layers.access import review_store as review
+from layers.access.review_store import NEXT_REVIEW_MONTHS, add_months
+from layers.store import audit, schema
+from layers.store.engine import open_store, utcnow
 
 from .conftest import PASSWORD, SCRIPT, build_store, sign_in
 

@@ -11,11 +11,11 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from geo import h3index
-from layers import schema
-from layers.emerging import CATEGORIES
-from layers.hotspots import ScoreParams
-from layers.queries import NO_RUN
-from layers.runs import read_run_wards, run_scoring
+from layers.hotspots.emerging import CATEGORIES
+from layers.hotspots.engine import ScoreParams
+from layers.hotspots.read import NO_RUN
+from layers.hotspots.runs import read_run_wards, run_scoring
+from layers.store import schema
 
 FAR_CELL = "8928308280fffff"  # San Francisco: valid, far from any data
 RUN_ROUTES = ["/api/categories", "/api/wards/ranking", "/api/concentration",

@@ -21,8 +21,8 @@ from click.testing import CliRunner
 
 from api.cli import main
 from api.settings import Settings
-from layers import audit
-from layers.store import open_store
+from layers.store import audit
+from layers.store.engine import open_store
 
 from .conftest import ensure_accounts_in
 

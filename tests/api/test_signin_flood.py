@@ -25,8 +25,8 @@ import uvicorn
 
 from api.app import create_app
 from api.settings import Settings
-from layers import schema
-from layers.store import open_store
+from layers.store import schema
+from layers.store.engine import open_store
 
 from .conftest import PASSWORD, build_store
 

@@ -7,7 +7,7 @@ import pytest
 from api import security
 from api.security import SignInGuard, TokenBuckets
 from api.settings import Settings
-from layers.accounts import FREE_FAILURES, LOCK_BASE_S, LOCK_MAX_S
+from layers.access.accounts_store import FREE_FAILURES, LOCK_BASE_S, LOCK_MAX_S
 
 
 class Clock:

@@ -14,9 +14,9 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.settings import Settings
-from layers import schema
-from layers.loader import import_file
-from layers.store import Store
+from layers.records.importer import import_file
+from layers.store import schema
+from layers.store.engine import Store
 
 from .conftest import PASSWORD, _write, ensure_accounts, sign_in
 from .test_access import QUERY, SAMPLE, routes

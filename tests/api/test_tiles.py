@@ -14,7 +14,7 @@ from api.app import create_app
 from api.routes_guardian import render_guardian_html
 from api.routes_tiles import TilesError
 from api.settings import DEFAULT_TILES, Settings
-from layers.store import open_store
+from layers.store.engine import open_store
 from maps import assets
 from tests._pmtiles import write_pmtiles
 from tests.conftest import missing

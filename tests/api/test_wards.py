@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 
 from api.routes_wards import render_ward_html
 from api.settings import Settings
-from layers.store import open_store
+from layers.store.engine import open_store
 
 from .conftest import signed_client
 

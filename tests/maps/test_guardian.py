@@ -8,7 +8,7 @@ import folium
 import pandas as pd
 import pytest
 
-from layers.disclosure import NOT_SHOWN
+from layers.access.disclosure import NOT_SHOWN
 from maps import guardian
 from maps.guardian import build_guardian_map
 from maps.view import render_html
@@ -91,8 +91,8 @@ def test_period_is_in_the_legend() -> None:
 
 def test_no_complete_period_is_said_not_left_blank() -> None:
     """13 real weeks (2024-01-01 to 2024-03-31) straddle two fixed blocks: say why no bands."""
-    from layers.cube import make_steps
-    from layers.disclosure import fixed_period
+    from layers.access.disclosure import fixed_period
+    from layers.hotspots.cube import make_steps
 
     steps = make_steps(dt.date(2024, 3, 31), kind="week", count=13)
     assert fixed_period(steps, as_of=dt.date(2024, 3, 31)) is None

@@ -9,7 +9,7 @@ import pytest
 import shapely
 
 from geo import h3index
-from layers.patrol import patrol_cells
+from layers.action.patrol.cells import patrol_cells
 from maps.patrol import build_patrol_map, label_html, table_html
 from maps.view import render_html
 from tests._pages import page_text, without_data_payloads

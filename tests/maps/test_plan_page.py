@@ -12,7 +12,7 @@ import pytest
 import shapely
 
 from geo import h3index
-from layers.patrol_plan import NOT_IN_PLAN, PatrolPlan, plan_shift, plan_vs_done
+from layers.action.patrol.shift import NOT_IN_PLAN, PatrolPlan, plan_shift, plan_vs_done
 from maps.plan_page import (
     BIAS_NOTE,
     KOPER_NOTE,

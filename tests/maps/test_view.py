@@ -11,7 +11,7 @@ import pytest
 import shapely
 
 from geo import h3index
-from maps import assets, layers, style
+from maps import assets, overlays, style
 from maps.view import build_map, render_html
 from tests._pages import page_text, without_data_payloads
 from tests.conftest import missing
@@ -119,7 +119,7 @@ def test_map_fits_the_areas() -> None:
 
 def test_cells_are_one_geojson_keyed_on_colour() -> None:
     cells = make_cells(3)
-    (geojson,) = geojsons(layers.cell_layer(cells))
+    (geojson,) = geojsons(overlays.cell_layer(cells))
     features = geojson.data["features"]
     assert len(features) == len(cells) == 37
     colours = style.score_colours(cells["score"].to_numpy())
@@ -129,14 +129,14 @@ def test_cells_are_one_geojson_keyed_on_colour() -> None:
 
 def test_cell_polygons_are_lng_lat() -> None:
     cells = make_cells(0)
-    (geojson,) = geojsons(layers.cell_layer(cells))
+    (geojson,) = geojsons(overlays.cell_layer(cells))
     ring = np.array(geojson.data["features"][0]["geometry"]["coordinates"][0])
     assert geojson.data["features"][0]["geometry"]["type"] == "Polygon"
     np.testing.assert_allclose(ring.mean(axis=0), [-1.34, 54.56], atol=0.005)
 
 
 def test_places_are_circle_markers_coloured_by_level() -> None:
-    (geojson,) = geojsons(layers.place_layer(make_places()))
+    (geojson,) = geojsons(overlays.place_layer(make_places()))
     assert isinstance(geojson.marker, folium.CircleMarker)
     features = geojson.data["features"]
     assert len(features) == 4  # the place without coordinates is left out
@@ -152,7 +152,7 @@ def test_places_are_circle_markers_coloured_by_level() -> None:
 
 
 def test_ward_tooltip_fields() -> None:
-    (geojson,) = geojsons(layers.ward_layer(make_areas()))
+    (geojson,) = geojsons(overlays.ward_layer(make_areas()))
     assert child(geojson, folium.GeoJsonTooltip).fields == ["name", "code", "authority"]
     names = [f["properties"]["name"] for f in geojson.data["features"]]
     assert names == ["North Box", "&lt;img src=x onerror=alert(1)&gt;"]
@@ -238,5 +238,5 @@ def test_places_are_clustered_by_worst_level() -> None:
 def test_place_layer_is_not_clustered_unless_asked() -> None:
     from maps.cluster import ClusterPoints
 
-    group = layers.place_layer(make_places())
+    group = overlays.place_layer(make_places())
     assert not any(isinstance(c, ClusterPoints) for c in group._children.values())

@@ -1,0 +1,1 @@
+"""Access: accounts, the review and retention register, and disclosure rules."""

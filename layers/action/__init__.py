@@ -1,0 +1,1 @@
+"""Action: patrol plans and the outcome of disruption."""

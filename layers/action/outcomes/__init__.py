@@ -1,0 +1,1 @@
+"""Outcomes of disruption: the measures, the fast path, the JAG's table."""

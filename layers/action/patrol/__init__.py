@@ -1,0 +1,1 @@
+"""Patrols: which cells to visit, the shift's timetable, and GPX/KML."""

@@ -1,0 +1,1 @@
+"""Records: places, concern reports, activities, incidents and postcodes, and their import."""

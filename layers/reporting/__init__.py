@@ -1,0 +1,1 @@
+"""Reporting: the JAG briefing pack and the exports for GIS and spreadsheets."""

@@ -1,0 +1,1 @@
+"""The store: engine and tables, areas, audit log, backups, scope, the import staging."""
