@@ -14,7 +14,7 @@ import click
 
 from layers import errors
 from layers.reporting import export_files as export_io
-from layers.reporting import exports
+from layers.reporting import export_inputs, exports
 from layers.store.engine import Store
 
 SUFFIXES = {".geojson": "geojson", ".json": "geojson", ".csv": "csv", ".gpkg": "gpkg"}
@@ -31,7 +31,7 @@ def _run_export(store: Store, what: str, fmt: str | None, out: Path, run_id: int
         _fail(f"--out {out}: the folder {out.parent} does not exist")
     try:
         with store.connect() as conn:
-            frame = export_io.load_export(conn, what, run_id=run_id)
+            frame = export_inputs.load_export(conn, what, run_id=run_id)
     except errors.NotFoundError as exc:
         _fail(str(exc))
     export_io.write_export(frame, out, fmt)

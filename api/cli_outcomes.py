@@ -12,10 +12,11 @@ import click
 import pandas as pd
 
 from api.routes_outcomes import json_records
+from layers.action.outcomes import inputs as outcome_inputs
 from layers.action.outcomes import table as disruptions
 from layers.action.outcomes.measures import DEFAULT_DAYS
 from layers.records import read as records_read
-from layers.reporting.exports import neutralise_csv
+from layers.records.spreadsheet import neutralise_csv
 from layers.store.engine import Store
 from maps.outcomes_page import outcomes_page_html
 
@@ -93,7 +94,7 @@ def build_command(with_store: Callable[..., Any]) -> click.Command:
                 raise click.UsageError(
                     f"--crime-type {unknown[0]!r} is not in the police.uk data loaded; "
                     f"known types: {', '.join(sorted(known)) or 'none (import police-uk)'}")
-            inputs = disruptions.load_inputs(conn, crime_types=crime_types)
+            inputs = outcome_inputs.load_outcome_inputs(conn, crime_types=crime_types)
         table = disruptions.disruption_table(inputs, days=days, alpha=alpha, as_of=day)
         summary = disruptions.by_type(table) if len(table) else pd.DataFrame()
         levels = table["level"].value_counts() if len(table) else pd.Series(dtype=int)

@@ -30,7 +30,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from api.policy import HOME, rule_for
 from layers.action.patrol.shift import HOURS, MAX_OFFICERS
 from layers.hotspots import read as hotspots_read
-from layers.hotspots.runs import latest_run_id
+from layers.hotspots.read import latest_run_id
 from layers.records import read as records_read
 from layers.store import audit
 from layers.store.engine import Store

@@ -6,7 +6,7 @@ Both take ``meeting`` (required) and ``since`` (default 28 days before the meeti
 (`api.routes_outcomes.outcome_tables`) with its default windows, read as of the meeting.
 
 A bad date, or a since date after the meeting, is a 422; no scoring run as of the meeting or
-earlier is a 404 (`layers.records.read.NotFoundError`), through the app's error table: as HTML
+earlier is a 404 (`layers.errors.NotFoundError`), through the app's error table: as HTML
 pages holding a meeting date form (`api.pages`). Nothing here imports `api.app`.
 """
 
@@ -46,7 +46,7 @@ Since = Annotated[str | None, Query(pattern=DATE_PATTERN, max_length=10,
 
 
 def parse_day(text: str, name: str) -> dt.date:
-    """Read a ``YYYY-MM-DD`` query value; `layers.records.read.ParameterError` naming ``name``.
+    """Read a ``YYYY-MM-DD`` query value; `layers.errors.ParameterError` naming ``name``.
 
     Examples
     --------
@@ -70,9 +70,9 @@ def render_briefing(store: Store, *, meeting: dt.date, since: dt.date | None,
 
     Raises
     ------
-    layers.records.read.ParameterError
+    layers.errors.ParameterError
         If ``since`` is after ``meeting``.
-    layers.records.read.NotFoundError
+    layers.errors.NotFoundError
         If no scoring run is as of ``meeting`` or earlier.
     """
     if fmt not in MEDIA_TYPES:

@@ -16,7 +16,7 @@ from api.app import Conn, RunId
 from api.audit_trail import returned
 from api.auth import UserScope
 from layers.reporting import export_files as export_io
-from layers.reporting import exports
+from layers.reporting import export_inputs, exports
 
 router = APIRouter()
 
@@ -40,7 +40,7 @@ def export_file(request: Request, conn: Conn, what: What, fmt: Fmt, scope: UserS
         export_io.check_format(fmt)
     except exports.UnknownExportError as exc:
         raise HTTPException(status_code=404, detail=str(exc)) from exc
-    frame = export_io.load_export(conn, what, run_id=run_id, scope=scope)
+    frame = export_inputs.load_export(conn, what, run_id=run_id, scope=scope)
     returned(request, {what: len(frame)})
     content, media_type, filename = export_io.export_bytes(frame, fmt, what)
     headers = {"Content-Disposition": f'attachment; filename="{filename}"',

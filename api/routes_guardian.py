@@ -28,7 +28,7 @@ from api.page_cache import PageCache
 from api.security import content_security_policy
 from api.settings import Settings, base_map
 from layers.access import disclosure
-from layers.hotspots import runs
+from layers.hotspots import read as hotspots_read
 from layers.hotspots.cube import make_steps
 from layers.hotspots.inputs import study_grid
 from layers.records import read as records_read
@@ -88,15 +88,15 @@ def guardian_k(settings: Settings) -> int:
 def _period_values(conn: sa.Connection, scope: Scope = None
                    ) -> tuple[pd.DataFrame | None, tuple[dt.date, dt.date] | None]:
     """The newest run's cell values (in ``scope``) summed over its newest complete period."""
-    run_id = runs.latest_run_id(conn)
+    run_id = hotspots_read.latest_run_id(conn)
     if run_id is None:
         return None, None
-    run = runs.read_run(conn, run_id)
+    run = hotspots_read.read_run(conn, run_id, step_table=True)
     steps = make_steps(run["as_of"], kind=run["step"], count=run["n_steps"])
     period = disclosure.fixed_period(steps, as_of=run["as_of"])
     if period is None:
         return None, None
-    cells = runs.read_run_cells(conn, run_id, series=True, scope=scope)
+    cells = hotspots_read.read_run_cells(conn, run_id, series=True, scope=scope)
     series = np.array(cells["values_series"].tolist(), dtype=float).reshape(len(cells),
                                                                            len(steps))
     values = disclosure.period_values(cells["h3_cell"].to_numpy(dtype=object), series, period)

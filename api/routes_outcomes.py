@@ -37,6 +37,7 @@ from api.auth import UserScope
 from api.results import ResultCache, Slots
 from api.schemas import Day
 from layers import errors
+from layers.action.outcomes import inputs as outcome_inputs
 from layers.action.outcomes import table as disruptions
 from layers.action.outcomes.measures import (
     ALPHA_CHOICES,
@@ -47,7 +48,7 @@ from layers.action.outcomes.measures import (
     VERDICTS,
 )
 from layers.records import read as records_read
-from layers.reporting.exports import neutralise_csv
+from layers.records.spreadsheet import neutralise_csv
 from layers.store.engine import Store
 from layers.store.scope import Scope
 from maps.outcomes_page import SORTABLE, outcomes_page_html
@@ -148,7 +149,7 @@ def outcome_tables(store: Store, *, days: int = DEFAULT_DAYS, alpha: float = DEF
         shown = figures
         if scope is not None:
             with store.connect() as conn:
-                shown = disruptions.within(conn, figures, scope)
+                shown = outcome_inputs.within(conn, figures, scope)
         table = disruptions.judged(shown, days=days, as_of=day, data_end=data_end)
         return table, disruptions.by_type(table) if len(table) else pd.DataFrame()
 
@@ -161,14 +162,14 @@ def compute(store: Store, *, days: int, alpha: float, crime_types: tuple[str, ..
             ) -> _Measured:
     """`layers.action.outcomes.table.measure` of the store, with its data end and demo notice."""
     with store.connect() as conn:
-        inputs = disruptions.load_inputs(conn, crime_types=crime_types)
+        inputs = outcome_inputs.load_outcome_inputs(conn, crime_types=crime_types)
         demo = records_read.demo_notice(conn)
     return disruptions.measure(inputs, days=days, alpha=alpha), inputs.data_end, demo
 
 
 def _key(store: Store, *, days: int, alpha: float, crime_types: tuple[str, ...]) -> tuple:
     with store.connect() as conn:
-        return (store.url, disruptions.fingerprint(conn), days, alpha, crime_types)
+        return (store.url, outcome_inputs.fingerprint(conn), days, alpha, crime_types)
 
 
 def _figures(store: Store, key: tuple, cache: ResultCache | None) -> _Measured:

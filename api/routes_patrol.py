@@ -4,7 +4,7 @@ Both read the newest scoring run's cells of one ward and pass them to
 `layers.action.patrol.cells.patrol_cells`. The view holds cells, radio labels, scores and categories
 only: no place names, notes, summaries or grades. This module imports nothing from `api.app`, so the
 app can include `router` without an import cycle; the app's error table turns
-`layers.records.read.NotFoundError` into a 404 and `ParameterError` into a 422 (HTML pages with a
+`layers.errors.NotFoundError` into a 404 and `ParameterError` into a 422 (HTML pages with a
 ward picker for ``/patrol``, `api.pages`).
 """
 
@@ -53,7 +53,7 @@ class PatrolView:
     as_of: dt.date
     includes_patrol: bool
     demo: str | None  # the demo-data notice, if any
-    period: str | None  # what the run covers (layers.records.read.run_period)
+    period: str | None  # what the run covers (layers.hotspots.read.run_period)
 
 
 def _ward_geometry(conn: sa.Connection, ward_code: str, scope: Scope) -> BaseGeometry | None:
@@ -79,10 +79,10 @@ def load_patrol(conn: sa.Connection, *, ward_code: str, top: int = DEFAULT_TOP,
 
     Raises
     ------
-    layers.records.read.NotFoundError
+    layers.errors.NotFoundError
         If the ward is not a loaded area (of ``scope``, the authorities the reader may see,
         `layers.store.scope`) or nothing has been scored yet.
-    layers.records.read.ParameterError
+    layers.errors.ParameterError
         If ``top`` is out of range.
     """
     geometry = _ward_geometry(conn, ward_code, scope)
@@ -114,9 +114,9 @@ def render_patrol_html(store: Store, settings: Settings, *, ward_code: str,
 
     Raises
     ------
-    layers.records.read.NotFoundError
+    layers.errors.NotFoundError
         If the ward is not a loaded area or nothing has been scored yet.
-    layers.records.read.ParameterError
+    layers.errors.ParameterError
         If ``top`` is out of range (1 to `layers.action.patrol.cells.MAX_TOP`).
     """
     with store.connect() as conn:

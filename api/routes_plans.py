@@ -8,7 +8,7 @@ the schedule is `layers.action.patrol.shift.plan_shift`; what was done against t
 the ``street_patrol`` activities whose ``jag_ref`` is the plan id.
 
 Errors go through the app's table: an unknown ward or no scoring run is a 404
-(`layers.records.read.NotFoundError`), a bad parameter a 422; the HTML routes answer them with a
+(`layers.errors.NotFoundError`), a bad parameter a 422; the HTML routes answer them with a
 page holding a ward and shift form (`api.pages`). Nothing here imports `api.app`.
 """
 
@@ -77,7 +77,7 @@ class LoadedPlan:
 
 
 def parse_date(text: str) -> dt.date:
-    """Read a ``YYYY-MM-DD`` day; `layers.records.read.ParameterError` naming the input if not.
+    """Read a ``YYYY-MM-DD`` day; `layers.errors.ParameterError` naming the input if not.
 
     Examples
     --------
@@ -125,10 +125,10 @@ def load_plan(conn: sa.Connection, *, ward_code: str, date: dt.date,
 
     Raises
     ------
-    layers.records.read.NotFoundError
+    layers.errors.NotFoundError
         If the ward is not a loaded area (of ``scope``, the authorities the planner may
         see, `layers.store.scope`) or nothing has been scored yet.
-    layers.records.read.ParameterError
+    layers.errors.ParameterError
         If a shift input is out of range (see `layers.action.patrol.shift.plan_shift`).
     """
     # the ward exists (for this reader) and a run too

@@ -18,7 +18,7 @@ from api.settings import Settings
 from layers import errors
 from layers.action.outcomes.measures import VERDICT_NAMES
 from layers.hotspots import read as hotspots_read
-from layers.hotspots.runs import latest_run_id, read_run, read_run_wards
+from layers.hotspots.read import latest_run_id, read_run, read_run_wards
 from layers.records import read as records_read
 from layers.store.engine import Store
 from layers.store.scope import Scope
@@ -76,7 +76,7 @@ def _profile(conn: Any, ward: pd.DataFrame, scope: Scope
     run_id = latest_run_id(conn)
     if run_id is None:
         return profile, [], []
-    run = read_run(conn, run_id)
+    run = read_run(conn, run_id, step_table=True)
     meta, ranking = hotspots_read.ward_ranking(conn, run_id=run_id, scope=scope)
     wards = read_run_wards(conn, run_id)
     mine = ranking[ranking["ward_code"] == row["code"]]

@@ -32,15 +32,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from geo import h3index  # noqa: E402
+from layers.action.outcomes import inputs as outcome_inputs  # noqa: E402
 from layers.action.outcomes import measures as outcomes  # noqa: E402
-from layers.action.outcomes import table as disruptions  # noqa: E402
 from layers.store.engine import open_store  # noqa: E402
 
 DAYS = outcomes.DEFAULT_DAYS
 REPEATS = 3
 
 
-def demo_inputs(folder: Path) -> disruptions.OutcomeInputs:
+def demo_inputs(folder: Path) -> outcome_inputs.OutcomeInputs:
     """Build the demo database in ``folder`` with the CLI and read the outcome inputs."""
     from click.testing import CliRunner
 
@@ -52,7 +52,7 @@ def demo_inputs(folder: Path) -> disruptions.OutcomeInputs:
     store = open_store(db)
     try:
         with store.connect() as conn:
-            return disruptions.load_inputs(conn)
+            return outcome_inputs.load_outcome_inputs(conn)
     finally:
         store.close()
 

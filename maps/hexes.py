@@ -172,7 +172,7 @@ def payload_json(cells: pd.DataFrame, *, vmax: float | None = None,
                  ) -> str:
     """The cells as compact JSON: ids, rounded scores and indexes into small tables.
 
-    With ``states`` (`layers.records.read.cell_states`: ``h3_cell``, ``states``) and the step
+    With ``states`` (`layers.hotspots.read.cell_states`: ``h3_cell``, ``states``) and the step
     labels, it also carries each ever-significant cell's hot/cold state per step for the
     time slider: one character per step.
     """

@@ -102,7 +102,7 @@ def ward_layer(areas: gpd.GeoDataFrame, *, ranking: pd.DataFrame | None = None,
     areas
         Columns ``code``, ``name``, ``authority_name`` and polygon ``geometry`` in EPSG:4326.
     ranking
-        The newest run's ward ranking (`layers.records.read.ward_ranking`): ``ward_code``,
+        The newest run's ward ranking (`layers.hotspots.read.ward_ranking`): ``ward_code``,
         ``rank``, ``current`` and ``direction``. Ranked wards are filled on
         `maps.style.RANK_RAMP` (darker = higher) and their tooltip adds the rank ("3 of
         27"), the current score and the trend; without it (no run yet), outlines only.

@@ -183,7 +183,7 @@ def build_map(areas: gpd.GeoDataFrame, cells: pd.DataFrame, places: pd.DataFrame
         Draw the cells in the browser with h3-js (small pages); ``None``: when h3-js is
         installed, else as GeoJSON polygons.
     ranking
-        The newest run's ward ranking (`layers.records.read.ward_ranking`); wards are filled by
+        The newest run's ward ranking (`layers.hotspots.read.ward_ranking`); wards are filled by
         rank. ``None`` (no run): outlines only.
     activities
         Disruption activities (`layers.records.read.activities`), drawn by type in a layer that
@@ -193,7 +193,7 @@ def build_map(areas: gpd.GeoDataFrame, cells: pd.DataFrame, places: pd.DataFrame
         when the map opens; ``None``: no such layer.
     states, step_labels
         Per-step hot/cold states of the ever-significant cells and the steps' start dates
-        (`layers.records.read.cell_states`): a time slider then shows the hot and cold spots at
+        (`layers.hotspots.read.cell_states`): a time slider then shows the hot and cold spots at
         any step (drawn in the browser, so only with h3-js).
     reports
         Concern reports matching a filter, per cell (`layers.records.read.report_cells`): a
@@ -201,7 +201,7 @@ def build_map(areas: gpd.GeoDataFrame, cells: pd.DataFrame, places: pd.DataFrame
     filter_panel
         The filter box (`maps.filters.filter_panel_html`), already escaped.
     period
-        What the scoring run covers (`layers.records.read.run_period`), shown bottom centre.
+        What the scoring run covers (`layers.hotspots.read.run_period`), shown bottom centre.
 
     Returns
     -------

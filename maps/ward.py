@@ -92,7 +92,7 @@ def ward_page_html(ward: dict[str, Any], *, series: Sequence[float], step_labels
     map_src, map_html
         The ward map's URL, or its standalone HTML to embed.
     notice, period
-        A banner (demo data), and what the scoring run covers (`layers.records.read.run_period`).
+        A banner (demo data), and what the scoring run covers (`layers.hotspots.read.run_period`).
     """
     name = escape(ward["name"])
     frame = (f'<iframe src="{escape(map_src)}" title="Map of {name}"></iframe>' if map_src

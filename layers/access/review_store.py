@@ -276,7 +276,7 @@ def decide(store: Store, place_source_id: str, *, decision: str, reason: str | N
         For values that do not fit the decision, or a level not below the current one.
     ReviewStateError
         If the place is closed.
-    layers.records.read.NotFoundError
+    layers.errors.NotFoundError
         If there is no such place (or it was erased, or is out of ``scope``).
     """
     today = today or utcnow().date()
@@ -326,7 +326,7 @@ def erase(store: Store, place_source_id: str, *, user: str, role: str | None = N
     ------
     ReviewStateError
         If the place is not closed (close it at review first).
-    layers.records.read.NotFoundError
+    layers.errors.NotFoundError
         If there is no such place, or it was erased already, or it is out of ``scope``
         (the authorities the user may see, `layers.store.scope`).
     """

@@ -151,7 +151,7 @@ def describe(coverage: Coverage) -> str:
 
 
 def covered_text(covered: dict[str, Any] | None, *, step: str) -> str:
-    """The sentence maps and packs print about a run's period (`layers.records.read.covered`).
+    """The sentence maps and packs print about a run's period (`layers.hotspots.read.covered`).
 
     Examples
     --------

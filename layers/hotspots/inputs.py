@@ -42,7 +42,7 @@ def end_of_day(day: dt.date) -> dt.datetime:
         microseconds=1)
 
 
-def load_inputs(conn: sa.Connection, *, as_of: dt.date,
+def load_score_inputs(conn: sa.Connection, *, as_of: dt.date,
                 known_by: dt.datetime | None = None, cells: np.ndarray | None = None,
                 ward_code: str | None = None, wards: sa.Select | None = None
                 ) -> ScoreInputs:
@@ -97,7 +97,7 @@ def load_inputs(conn: sa.Connection, *, as_of: dt.date,
 
 def _only(cells: np.ndarray | None, ward_code: str | None, wards: sa.Select | None
           ) -> Callable[[sa.Table], list[sa.ColumnElement[bool]]]:
-    """The extra conditions of `load_inputs`'s filters, for one record table."""
+    """The extra conditions of `load_score_inputs`'s filters, for one record table."""
     names = None if cells is None else [str(c) for c in h3index.cells_to_str(
         np.asarray(cells, dtype=np.uint64))]
 

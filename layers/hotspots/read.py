@@ -27,8 +27,8 @@ from layers.hotspots.cube import PATROL, SOURCES, Steps, make_steps
 from layers.hotspots.emerging import CATEGORIES
 from layers.hotspots.engine import events_for
 from layers.hotspots.explain import Explanation, explain, weights_from_dict
-from layers.hotspots.inputs import load_inputs
-from layers.hotspots.runs import read_run_wards, unpack
+from layers.hotspots.inputs import load_score_inputs
+from layers.hotspots.runs import unpack
 from layers.records.read import areas
 from layers.store import schema
 from layers.store import scope as scopes
@@ -84,8 +84,19 @@ RUN_COLUMNS = ("id", "as_of", "known_by", "created_at", "step", "n_steps", "k", 
 TREND_DIRECTIONS = {1: "increasing", -1: "decreasing", 0: "no trend"}
 
 
-def _run(conn: sa.Connection, run_id: int | None) -> dict[str, Any]:
-    """One run's row with its parsed ``params``: ``run_id``, or else the newest."""
+def read_run(conn: sa.Connection, run_id: int | None = None, *, step_table: bool = False
+             ) -> dict[str, Any]:
+    """One run's row with its parsed ``params`` and ``coverage``: ``run_id``, or else the newest.
+
+    The one reader of a stored run. ``covered`` is the period its data cover as the API
+    states it (`covered`); with ``step_table``, ``steps`` is its table of steps (``step``,
+    ``start`` and the step's checksum), in order.
+
+    Raises
+    ------
+    NotFoundError
+        If there is no such run, or no run at all.
+    """
     r = schema.score_runs
     query = sa.select(r).order_by(r.c.id.desc()).limit(1)
     if run_id is not None:
@@ -98,6 +109,10 @@ def _run(conn: sa.Connection, run_id: int | None) -> dict[str, Any]:
     out["params"] = json.loads(out.pop("params_json"))
     out["coverage"] = json.loads(out.pop("coverage_json") or "null")  # null: an older run
     out["covered"] = covered(out)
+    if step_table:
+        st = schema.run_steps
+        out["steps"] = pd.DataFrame(conn.execute(
+            sa.select(st).where(st.c.run_id == out["id"]).order_by(st.c.step)).mappings().all())
     return out
 
 
@@ -113,7 +128,7 @@ def _meta(run: dict[str, Any]) -> dict[str, Any]:
 def run_period(conn: sa.Connection, run_id: int | None = None) -> str | None:
     """`layers.hotspots.coverage.covered_text` of a run (default the newest); ``None`` if no run."""
     try:
-        run = _run(conn, run_id)
+        run = read_run(conn, run_id)
     except NotFoundError:
         return None
     return covered_text(run["covered"], step=run["step"])
@@ -158,7 +173,7 @@ def runs(conn: sa.Connection, *, limit: int | None = None, offset: int = 0) -> P
 
 def run(conn: sa.Connection, run_id: int) -> dict[str, Any]:
     """One run: the columns of `runs` and its step start dates (``steps``)."""
-    out = _run(conn, run_id)
+    out = read_run(conn, run_id)
     out["steps"] = [d.astype(dt.date) for d in _run_steps(out).starts]
     return out
 
@@ -184,7 +199,7 @@ def cell(conn: sa.Connection, h3_cell: str, *, run_id: int | None = None,
         ``scope`` (`layers.store.scope`).
     """
     name = _cell_id(h3_cell)
-    run = _run(conn, run_id)
+    run = read_run(conn, run_id)
     c = schema.run_cells
     row = conn.execute(sa.select(c).where(c.c.run_id == run["id"], c.c.h3_cell == name,
                                           *scopes.where(c.c.ward_code, scope))
@@ -223,7 +238,7 @@ def categories(conn: sa.Connection, *, run_id: int | None = None, scope: Scope =
         ``run_id`` and ``as_of``; and one row per category: ``category``, ``support_cells``
         (cells near data), ``background_cells`` (empty cells far from data) and ``cells``.
     """
-    run = _run(conn, run_id)
+    run = read_run(conn, run_id)
     c, b = schema.run_cells, schema.run_background
     support = {str(k): int(n) for k, n in conn.execute(
         sa.select(c.c.category, sa.func.count())
@@ -266,7 +281,7 @@ def ward_ranking(conn: sa.Connection, *, run_id: int | None = None,
         row per ward: ``ward_code``, ``name``, ``rank``, ``current``, ``trend_z``,
         ``trend_p``, ``trend_slope``, ``direction``, ``patrol_share``, ``change``.
     """
-    run = _run(conn, run_id)
+    run = read_run(conn, run_id)
     steps = _run_steps(run)
     t = None if since is None else _step_of(steps, since, run_id=run["id"])
     wards = read_run_wards(conn, run["id"])
@@ -296,7 +311,7 @@ def concentration(conn: sa.Connection, *, run_id: int | None = None, scope: Scop
     (`layers.store.scope`) they are worked out again from the run's cells in it, over the grid of
     its wards (every cell whose centre lies in one, or that holds a cell in scope).
     """
-    run = _run(conn, run_id)
+    run = read_run(conn, run_id)
     st = schema.run_steps
     columns = ("start", "total", "top_1pct", "top_5pct", "gini")
     rows = conn.execute(sa.select(*(st.c[c] for c in columns)).where(st.c.run_id == run["id"])
@@ -336,7 +351,7 @@ def _explain(conn: sa.Connection, run: dict[str, Any], *, as_of: dt.date | None,
     as_of = as_of or run["as_of"]
     weights = weights_from_dict(run["params"]["weights"])
     steps = _steps_to(_run_steps(run), as_of, run_id=run["id"])
-    inputs = load_inputs(conn, as_of=as_of, known_by=run["known_by"],
+    inputs = load_score_inputs(conn, as_of=as_of, known_by=run["known_by"],
                          wards=scopes.ward_select(scope) if scope is not None else None,
                          **only)
     events = events_for(inputs, steps, weights, key=key, as_of=as_of)
@@ -363,7 +378,7 @@ def explain_cell(conn: sa.Connection, h3_cell: str, *, run_id: int | None = None
         ``scope``), or the run places it in a ward out of ``scope``.
     """
     name = _cell_id(h3_cell)
-    run = _run(conn, run_id)
+    run = read_run(conn, run_id)
     c = schema.run_cells
     in_run = sa.select(c.c.h3_cell).where(c.c.run_id == run["id"], c.c.h3_cell == name)
     missing = f"cell {name} holds no records and is not in run {run['id']}"
@@ -388,7 +403,7 @@ def explain_ward(conn: sa.Connection, ward_code: str, *, run_id: int | None = No
         If there is no such run, or the ward is neither a loaded area nor in the run, or
         it is not a loaded ward of ``scope`` (`layers.store.scope`).
     """
-    run = _run(conn, run_id)
+    run = read_run(conn, run_id)
     a, w = schema.areas, schema.run_wards
     if scope is not None:
         known = conn.scalar(sa.select(a.c.code).where(
@@ -432,3 +447,43 @@ def cell_states(conn: sa.Connection, *, run_id: int | None = None, scope: Scope 
         cells.append(cell)
         states.append("".join(codes.tolist()))
     return starts, pd.DataFrame({"h3_cell": cells, "states": states})
+
+
+def latest_run_id(conn: sa.Connection, *, as_of: dt.date | None = None) -> int | None:
+    """The newest run (for ``as_of`` if given)."""
+    runs = schema.score_runs
+    query = sa.select(runs.c.id).order_by(runs.c.id.desc()).limit(1)
+    if as_of is not None:
+        query = query.where(runs.c.as_of == as_of)
+    return conn.scalar(query)
+
+
+def read_run_cells(conn: sa.Connection, run_id: int, *, series: bool = False,
+                   scope: frozenset[str] | None = None) -> pd.DataFrame:
+    """A run's cells, with the ward of each (from the located records) and optional series.
+
+    ``scope``: only the cells in these authorities (`layers.store.scope`); ``None`` for all.
+    """
+    c = schema.run_cells
+    cols = [col for col in c.columns if series or not col.name.endswith("_series")]
+    query = sa.select(*cols).where(c.c.run_id == run_id, *scopes.where(c.c.ward_code, scope))
+    frame = pd.DataFrame(conn.execute(query.order_by(c.c.current.desc())).mappings().all(),
+                         columns=[col.name for col in cols])
+    if series:
+        for name in ("values_series", "z_series", "p_series"):
+            frame[name] = [unpack(b).tolist() for b in frame[name]]
+        frame["sig_series"] = [unpack(b, flags=True).tolist() for b in frame["sig_series"]]
+    return frame
+
+
+def read_run_wards(conn: sa.Connection, run_id: int) -> pd.DataFrame:
+    """A run's ward ranking with each ward's name and step series."""
+    w, a = schema.run_wards, schema.areas
+    rows = conn.execute(sa.select(w, a.c.name, a.c.authority_name)
+                        .join(a, a.c.code == w.c.ward_code, isouter=True)
+                        .where(w.c.run_id == run_id).order_by(w.c.rank)).mappings().all()
+    frame = pd.DataFrame(rows)
+    if len(frame):
+        for name in ("values_series", "score_series"):
+            frame[name] = [unpack(b) for b in frame[name]]
+    return frame

@@ -23,9 +23,8 @@ from geo.wards import WardIndex
 from layers.hotspots.coverage import describe
 from layers.hotspots.cube import decay_factors, make_steps
 from layers.hotspots.engine import HotSpots, Previous, ScoreParams, score_hotspots, score_series
-from layers.hotspots.inputs import ScoreInputs, load_inputs, stored_after
+from layers.hotspots.inputs import ScoreInputs, load_score_inputs, stored_after
 from layers.store import schema
-from layers.store import scope as scopes
 from layers.store.engine import Store, records, utcnow, ward_index
 
 
@@ -129,7 +128,7 @@ def run_scoring(store: Store, params: ScoreParams, *, known_by: dt.datetime | No
     """Load the inputs known at the cut-off, score them and store the run."""
     started = time.perf_counter()
     with store.connect() as conn:
-        inputs = load_inputs(conn, as_of=params.as_of, known_by=known_by)
+        inputs = load_score_inputs(conn, as_of=params.as_of, known_by=known_by)
         previous = latest_previous(conn, params) if incremental else None
         later = stored_after(conn, inputs.known_by, as_of=params.as_of)
     if len(inputs.grid) == 0:
@@ -249,51 +248,3 @@ def latest_previous(conn: sa.Connection, params: ScoreParams) -> Previous | None
     return Previous(dict(zip(starts, (c for _, c in steps), strict=True)), cells, z, p, starts)
 
 
-def latest_run_id(conn: sa.Connection, *, as_of: dt.date | None = None) -> int | None:
-    """The newest run (for ``as_of`` if given)."""
-    runs = schema.score_runs
-    query = sa.select(runs.c.id).order_by(runs.c.id.desc()).limit(1)
-    if as_of is not None:
-        query = query.where(runs.c.as_of == as_of)
-    return conn.scalar(query)
-
-
-def read_run(conn: sa.Connection, run_id: int) -> dict[str, Any]:
-    """A run's parameters and step table."""
-    runs, st = schema.score_runs, schema.run_steps
-    row = conn.execute(sa.select(runs).where(runs.c.id == run_id)).mappings().one()
-    steps = pd.DataFrame(conn.execute(sa.select(st).where(st.c.run_id == run_id)
-                                      .order_by(st.c.step)).mappings().all())
-    return {**dict(row), "params": json.loads(row["params_json"]), "steps": steps,
-            "coverage": json.loads(row["coverage_json"] or "null")}
-
-
-def read_run_cells(conn: sa.Connection, run_id: int, *, series: bool = False,
-                   scope: frozenset[str] | None = None) -> pd.DataFrame:
-    """A run's cells, with the ward of each (from the located records) and optional series.
-
-    ``scope``: only the cells in these authorities (`layers.store.scope`); ``None`` for all.
-    """
-    c = schema.run_cells
-    cols = [col for col in c.columns if series or not col.name.endswith("_series")]
-    query = sa.select(*cols).where(c.c.run_id == run_id, *scopes.where(c.c.ward_code, scope))
-    frame = pd.DataFrame(conn.execute(query.order_by(c.c.current.desc())).mappings().all(),
-                         columns=[col.name for col in cols])
-    if series:
-        for name in ("values_series", "z_series", "p_series"):
-            frame[name] = [unpack(b).tolist() for b in frame[name]]
-        frame["sig_series"] = [unpack(b, flags=True).tolist() for b in frame["sig_series"]]
-    return frame
-
-
-def read_run_wards(conn: sa.Connection, run_id: int) -> pd.DataFrame:
-    """A run's ward ranking with each ward's name and step series."""
-    w, a = schema.run_wards, schema.areas
-    rows = conn.execute(sa.select(w, a.c.name, a.c.authority_name)
-                        .join(a, a.c.code == w.c.ward_code, isouter=True)
-                        .where(w.c.run_id == run_id).order_by(w.c.rank)).mappings().all()
-    frame = pd.DataFrame(rows)
-    if len(frame):
-        for name in ("values_series", "score_series"):
-            frame[name] = [unpack(b) for b in frame[name]]
-    return frame

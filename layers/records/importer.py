@@ -32,10 +32,9 @@ from tqdm import tqdm
 from geo.crs import WGS84
 from geo.wards import WardIndex
 from layers.records import _parse as _rows
-from layers.records import activities, incidents, places, postcodes, reports
+from layers.records import activities, incidents, places, postcodes, reports, spreadsheet
 from layers.records._uncut import whole_text
 from layers.records.locate import index_frame
-from layers.reporting import exports
 from layers.store import audit, schema
 from layers.store.engine import (
     Store,
@@ -160,7 +159,7 @@ def import_file(store: Store, kind: str, path: str | Path, *, rejects: str | Pat
         result = ImportResult(kind, str(path))
 
         def step(ctx: _Context, sink: _Rejects, raw: pd.DataFrame, rows: pd.Series) -> None:
-            parsed, problems = spec.parse(raw if geo else exports.restore_csv(raw), rows)
+            parsed, problems = spec.parse(raw if geo else spreadsheet.restore_csv(raw), rows)
             parsed, problems = ctx.locate(spec, parsed, problems, raw, rows)
             problems = ctx.duplicates(spec, parsed, problems, rows)
             good = _accept(result, sink, raw, rows, parsed, problems)
@@ -360,7 +359,7 @@ def _check_header(path: Path, spec: Kind, columns: list[str], result: ImportResu
             f"Expected columns: {', '.join(spec.columns)}"
         )
         raise ImportFileError(msg)
-    known = {*spec.columns, *spec.optional, *exports.DERIVED}
+    known = {*spec.columns, *spec.optional, *spreadsheet.DERIVED}
     unknown = [c for c in columns if c not in known]
     if unknown:
         result.warnings.append(f"{path}: ignoring unknown column(s): {', '.join(unknown)}")
@@ -603,7 +602,7 @@ class _Rejects:
     """Writes rejected rows with their reason; the file appears only if there are any.
 
     The file is for fixing in a spreadsheet, so its text is defused like an export's
-    (`layers.reporting.exports.neutralise_csv`): a cell such as ``=HYPERLINK(...)`` is written
+    (`layers.reporting.spreadsheet.neutralise_csv`): a cell such as ``=HYPERLINK(...)`` is written
     ``'=HYPERLINK(...)``. With ``restore`` (the importer's own CSV formats, which take one
     ``'`` off such a cell) the values are first read as the importer reads them, so that
     the fixed rejects file imports to exactly what the original rows meant.
@@ -631,8 +630,8 @@ class _Rejects:
             self._writer.writerow(["row", "reason", *columns])
         values_frame = raw[columns].reset_index(drop=True)
         if self.restore:
-            values_frame = exports.restore_csv(values_frame)
-        values_frame = exports.neutralise_csv(values_frame)
+            values_frame = spreadsheet.restore_csv(values_frame)
+        values_frame = spreadsheet.neutralise_csv(values_frame)
         for row, values in zip(rows, values_frame.itertuples(index=False), strict=True):
             reason = text.get(int(row), "")
             self._writer.writerow([int(row), reason.split(": ", 1)[-1], *values])

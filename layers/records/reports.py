@@ -15,7 +15,6 @@ from layers.records import _parse as _rows
 from layers.records.places import EXPLOITATION_ALIASES, EXPLOITATION_TYPES
 from layers.store import schema
 
-SOURCE_GRADES = {1: "reliable", 2: "untested", 3: "not reliable"}
 INTEL_GRADES = {
     "A": "known directly to the source",
     "B": "known indirectly but corroborated",

@@ -4,7 +4,7 @@ A pack is built for a meeting date M and a since date S, by default M minus `SIN
 (28 days: four weeks, the usual interval between JAG meetings). Its sections:
 
 a. **Hot spot changes** in the newest scoring run with ``as_of <= M``. Each ever-significant
-   cell's per-step states (``h`` hot, ``c`` cold, ``.`` neither; `layers.records.read.cell_states`)
+   cell's per-step states (``h`` hot, ``c`` cold, ``.`` neither; `layers.hotspots.read.cell_states`)
    are read at two steps: the *since step*, the last step starting on or before S (the first
    step when S is earlier than every step), and the run's last step.
 
@@ -68,7 +68,7 @@ DATE_RANGE = (dt.date(1900, 1, 1), dt.date(2199, 12, 31))
 
 @dataclass(frozen=True)
 class BriefingInputs:
-    """Everything a pack is built from, read by `layers.reporting.briefing_inputs.load_inputs`.
+    """Everything a pack is built from, read by `briefing_inputs.load_briefing_inputs`.
 
     ``run`` holds the run's ``id``, ``as_of``, ``known_by``, ``fingerprint``, ``step``,
     ``n_steps``, ``k`` and parsed ``params``; ``step_starts`` the start of each step, the

@@ -41,7 +41,7 @@ def run_for(conn: sa.Connection, meeting: dt.date) -> dict[str, Any]:
 
     Raises
     ------
-    layers.records.read.NotFoundError
+    layers.errors.NotFoundError
         When no run is as of the meeting date or earlier, saying how to make one.
     """
     runs = hotspots_read.runs(conn).rows
@@ -90,7 +90,7 @@ def place_report_counts(conn: sa.Connection, *, end: dt.date,
     return pd.DataFrame([(int(p), int(n)) for p, n in rows], columns=["place_id", "reports"])
 
 
-def load_inputs(conn: sa.Connection, *, meeting: dt.date, since: dt.date | None,
+def load_briefing_inputs(conn: sa.Connection, *, meeting: dt.date, since: dt.date | None,
                 outcomes: pd.DataFrame, outcome_days: int = DEFAULT_DAYS,
                 outcome_alpha: float = 0.05, scope: scopes.Scope = None) -> BriefingInputs:
     """Read the inputs of a pack (see `load_briefing` for the parameters and errors)."""
@@ -137,11 +137,12 @@ def load_briefing(conn: sa.Connection, *, meeting: dt.date, since: dt.date | Non
 
     Raises
     ------
-    layers.records.read.ParameterError
+    layers.errors.ParameterError
         If ``since`` is after ``meeting``.
-    layers.records.read.NotFoundError
+    layers.errors.NotFoundError
         If no scoring run is as of ``meeting`` or earlier.
     """
-    return build_briefing(load_inputs(conn, meeting=meeting, since=since, outcomes=outcomes,
-                                      outcome_days=outcome_days, outcome_alpha=outcome_alpha,
-                                      scope=scope))
+    inputs = load_briefing_inputs(conn, meeting=meeting, since=since, outcomes=outcomes,
+                                  outcome_days=outcome_days, outcome_alpha=outcome_alpha,
+                                  scope=scope)
+    return build_briefing(inputs)

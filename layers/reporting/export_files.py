@@ -1,11 +1,11 @@
-"""Read the export frames from the store and write them as GeoJSON, CSV or GeoPackage.
+"""Write export frames as GeoJSON, CSV or GeoPackage (read by `layers.reporting.export_inputs`).
 
 * **GeoJSON** follows RFC 7946: WGS84 longitude/latitude, no ``crs`` member, exterior rings
   counter-clockwise (GDAL's ``RFC7946=YES``).
 * **CSV** is for spreadsheets: UTF-8 with a byte order mark so that Excel reads it as UTF-8,
-  text quoted and defused against formulas (`layers.reporting.exports.neutralise_csv`), the geometry
-  as WKT in ``geometry_wkt`` and, for points, ``latitude`` and ``longitude`` columns too. The CSV of
-  places, reports and activities imports back unchanged (`layers.records.importer`).
+  text quoted and defused against formulas (`layers.records.spreadsheet.neutralise_csv`), the
+  geometry as WKT in ``geometry_wkt`` and, for points, ``latitude`` and ``longitude`` columns too.
+  The CSV of places, reports and activities imports back unchanged (`layers.records.importer`).
 * **GeoPackage** holds one layer named after the export. Writing into an existing
   GeoPackage replaces that layer and keeps the others, so one file can hold every export.
 """
@@ -22,16 +22,10 @@ import geopandas as gpd
 import pandas as pd
 import pyogrio
 import shapely
-import sqlalchemy as sa
 
 from geo.crs import WGS84, check_crs
-from layers import errors
-from layers.hotspots import read as hotspots_read
-from layers.hotspots.runs import latest_run_id
-from layers.records import read as records_read
+from layers.records import spreadsheet
 from layers.reporting import exports
-from layers.store import schema
-from layers.store import scope as scopes
 from layers.store.files import close_to_others, private_umask, write_private
 
 
@@ -59,79 +53,6 @@ def check_format(fmt: str) -> ExportFormat:
         raise exports.UnknownExportError(msg)
     return FORMATS[fmt]
 
-
-# --- reading -----------------------------------------------------------------------------
-
-def load_export(conn: sa.Connection, what: str, *, run_id: int | None = None,
-                scope: scopes.Scope = None) -> gpd.GeoDataFrame:
-    """Read one export from the store: every row, in the shape of `layers.reporting.exports`.
-
-    Parameters
-    ----------
-    conn
-        An open connection to the store.
-    what
-        ``cells`` or ``wards`` (of a scoring run); ``places``, ``reports`` or ``activities``
-        (as stored).
-    run_id
-        The run of ``cells`` and ``wards``; default the newest.
-    scope
-        Only what lies in these authorities (`layers.store.scope`); ``None`` for all.
-
-    Raises
-    ------
-    layers.reporting.exports.UnknownExportError
-        If ``what`` is not one of `layers.reporting.exports.EXPORTS`.
-    layers.records.read.NotFoundError
-        If ``cells`` or ``wards`` are asked for and there is no such run, or no run yet.
-    layers.records.read.ParameterError
-        If ``run_id`` is given for places, reports or activities, which belong to no run.
-    """
-    exports.check_export(what)
-    if what in ("places", "reports", "activities"):
-        if run_id is not None:
-            msg = (f"run_id: {what} are exported as stored now and belong to no scoring run; "
-                   "run_id applies to cells and wards")
-            raise errors.ParameterError(msg)
-        if what == "places":
-            return exports.places_frame(records_read.places(conn, scope=scope).rows)
-        if what == "reports":
-            return exports.reports_frame(_linked_rows(conn, schema.reports, scope))
-        return exports.activities_frame(_linked_rows(conn, schema.activities, scope))
-    run = hotspots_read.run(conn, _run_id(conn, what, run_id))
-    if what == "cells":
-        rows = hotspots_read.cells(conn, run_id=run["id"], scope=scope).rows
-        return exports.cells_frame(rows, as_of=run["as_of"])
-    _, ranking = hotspots_read.ward_ranking(conn, run_id=run["id"], scope=scope)
-    areas, _ = records_read.areas(conn, scope=scope)
-    return exports.wards_frame(ranking, areas, run_id=run["id"], as_of=run["as_of"])
-
-
-def _linked_rows(conn: sa.Connection, table: sa.Table, scope: scopes.Scope) -> pd.DataFrame:
-    """Every report or activity (in ``scope``) in id order, with ``place_ref``: its place's id.
-
-    A record linked to an erased place, or to a place out of ``scope``, is exported
-    unlinked, as every read shows it.
-    """
-    p = schema.places
-    live = sa.and_(p.c.id == table.c.place_id, p.c.erased_at.is_(None),
-                   *scopes.where(p.c.ward_code, scope))
-    stmt = (sa.select(table, p.c.source_id.label("place_ref"))
-            .select_from(table.outerjoin(p, live))
-            .where(*scopes.where(table.c.ward_code, scope)).order_by(table.c.id))
-    result = conn.execute(stmt)
-    return pd.DataFrame(result.all(), columns=list(result.keys()))
-
-
-def _run_id(conn: sa.Connection, what: str, run_id: int | None) -> int:
-    """``run_id``, or else the newest run; `NotFoundError` with a hint when there is none."""
-    if run_id is not None:
-        return run_id
-    newest = latest_run_id(conn)
-    if newest is None:
-        msg = f"no scoring run yet, so no {what} to export: run `placerisk score` first"
-        raise errors.NotFoundError(msg)
-    return int(newest)
 
 
 # --- writing -----------------------------------------------------------------------------
@@ -182,7 +103,7 @@ def csv_bytes(frame: gpd.GeoDataFrame) -> bytes:
         table["longitude"] = shapely.get_x(geoms)
     wkt = shapely.to_wkt(geoms, rounding_precision=WKT_DECIMALS)
     table["geometry_wkt"] = pd.Series(wkt, index=table.index, dtype=object)
-    text = exports.neutralise_csv(table).to_csv(
+    text = spreadsheet.neutralise_csv(table).to_csv(
         index=False, quoting=csv.QUOTE_NONNUMERIC, lineterminator="\r\n")
     return text.encode("utf-8-sig")
 

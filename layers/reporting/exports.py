@@ -11,7 +11,8 @@ export. Rows without a location are kept, with an empty geometry.
 
 Places, reports and activities use the import column names (``place_id``, ``mace_level``...,
 and in CSV ``latitude`` and ``longitude``), so that an export imports back unchanged; the
-columns in `DERIVED` are worked out by placerisk, and the importer passes over them.
+columns in `layers.records.spreadsheet.DERIVED` are worked out by placerisk, and the importer passes
+over them.
 """
 
 from __future__ import annotations
@@ -31,12 +32,6 @@ from geo.crs import WGS84
 EXPORTS = ("cells", "places", "reports", "activities", "wards")
 GEOMETRY_TYPES = {"cells": "Polygon", "places": "Point", "reports": "Point",
                   "activities": "Point", "wards": "MultiPolygon"}
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-_CHARS = "".join(re.escape(c) for c in FORMULA_PREFIXES)
-_FORMULA = re.compile(f"^'*[{_CHARS}]")  # a formula, or a formula defused already
-_DEFUSED = f"^'('*[{_CHARS}])"  # what `neutralise_csv` prefixed: `restore_csv` takes it off
-# Export columns worked out by placerisk rather than given in an import file.
-DERIVED = ("level_name", "ward_code", "outside_areas", "h3_cell", "geometry_wkt")
 
 # The exported columns of each layer and the type of each (geometry apart).
 COLUMNS: dict[str, dict[str, str]] = {
@@ -158,7 +153,7 @@ def cells_frame(rows: pd.DataFrame, *, as_of: dt.date) -> gpd.GeoDataFrame:
     Parameters
     ----------
     rows
-        `layers.records.read.cells` rows of the run.
+        `layers.hotspots.read.cells` rows of the run.
     as_of
         The run's as-of date, kept in ``attrs["as_of"]`` (it names the file).
     """
@@ -217,7 +212,7 @@ def wards_frame(ranking: pd.DataFrame, areas: gpd.GeoDataFrame, *, run_id: int,
     Parameters
     ----------
     ranking
-        `layers.records.read.ward_ranking` rows of the run.
+        `layers.hotspots.read.ward_ranking` rows of the run.
     areas
         `layers.records.read.areas` with geometry. A ranked ward that is no longer loaded keeps
         its row, with an empty geometry.
@@ -247,49 +242,3 @@ def _multi(geom: object) -> shapely.MultiPolygon | None:
     if isinstance(geom, shapely.Polygon):
         return shapely.MultiPolygon([geom])
     return geom if isinstance(geom, shapely.MultiPolygon) else None
-
-
-# --- spreadsheets ------------------------------------------------------------------------
-
-def neutralise_csv(frame: pd.DataFrame) -> pd.DataFrame:
-    """Defuse spreadsheet formulas: prefix ``'`` to text starting with = + - @ tab or CR.
-
-    Spreadsheets run a cell that starts with one of these as a formula (OWASP "CSV
-    injection"). Text that starts with quotes and then one of them (``'=x``) gets one more
-    quote too, so that `restore_csv` can take exactly one off and the round trip is exact.
-    Only text is changed: numbers, negative ones included, stay numbers.
-
-    Returns
-    -------
-    pandas.DataFrame
-        A copy of ``frame``.
-
-    Examples
-    --------
-    >>> f = pd.DataFrame({"name": ["=1+1", "-2+3", "'=x", "ok"], "z": [-1.5, 0.0, 2.0, 1.0]})
-    >>> neutralise_csv(f).to_dict("list")
-    {'name': ["'=1+1", "'-2+3", "''=x", 'ok'], 'z': [-1.5, 0.0, 2.0, 1.0]}
-    """
-    out = frame.copy()
-    for name in out.columns:
-        column = out[name]
-        if column.dtype == object or pd.api.types.is_string_dtype(column.dtype):
-            out[name] = pd.Series(
-                [f"'{v}" if isinstance(v, str) and _FORMULA.match(v) else v
-                 for v in column], index=out.index, dtype=object)
-    return out
-
-
-def restore_csv(frame: pd.DataFrame) -> pd.DataFrame:
-    """Undo `neutralise_csv` on text read from a CSV file: take one ``'`` off a defused cell.
-
-    A cell is defused when it is one or more ``'`` followed by = + - @ tab or CR; every
-    other cell is left as it is. ``restore_csv(neutralise_csv(f))`` equals ``f``.
-
-    Examples
-    --------
-    >>> f = pd.DataFrame({"name": ["'=1+1", "''=x", "'quoted'", "a'=b", "-"]})
-    >>> restore_csv(f)["name"].tolist()
-    ['=1+1', "'=x", "'quoted'", "a'=b", '-']
-    """
-    return frame.replace(_DEFUSED, r"\1", regex=True)

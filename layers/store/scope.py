@@ -14,7 +14,7 @@ share one filter:
 - a record or cell outside every loaded ward belongs to no authority, so only an
   unrestricted account sees it.
 
-Something out of scope is answered as if it did not exist (`layers.records.read.NotFoundError`,
+Something out of scope is answered as if it did not exist (`layers.errors.NotFoundError`,
 a 404), so the answer does not tell that it exists.
 """
 

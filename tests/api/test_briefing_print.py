@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.layers.reporting.test_briefing import make_inputs
 from weasyprint import HTML
 from weasyprint.urls import URLFetcher
 
@@ -27,6 +26,7 @@ from layers.records.demo import approximate_areas, make_demo_data
 from layers.reporting.briefing import SECTIONS, build_briefing
 from layers.store.engine import Store, open_store, replace_areas
 from maps.briefing_page import TITLES, briefing_page_html
+from tests.layers.reporting.test_briefing import make_inputs
 
 END = dt.date(2025, 6, 30)  # the demo's last day and the run's as-of date
 MEETING = dt.date(2025, 7, 1)

@@ -11,8 +11,7 @@ from click.testing import CliRunner
 
 from api.cli import main
 from layers.hotspots.coverage import covered_text
-from layers.hotspots.read import covered
-from layers.hotspots.runs import read_run
+from layers.hotspots.read import covered, read_run
 from layers.store import schema
 from layers.store.engine import open_store
 
@@ -46,7 +45,7 @@ def stored_run(db: Path, run_id: int = 1) -> dict:
     store = open_store(db)
     try:
         with store.connect() as conn:
-            return read_run(conn, run_id)
+            return read_run(conn, run_id, step_table=True)
     finally:
         store.close()
 

@@ -25,7 +25,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.cli import main
 from api.settings import Settings
-from layers.hotspots.runs import read_run
+from layers.hotspots.read import read_run
 from layers.store import schema
 from layers.store.engine import open_store
 from tests._pages import page_text
@@ -139,7 +139,7 @@ def test_the_default_run_scores_the_data_it_has(hour):
     store = open_store(hour)
     try:
         with store.connect() as conn:
-            run = read_run(conn, 1)
+            run = read_run(conn, 1, step_table=True)
     finally:
         store.close()
     assert run["as_of"] == dt.date(2024, 3, 31)

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from layers.action.outcomes import inputs as outcome_inputs
 from layers.action.outcomes import table as disruptions
 from layers.action.outcomes.measures import ALPHA_CHOICES, DAY_CHOICES
 from layers.records.importer import import_file
@@ -36,7 +37,7 @@ def computed(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, float]]:
     calls: list[tuple[int, float]] = []
     measure = disruptions.measure
 
-    def counted(inputs: disruptions.OutcomeInputs, **kw: Any) -> Any:
+    def counted(inputs: outcome_inputs.OutcomeInputs, **kw: Any) -> Any:
         calls.append((kw["days"], kw["alpha"]))
         return measure(inputs, **kw)
 
@@ -142,7 +143,7 @@ class _Gate:
         self.calls = 0
         measure = disruptions.measure
 
-        def held(inputs: disruptions.OutcomeInputs, **kw: Any) -> Any:
+        def held(inputs: outcome_inputs.OutcomeInputs, **kw: Any) -> Any:
             self.calls += 1
             self.started.set()
             assert self.open.wait(60), "the test never opened the gate"

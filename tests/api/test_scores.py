@@ -13,8 +13,8 @@ from fastapi.testclient import TestClient
 from geo import h3index
 from layers.hotspots.emerging import CATEGORIES
 from layers.hotspots.engine import ScoreParams
-from layers.hotspots.read import NO_RUN
-from layers.hotspots.runs import read_run_wards, run_scoring
+from layers.hotspots.read import NO_RUN, read_run_wards
+from layers.hotspots.runs import run_scoring
 from layers.store import schema
 
 FAR_CELL = "8928308280fffff"  # San Francisco: valid, far from any data

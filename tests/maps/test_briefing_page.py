@@ -10,7 +10,6 @@ import geopandas as gpd
 import pandas as pd
 import pytest
 import shapely
-from tests.layers.reporting.test_briefing import SINCE, make_inputs
 
 from layers.action.outcomes.measures import TOO_EARLY, VERDICTS
 from layers.reporting import briefing as b
@@ -24,6 +23,7 @@ from maps.briefing_page import (
 )
 from maps.printing import html_to_pdf
 from tests._pages import page_text, without_data_payloads
+from tests.layers.reporting.test_briefing import SINCE, make_inputs
 
 SCRIPT = "<script>alert(1)</script>"
 IMG = "<img src=x onerror=alert(1)>"

@@ -23,13 +23,12 @@ from layers.access import review_store as review
 from layers.action.outcomes.measures import choose_areas, outcome_table
 from layers.records import read as records_read
 from layers.records.importer import import_file
-from layers.reporting import export_files as export_io
+from layers.reporting import export_inputs
 from layers.store import audit, schema
 from layers.store.engine import Store, replace_areas
 from layers.store.scope import describe, from_codes
-from tests.layers.store.test_audit_chain import bare_store, migrate  # noqa: F401 (a fixture)
-
 from tests.layers.action.outcomes import test_measures as oc
+from tests.layers.store.test_audit_chain import bare_store, migrate  # noqa: F401 (a fixture)
 
 PASSWORD = "correct horse battery staple"
 HPL, STK, NEW = "E06000001", "E06000004", "E06000047"
@@ -142,7 +141,7 @@ def test_queries_keep_the_scope(store: Store, tmp_path: Path) -> None:
         assert set(records_read.areas(conn, scope=hpl)[0]["code"]) == {"H1", "H2"}
         queue = review.review_queue(conn, today=dt.date(2025, 6, 30), scope=hpl)
         assert set(queue["source_id"]) == {"H-a", "H-b"}
-        exported = export_io.load_export(conn, "places", scope=hpl)
+        exported = export_inputs.load_export(conn, "places", scope=hpl)
         assert set(exported["place_id"]) == {"H-a", "H-b"}
     with pytest.raises(errors.NotFoundError):
         review.decide(store, "S-a", decision="retain", reason="checked", user="ana",

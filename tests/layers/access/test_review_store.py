@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from layers import errors
 from layers.access import review_store as review
 from layers.access.review_store import ReviewError, ReviewStateError
-from layers.hotspots.inputs import load_inputs
+from layers.hotspots.inputs import load_score_inputs
 from layers.records import read as records_read
 from layers.store import audit, schema
 from layers.store.engine import Store, utcnow
@@ -192,7 +192,7 @@ def test_erased_place_vanishes_from_reads(store: Store) -> None:
             records_read.place_detail(conn, "P")
         with pytest.raises(errors.NotFoundError):
             records_read.place_notes(conn, "P")
-        inputs = load_inputs(conn, as_of=TODAY, known_by=utcnow())
+        inputs = load_score_inputs(conn, as_of=TODAY, known_by=utcnow())
         assert inputs.places["id"].tolist() == [keep]
         assert set(inputs.history["place_id"]) == {keep}
         assert review.closed_places(conn).empty

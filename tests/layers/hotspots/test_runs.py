@@ -12,7 +12,8 @@ import shapely
 import sqlalchemy as sa
 
 from layers.hotspots.engine import ScoreParams
-from layers.hotspots.runs import read_run, read_run_cells, read_run_wards, run_scoring
+from layers.hotspots.read import read_run, read_run_cells, read_run_wards
+from layers.hotspots.runs import run_scoring
 from layers.records import importer as loader
 from layers.store import engine as store_module
 from layers.store import schema
@@ -106,7 +107,7 @@ def test_incremental_rescoring_equals_a_full_recompute(scored, tmp_path, monkeyp
 def test_a_run_is_stored_with_its_parameters(scored):
     run = run_scoring(scored, ScoreParams(as_of=AS_OF, k=2, correction="holm"))
     with scored.connect() as conn:
-        stored = read_run(conn, run.run_id)
+        stored = read_run(conn, run.run_id, step_table=True)
         n_cells = conn.scalar(sa.select(sa.func.count()).select_from(schema.run_cells)
                               .where(schema.run_cells.c.run_id == run.run_id))
     assert stored["params"]["k"] == 2 and stored["params"]["correction"] == "holm"

@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from tests.layers.records.test_import_atomic import reports_csv, seeded, state
 
 from layers.records import importer as loader
 from layers.records.importer import ImportFileError, import_file
 from layers.store import audit, schema
 from layers.store.engine import Store
 from tests.api.conftest import _write
+from tests.layers.records.test_import_atomic import reports_csv, seeded, state
 
 
 def between_chunks(monkeypatch: pytest.MonkeyPatch, hook: Callable[[int], None]) -> list[int]:

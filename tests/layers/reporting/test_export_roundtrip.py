@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from layers.records.demo import make_demo_data
 from layers.records.importer import import_file
 from layers.reporting import export_files as export_io
+from layers.reporting import export_inputs
 from layers.store import schema
 from layers.store.engine import Store, open_store, replace_areas
 from tests.api.conftest import _write as write
@@ -82,7 +83,7 @@ def fill(store: Store, files: dict[str, Path]) -> None:
 def export_all(store: Store, folder: Path, fmt: str = "csv") -> dict[str, Path]:
     folder.mkdir(exist_ok=True)
     with store.connect() as conn:
-        frames = {kind: export_io.load_export(conn, kind) for kind in KINDS}
+        frames = {kind: export_inputs.load_export(conn, kind) for kind in KINDS}
     return {kind: export_io.write_export(frames[kind], folder / f"{kind}.{fmt}", fmt)
             for kind in KINDS}
 
@@ -175,7 +176,7 @@ def test_places_import_back_from_geojson_and_geopackage(source, fresh, tmp_path,
     first = export_all(source, tmp_path / "first", fmt)
     if fmt == "gpkg":  # one GeoPackage may hold every export: the places layer is read
         with source.connect() as conn:
-            export_io.write_export(export_io.load_export(conn, "reports"), first["places"], fmt)
+            export_io.write_export(export_inputs.load_export(conn, "reports"), first["places"], fmt)
     result = import_file(fresh, "places", first["places"])
     assert (result.inserted, result.rejected, result.warnings) == (len(PLACES), 0, [])
     second = export_all(fresh, tmp_path / "second", fmt)

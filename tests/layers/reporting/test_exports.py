@@ -17,14 +17,12 @@ import pyogrio
 import pytest
 import shapely
 import sqlalchemy as sa
-from hypothesis import given
-from hypothesis import strategies as st
 
 from layers import errors
 from layers.hotspots import read as hotspots_read
 from layers.records import read as records_read
 from layers.reporting import export_files as export_io
-from layers.reporting import exports
+from layers.reporting import export_inputs, exports
 from layers.store import schema
 from layers.store.engine import Store, open_store
 from tests.api.conftest import AS_OF, LAT, LNG, NOTE, build_store
@@ -63,7 +61,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
 @pytest.fixture(scope="module")
 def frames(store: Store) -> dict[str, gpd.GeoDataFrame]:
     with store.connect() as conn:
-        return {what: export_io.load_export(conn, what) for what in exports.EXPORTS}
+        return {what: export_inputs.load_export(conn, what) for what in exports.EXPORTS}
 
 
 @pytest.fixture(scope="module")
@@ -211,42 +209,6 @@ def test_csv_keeps_negative_numbers_numeric(frames):
     assert cells["score"].dtype == float and cells["run_id"].dtype == np.int64
 
 
-@pytest.mark.parametrize("value", ['=HYPERLINK("http://x")', "+cmd", "-2+3", "@SUM(1)",
-                                   "\tx", "\rx", "=", "-", "'=x", "''-1"])
-def test_neutralise_prefixes_formula_text(value):
-    out = exports.neutralise_csv(pd.DataFrame({"t": [value]}))
-    assert out["t"].tolist() == ["'" + value]
-    assert exports.restore_csv(out)["t"].tolist() == [value]
-
-
-@pytest.mark.parametrize("value", ["plain", "a=b", " =x", "'x", "'", "", None, "54.5"])
-def test_neutralise_leaves_other_text(value):
-    out = exports.neutralise_csv(pd.DataFrame({"t": [value]}, dtype=object))
-    assert out["t"].tolist() == [value]
-    assert exports.restore_csv(out)["t"].tolist() == [value]
-
-
-@given(st.lists(st.text(alphabet="'=+-@\t\rab 1", max_size=6), min_size=1, max_size=5))
-def test_restore_undoes_neutralise_exactly_and_nothing_runs(values):
-    frame = pd.DataFrame({"t": values}, dtype=object)
-    defused = exports.neutralise_csv(frame)
-    assert not defused["t"].str.startswith(exports.FORMULA_PREFIXES).any()
-    assert exports.restore_csv(defused)["t"].tolist() == values
-
-
-def test_neutralise_leaves_numbers_and_the_input_alone():
-    frame = pd.DataFrame({"z": [-1.5, 2.0], "n": [-3, 4], "mixed": pd.Series([-2, "-2"]),
-                          "s": pd.Series(["=x", "y"], dtype="string"),
-                          "when": pd.to_datetime(["2025-06-30", "2025-07-01"])})
-    out = exports.neutralise_csv(frame)
-    assert out["z"].tolist() == [-1.5, 2.0] and out["z"].dtype == float
-    assert out["n"].tolist() == [-3, 4] and out["n"].dtype == np.int64
-    assert out["mixed"].tolist() == [-2, "'-2"]
-    assert out["s"].tolist() == ["'=x", "y"]
-    assert out["when"].equals(frame["when"])
-    assert frame["s"].tolist() == ["=x", "y"]
-
-
 # --- names, runs and errors --------------------------------------------------------------
 
 def test_file_names_carry_the_run_date_or_today(frames):
@@ -263,13 +225,13 @@ def test_run_exports_carry_their_run(store, frames):
         assert set(frames[what]["run_id"]) == {1}
         assert set(frames[what]["as_of"]) == {AS_OF.isoformat()}
     with store.connect() as conn:
-        again = export_io.load_export(conn, "cells", run_id=1)
+        again = export_inputs.load_export(conn, "cells", run_id=1)
         with pytest.raises(errors.NotFoundError, match="run 99 not found"):
-            export_io.load_export(conn, "wards", run_id=99)
+            export_inputs.load_export(conn, "wards", run_id=99)
         with pytest.raises(errors.ParameterError, match="run_id applies to cells and wards"):
-            export_io.load_export(conn, "places", run_id=1)
+            export_inputs.load_export(conn, "places", run_id=1)
         with pytest.raises(exports.UnknownExportError, match="unknown export 'notes'"):
-            export_io.load_export(conn, "notes")
+            export_inputs.load_export(conn, "notes")
     assert len(again) == len(frames["cells"])
     wards = frames["wards"]
     assert wards["rank"].tolist() == sorted(wards["rank"])
@@ -281,13 +243,13 @@ def test_run_exports_carry_their_run(store, frames):
 def test_no_run_yet_says_to_score_first(sqlite_store, what):
     with sqlite_store.connect() as conn, pytest.raises(errors.NotFoundError,
                                                          match="run `placerisk score` first"):
-        export_io.load_export(conn, what)
+        export_inputs.load_export(conn, what)
 
 
 @pytest.mark.parametrize("fmt", list(export_io.FORMATS))
 def test_an_empty_store_exports_empty_layers(sqlite_store, tmp_path, fmt):
     with sqlite_store.connect() as conn:
-        frame = export_io.load_export(conn, "places")
+        frame = export_inputs.load_export(conn, "places")
     path = export_io.write_export(frame, tmp_path / f"empty.{fmt}", fmt)
     assert len(read_back(path, fmt)) == 0
     if fmt == "gpkg":

@@ -20,7 +20,6 @@ from alembic.config import Config
 
 from layers.store import audit, schema
 from layers.store.engine import MIGRATIONS, Store, open_store, upgrade_schema
-
 from tests.conftest import PG_ADMIN_URL, missing
 
 ROWS = 6

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from layers.records.importer import import_file
 from layers.reporting import export_files as export_io
+from layers.reporting import export_inputs
 from layers.store.backup import backup
 from layers.store.engine import Store, open_store, replace_areas
 from tests.api.conftest import PLACES, _write, build_store, make_areas
@@ -102,7 +103,7 @@ def places_frame(tmp_path_factory: pytest.TempPathFactory):
     store = open_store(db)
     try:
         with store.connect() as conn:
-            return export_io.load_export(conn, "places")
+            return export_inputs.load_export(conn, "places")
     finally:
         store.close()
 

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from api import page_cache
 from layers.access import review_store as review
-from layers.action.outcomes import table as disruptions
+from layers.action.outcomes import inputs as outcome_inputs
 from layers.hotspots.engine import ScoreParams
 from layers.hotspots.runs import run_scoring
 from layers.records.importer import import_file, import_police_uk
@@ -29,7 +29,7 @@ from tests.api.conftest import (
 )
 
 FINGERPRINTS: dict[str, Callable[[sa.Connection], str]] = {
-    "maps": page_cache.fingerprint, "outcomes": disruptions.fingerprint}
+    "maps": page_cache.fingerprint, "outcomes": outcome_inputs.fingerprint}
 
 
 def _fill(store: Store, folder: Path) -> None:

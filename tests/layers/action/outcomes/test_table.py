@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from layers.action.outcomes import inputs as outcome_inputs
 from layers.action.outcomes import measures as outcomes
 from layers.action.outcomes import table as disruptions
 from layers.records.importer import import_file, import_police_uk
@@ -54,7 +55,7 @@ def _fill(store: Store, folder: Path) -> None:
 def test_a_closure_that_worked(store: Store, tmp_path: Path) -> None:
     _fill(store, tmp_path)
     with store.connect() as conn:
-        inputs = disruptions.load_inputs(conn)
+        inputs = outcome_inputs.load_outcome_inputs(conn)
     assert inputs.unlocated == 0 and len(inputs.activities) == 2
     assert len(inputs.reports) == 23  # the 15 patrol-discovered ones are left out
     assert inputs.data_end == START + dt.timedelta(days=100)
@@ -77,11 +78,11 @@ def test_a_closure_that_worked(store: Store, tmp_path: Path) -> None:
 def test_crime_measure_and_fingerprint(store: Store, tmp_path: Path) -> None:
     _fill(store, tmp_path)
     with store.connect() as conn:
-        before = disruptions.fingerprint(conn)
+        before = outcome_inputs.fingerprint(conn)
     import_police_uk(store, _write(tmp_path / "street.csv", POLICE_UK))
     with store.connect() as conn:
-        assert disruptions.fingerprint(conn) != before
-        inputs = disruptions.load_inputs(conn, crime_types=["Drugs"])
+        assert outcome_inputs.fingerprint(conn) != before
+        inputs = outcome_inputs.load_outcome_inputs(conn, crime_types=["Drugs"])
     assert len(inputs.crimes) == 1 and str(inputs.crimes["day"].iloc[0]) == "2025-06-15"
     table = disruptions.disruption_table(inputs, days=90, as_of=AS_OF)
     assert "crime_code" in table.columns and "crime_Ra" in table.columns
@@ -89,7 +90,7 @@ def test_crime_measure_and_fingerprint(store: Store, tmp_path: Path) -> None:
 
 def test_empty_store_gives_an_empty_table(store: Store) -> None:
     with store.connect() as conn:
-        inputs = disruptions.load_inputs(conn)
+        inputs = outcome_inputs.load_outcome_inputs(conn)
     assert disruptions.disruption_table(inputs, as_of=AS_OF).empty
 
 
@@ -97,7 +98,7 @@ def test_no_verdict_and_no_after_figure_while_the_after_window_runs(store: Store
                                                                     tmp_path: Path) -> None:
     _fill(store, tmp_path)
     with store.connect() as conn:
-        inputs = disruptions.load_inputs(conn)
+        inputs = outcome_inputs.load_outcome_inputs(conn)
     day_31 = START + dt.timedelta(days=30)
     table = disruptions.disruption_table(inputs, days=90, as_of=day_31)
     closure = table[table["id"] == "CLOSE-1"].iloc[0]
