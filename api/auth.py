@@ -259,7 +259,7 @@ def _login_form(message: str, next_path: str, status: int,
 
 
 @router.get("/login", response_class=HTMLResponse, tags=["auth"])
-def login_form(next: str = "") -> HTMLResponse:  # noqa: A002 (the query parameter's name)
+def login_form(next: str = "") -> HTMLResponse:
     """The sign-in page; it goes on to ``next`` afterwards when that is a path of this site."""
     return _login_form("", local_path(next) or "", 200)
 
@@ -301,7 +301,7 @@ _JSON_ERROR: dict[str, Any] = {"application/json": {"schema": {
 def login(request: Request, name: Annotated[str, Form(max_length=64)],
           password: Annotated[str, Form(max_length=200)],
           csrf_token: Annotated[str, Form(max_length=64)] = "",
-          next: Annotated[str, Form(max_length=200)] = "") -> Response:  # noqa: A002
+          next: Annotated[str, Form(max_length=200)] = "") -> Response:
     """Sign in from the form; sets the session cookie and goes to the page asked for."""
     expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
     if not expected or not hmac.compare_digest(expected, csrf_token):

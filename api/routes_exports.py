@@ -33,7 +33,7 @@ Purpose = Annotated[str, Query(min_length=5, max_length=200,
                404: {"description": "Unknown export or format, or no scoring run yet."}},
 )
 def export_file(request: Request, conn: Conn, what: What, fmt: Fmt, scope: UserScope,
-                purpose: Purpose, run_id: RunId = None) -> Response:  # noqa: ARG001
+                purpose: Purpose, run_id: RunId = None) -> Response:
     """Download cells, places (no notes), reports, activities or wards: GeoJSON, CSV or GPKG."""
     try:
         exports.check_export(what)

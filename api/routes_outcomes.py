@@ -224,7 +224,7 @@ def _check_sort(sort: str) -> None:
 def outcomes_page(request: Request, scope: UserScope, days: Days = DEFAULT_DAYS,
                   alpha: Alpha = DEFAULT_ALPHA,
                   sort: Sort = "activity_type", order: Order = "asc",
-                  type: TypeFilter = None,  # noqa: A002 (query name)
+                  type: TypeFilter = None,
                   as_of: AsOf = None) -> HTMLResponse:
     """Every disruption's measured effect, and which kinds of action work (HTML)."""
     _check_sort(sort)
@@ -248,7 +248,7 @@ def outcomes_page(request: Request, scope: UserScope, days: Days = DEFAULT_DAYS,
 def outcomes_json(request: Request, scope: UserScope, days: Days = DEFAULT_DAYS,
                   alpha: Alpha = DEFAULT_ALPHA,
                   crime_type: CrimeTypes = None, sort: Sort = "activity_type",
-                  order: Order = "asc", type: TypeFilter = None,  # noqa: A002
+                  order: Order = "asc", type: TypeFilter = None,
                   as_of: AsOf = None) -> Response:
     """Every disruption's measured effect (reports, harm-weighted, crime) and the summary."""
     _check_sort(sort)
@@ -274,7 +274,7 @@ def outcomes_json(request: Request, scope: UserScope, days: Days = DEFAULT_DAYS,
 
 @router.get("/outcomes.csv", tags=["outcomes"], response_class=Response)
 def outcomes_csv(request: Request, scope: UserScope,
-                 purpose: Annotated[str, Query(  # noqa: ARG001
+                 purpose: Annotated[str, Query(
                      min_length=5, max_length=200,
                      description="Why you need this export (to the audit log).")],
                  days: Days = DEFAULT_DAYS, alpha: Alpha = DEFAULT_ALPHA,

@@ -72,7 +72,7 @@ def _gpkg_cells(path: Path, layer: str) -> list[tuple[int, str, str]]:
         found = []
         for name in texts:
             blob = f"CAST({_quoted(name)} AS BLOB)"
-            rows = conn.execute(f"SELECT {_quoted(key)}, {blob} FROM {table} "  # noqa: S608
+            rows = conn.execute(f"SELECT {_quoted(key)}, {blob} FROM {table} "
                                 f"WHERE instr({blob}, X'00') > 0").fetchall()
             found += [(int(fid), name.strip().lower(), bytes(value).decode("utf-8", "replace"))
                       for fid, value in rows]

@@ -210,7 +210,7 @@ def test_concurrent_writers_do_not_fork_the_chain(store: Store) -> None:
             start.wait()
             for i in range(each):
                 audit.record(store, action="read_place", user_name=f"w{t}", object_ids=[i])
-        except BaseException as exc:  # noqa: BLE001 (reported below)
+        except BaseException as exc:
             errors.append(exc)
 
     workers = [threading.Thread(target=write, args=(t,)) for t in range(threads)]
