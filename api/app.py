@@ -23,24 +23,33 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from api import (
-    audit_trail,
-    auth,
-    docs,
-    pages,
-    policy,
-    routes_audit,
-    routes_briefing,
-    routes_guardian,
-    routes_outcomes,
-    routes_patrol,
-    routes_plans,
-    routes_review,
-    routes_wards,
-    security,
-)
+from api import audit_trail, auth, docs, pages, policy, security
 from api.page_cache import PageCache
 from api.results import DEFAULT_RETRY_S, Busy
+from api.routes import (
+    audit as routes_audit,
+)
+from api.routes import (
+    briefing as routes_briefing,
+)
+from api.routes import (
+    guardian as routes_guardian,
+)
+from api.routes import (
+    outcomes as routes_outcomes,
+)
+from api.routes import (
+    patrol as routes_patrol,
+)
+from api.routes import (
+    plans as routes_plans,
+)
+from api.routes import (
+    review as routes_review,
+)
+from api.routes import (
+    wards as routes_wards,
+)
 from api.schemas import (
     ActivitiesPublic,
     AreasPublic,
@@ -58,6 +67,8 @@ from api.schemas import (
     RunsPublic,
     WardRanking,
 )
+from api.services import outcomes as outcome_service
+from api.services.map import render_map
 from api.settings import Settings
 from geo import h3index
 from geo.crs import WGS84
@@ -66,16 +77,12 @@ from layers.access.disclosure import check_k
 from layers.access.review_store import ReviewStateError
 from layers.dates import out_of_range
 from layers.hotspots import read as hotspots_read
-from layers.records import filters
 from layers.records import read as records_read
 from layers.records.filters import FilterError, MapFilter
 from layers.records.places import CATEGORIES, EXPLOITATION_TYPES
 from layers.store import paging
 from layers.store.engine import Store, StoreError, open_store
-from layers.store.scope import Scope
 from maps import assets
-from maps.filters import filter_panel_html
-from maps.view import build_map, render_html
 
 DEFAULT_LIMIT = 100
 MAX_OFFSET = 2**31 - 1
@@ -86,65 +93,6 @@ ERROR_STATUS: dict[type[Exception], int] = {
     StoreError: 503, errors.NotFoundError: 404, errors.ParameterError: 422,
     FilterError: 422, ReviewStateError: 409,
 }
-
-
-def render_map_html(store: Store, settings: Settings, *, standalone: bool = False,
-                    client: bool | None = None, within: MapFilter | None = None,
-                    scope: Scope = None) -> str:
-    """Render the JAG map (wards by rank, cell scores, places, activities, police.uk crime).
-
-    ``standalone`` embeds Leaflet; ``client`` chooses how cells are drawn (see
-    `maps.view.build_map`); ``within`` narrows the map (see `layers.records.filters`) and adds the
-    layer of the concern reports it matches; ``scope`` keeps the authorities a reader may
-    see (`layers.store.scope`).
-    """
-    return render_map(store, settings, standalone=standalone, client=client,
-                      within=within, scope=scope).html
-
-
-def render_map(store: Store, settings: Settings, *, standalone: bool = False,
-               client: bool | None = None, within: MapFilter | None = None,
-               free_text: bool = True, scope: Scope = None) -> audit_trail.Shown:
-    """`render_map_html`, with the number of places and activities the map shows.
-
-    Without ``free_text`` (a police officer's map) activities show no outcome.
-    """
-    within = within or MapFilter()
-    with store.connect() as conn:
-        areas, _ = records_read.areas(conn, scope=scope)
-        wards = filters.ward_authorities(areas)
-        authorities = dict(zip(areas["authority_code"], areas["authority_name"], strict=True))
-        cells = hotspots_read.cells(conn, scope=scope).rows
-        places = records_read.places(conn, scope=scope).rows
-        activities = records_read.activities(conn, scope=scope).rows
-        incidents = records_read.incident_cells(conn, within=within, wards=wards, scope=scope)
-        reports = (records_read.report_cells(conn, within, wards, scope=scope) if within.active
-                   else None)
-        step_labels, states = hotspots_read.cell_states(conn, scope=scope)
-        try:
-            ranking: pd.DataFrame | None = hotspots_read.ward_ranking(conn, scope=scope)[1]
-        except errors.NotFoundError:  # no scoring run yet: ward outlines only
-            ranking = None
-        demo = records_read.demo_notice(conn)
-        period = hotspots_read.run_period(conn)
-    if not free_text:
-        activities = activities.assign(outcome=None)
-    if within.active:
-        activities = filters.filter_activities(activities, within, wards, places)
-        places = filters.filter_places(places, within, wards)
-        cells = filters.filter_by_authority(cells, within, wards)
-        areas = filters.filter_by_authority(areas, within, wards, column="code")
-        if ranking is not None:
-            ranking = filters.filter_by_authority(ranking, within, wards)
-    panel = filter_panel_html(within, authorities=dict(sorted(authorities.items())),
-                              interactive=not standalone)
-    m = build_map(areas, cells, places, ranking=ranking, activities=activities,
-                  incidents=incidents, states=states, step_labels=step_labels,
-                  tiles=settings.tiles if settings.tiles_enabled else None,
-                  attribution=settings.attribution, reports=reports, filter_panel=panel,
-                  notice=demo, client=client, period=period)
-    return audit_trail.Shown(render_html(m, standalone=standalone, title="placerisk: JAG map"),
-                             {"places": len(places), "activities": len(activities)})
 
 
 # --- dependencies ------------------------------------------------------------------------
@@ -523,7 +471,7 @@ def create_app(settings: Settings) -> FastAPI:
         The store is on ``app.state.store`` and closed when the app shuts down.
     """
     check_k(settings.guardian_k)  # refuse a misconfigured guardian threshold at start-up
-    from api import routes_tiles  # and a base map no page could draw
+    from api.routes import tiles as routes_tiles  # and a base map no page could draw
 
     routes_tiles.check_tiles(settings)
     store = open_store(settings.db)
@@ -543,7 +491,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.store = store
     app.state.page_cache = PageCache()
-    app.state.outcomes = routes_outcomes.new_cache(slots=settings.heavy_slots,
+    app.state.outcomes = outcome_service.new_cache(slots=settings.heavy_slots,
                                                    queue=settings.heavy_queue)
     for error, status in ERROR_STATUS.items():
         app.add_exception_handler(error, _error_handler(status))
@@ -563,7 +511,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(routes_audit.router)
     app.include_router(routes_briefing.router)
     app.include_router(routes_review.router)
-    from api.routes_exports import router as exports_router  # it imports this module
+    from api.routes.exports import router as exports_router  # it imports this module
 
     app.include_router(exports_router)
     app.mount(assets.ROUTE, StaticFiles(directory=assets.leaflet_dir()), name="leaflet")

@@ -56,14 +56,6 @@ class Event:
     matched: int | None = None
 
 
-@dataclass(frozen=True)
-class Shown:
-    """A rendered page and how many records of each kind it shows (for `returned`)."""
-
-    html: str
-    counts: dict[str, int]
-
-
 def outcome_for(status: int) -> str:
     """The audit outcome word of an HTTP status.
 

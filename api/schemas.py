@@ -397,3 +397,119 @@ class PlaceNotes(_Public):
     name: str
     notes: str | None = None
     reports: list[ReportDetail]
+
+
+class GuardianCell(BaseModel):
+    """A resolution-7 cell of the guardian grid: bands, or "not shown"."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    h3_cell: str
+    places_band: str
+    concern_band: str | None
+    shown: bool
+
+
+class GuardianCellsPublic(BaseModel):
+    """The guardian grid with its fixed settings."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    resolution: int
+    k: int
+    bands: list[str]
+    period_start: dt.date | None
+    period_end: dt.date | None
+    data: list[GuardianCell]
+    count: int
+
+
+class PatrolCell(BaseModel):
+    """One cell to visit."""
+
+    order: int
+    label: str
+    h3_cell: str
+    lat: float
+    lng: float
+    score: float
+    category: str
+    dwell_minutes: int
+    share_of_ward_score: float
+
+
+class PatrolPublic(BaseModel):
+    """The patrol view of a ward: cells in visiting order."""
+
+    ward_code: str
+    run_id: int
+    as_of: dt.date
+    score_includes_patrol_records: bool
+    covered_share: float
+    tour_metres: float
+    data: list[PatrolCell]
+    count: int
+
+
+class PlanCell(BaseModel):
+    """A cell of the plan, in its officer's visiting order."""
+
+    officer: int
+    order: int
+    label: str
+    h3_cell: str
+    lat: float
+    lng: float
+    score: float
+    category: str | None
+    dwell_minutes: int
+    share_of_ward_score: float
+
+
+class PlanVisit(BaseModel):
+    """One visit: who, which cell, when."""
+
+    officer: int
+    round: int
+    order: int
+    label: str
+    h3_cell: str
+    arrive: LocalDateTime
+    leave: LocalDateTime
+    dwell_minutes: int
+
+
+class PlanDone(BaseModel):
+    """Planned and done visits of a cell; the last row counts patrols outside the plan."""
+
+    officer: int
+    order: int
+    label: str
+    h3_cell: str
+    planned_visits: int
+    planned_minutes: int
+    done_visits: int
+    done_minutes: float
+    done_unknown_minutes: int
+    status: str
+
+
+class PatrolPlanPublic(BaseModel):
+    """A shift's patrol plan for one ward, with what was done against it."""
+
+    plan_id: str
+    ward_code: str
+    ward_name: str
+    date: dt.date
+    start: LocalDateTime
+    end: LocalDateTime
+    officers: int
+    speed_kmh: float
+    coverage: float
+    tour_length_m: float
+    run_id: int
+    as_of: dt.date
+    score_includes_patrol_records: bool
+    cells: list[PlanCell]
+    visits: list[PlanVisit]
+    done: list[PlanDone]

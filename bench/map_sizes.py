@@ -64,7 +64,7 @@ def _demo_client(folder: Path) -> Any:
 
 def bench_demo_map() -> dict[str, Any]:
     """Size and warm serving time of the demo JAG map; baseline: its GeoJSON-hexagon twin."""
-    from api.app import render_map_html
+    from api.services.map import render_map_html
     from api.settings import Settings
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -18,7 +18,7 @@ import pytest
 from weasyprint import HTML
 from weasyprint.urls import URLFetcher
 
-from api.routes_briefing import render_briefing
+from api.services.briefing import render_briefing
 from layers.hotspots.engine import ScoreParams
 from layers.hotspots.runs import run_scoring
 from layers.records import importer as loader

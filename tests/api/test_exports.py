@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from starlette.routing import NoMatchFound
 
 from api.app import create_app
-from api.routes_exports import router
+from api.routes.exports import router
 from api.settings import Settings
 from layers.reporting import export_files as export_io
 from layers.reporting import exports
@@ -189,7 +189,7 @@ def test_export_command_errors_are_friendly(cli, db, unscored, tmp_path):
 
 
 def test_the_command_module_imports_before_or_after_the_cli():
-    code = ("import api.cli_exports, api.cli; "
+    code = ("import api.cli.exports, api.cli; "
             "print(api.cli.main.commands['export'].name)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           cwd=Path(__file__).resolve().parents[2], check=False)

@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.routes_guardian import render_guardian_html
+from api.services.guardian import render_guardian_html
 from api.settings import Settings
 from layers.hotspots import read as hotspots_read
 from layers.records import read as records_read

@@ -2,7 +2,7 @@
 
 The grid was made again on every call (about 120 ms, 400 ms on a large store), the main
 cost of the load test's JSON routes. Makings are counted by wrapping
-`api.routes_guardian.guardian_view`, never timed.
+`api.routes.guardian.guardian_view`, never timed.
 """
 
 from __future__ import annotations
@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 
-from api import routes_guardian
 from api.page_cache import PageCache
+from api.routes import guardian as routes_guardian
+from api.services import guardian as guardian_service
 from api.settings import Settings
 from layers.records.importer import import_file
 from layers.store.engine import open_store
@@ -27,7 +28,7 @@ AUTHORITY = "E06000004"  # the synthetic store's one authority
 def made(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     """The scope of every guardian view made."""
     calls: list[Any] = []
-    view = routes_guardian.guardian_view
+    view = guardian_service.guardian_view
 
     def counted(*args: Any, **kw: Any) -> Any:
         calls.append(kw.get("scope"))
@@ -64,7 +65,7 @@ def test_the_answer_is_the_model_it_was(tmp_path: Path) -> None:
         client.__exit__(None, None, None)
     store = open_store(db)
     try:
-        model = routes_guardian.guardian_payload(store, Settings(db=str(db)))
+        model = guardian_service.guardian_payload(store, Settings(db=str(db)))
     finally:
         store.close()
     assert body == model.model_dump(mode="json")
@@ -75,12 +76,12 @@ def test_each_data_scope_is_kept_apart(tmp_path: Path, made: list) -> None:
     store = open_store(db)
     cache, settings = PageCache(), Settings(db=str(db))
     try:
-        everyone = routes_guardian.guardian_json(store, settings, cache)
-        mine = routes_guardian.guardian_json(store, settings, cache,
+        everyone = guardian_service.guardian_json(store, settings, cache)
+        mine = guardian_service.guardian_json(store, settings, cache,
                                              scope=frozenset([AUTHORITY]))
-        other = routes_guardian.guardian_json(store, settings, cache,
+        other = guardian_service.guardian_json(store, settings, cache,
                                               scope=frozenset({"E06000099"}))
-        again = routes_guardian.guardian_json(store, settings, cache,
+        again = guardian_service.guardian_json(store, settings, cache,
                                               scope=frozenset({AUTHORITY}))
     finally:
         store.close()

@@ -14,7 +14,8 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from api.routes_patrol import NO_RUN_HINT, PATROL_NOTICE, render_patrol_html, router
+from api.routes.patrol import router
+from api.services.patrol import NO_RUN_HINT, PATROL_NOTICE, render_patrol_html
 from api.settings import Settings
 from geo import h3index
 from layers import errors

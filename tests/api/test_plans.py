@@ -20,7 +20,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.cli import main
-from api.routes_plans import load_plan
+from api.services.plans import load_plan
 from api.settings import Settings
 from geo import h3index
 from layers.action.patrol.formats import GPX_NS, KML_NS
@@ -351,7 +351,7 @@ def test_cli_help_explains_koper_and_the_bias_guardrail() -> None:
 
 
 def test_the_command_module_imports_before_or_after_the_cli() -> None:
-    code = ("import api.cli_patrol, api.cli; "
+    code = ("import api.cli.patrol, api.cli; "
             "print(api.cli.main.commands['patrol-plan'].name)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           cwd=Path(__file__).resolve().parents[2], check=False)

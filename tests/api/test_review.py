@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.cli import main
-from api.routes_guardian import guardian_view
+from api.services.guardian import guardian_view
 from api.settings import Settings
 from layers.access import review_store as review
 from layers.access.review_store import NEXT_REVIEW_MONTHS, add_months

@@ -11,8 +11,8 @@ from fastapi.testclient import TestClient
 from pmtiles.tile import TileType
 
 from api.app import create_app
-from api.routes_guardian import render_guardian_html
-from api.routes_tiles import TilesError
+from api.routes.tiles import TilesError
+from api.services.guardian import render_guardian_html
 from api.settings import DEFAULT_TILES, Settings
 from layers.store.engine import open_store
 from maps import assets

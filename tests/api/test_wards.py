@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 from fastapi.testclient import TestClient
 
-from api.routes_wards import render_ward_html
+from api.services.wards import render_ward_html
 from api.settings import Settings
 from layers.store.engine import open_store
 

@@ -91,7 +91,7 @@ from layers.action.outcomes import _fast as _outcome_fast
 MIN_BEFORE = 5
 DEFAULT_DAYS = 90
 DEFAULT_ALPHA = 0.05
-# The windows and test levels the app offers (`api.routes_outcomes`): the table is computed
+# The windows and test levels the app offers (`api.routes.outcomes`): the table is computed
 # once per change of the data for each pair asked for, so the choice is kept small.
 DAY_CHOICES = (30, 60, 90, 180, 365)
 ALPHA_CHOICES = (0.01, 0.05, 0.1)

@@ -33,6 +33,7 @@ import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from api.services import guardian as guardian_service
 from geo import h3index
 from layers.access import disclosure
 from layers.access.disclosure import (
@@ -149,7 +150,7 @@ def test_suppressed_cells_are_never_zero_and_look_empty(places: pd.DataFrame, k:
 def test_guardian_routes_take_no_parameter_of_any_kind() -> None:
     from fastapi.routing import APIRoute
 
-    from api import routes_guardian
+    from api.routes import guardian as routes_guardian
 
     routes = [r for r in routes_guardian.router.routes if isinstance(r, APIRoute)]
     assert {r.path for r in routes} == {"/guardian", "/api/guardian/cells"}
@@ -159,7 +160,7 @@ def test_guardian_routes_take_no_parameter_of_any_kind() -> None:
                     or d.body_params), route.path
     # the view is made from the store, the server's settings and the authorities of the
     # signed-in account (`layers.store.scope`, read from the store too), nothing the request sends
-    assert list(inspect.signature(routes_guardian.guardian_view).parameters) == [
+    assert list(inspect.signature(guardian_service.guardian_view).parameters) == [
         "store", "settings", "scope"]
 
 

@@ -19,7 +19,7 @@ from typing import Any, cast
 
 import click
 
-from api.cli_users import cli_user
+from api.cli.users import cli_user
 from geo.boundaries import BoundaryError, bundled_ward_files, read_boundaries
 from layers.records import importer as loader
 from layers.records.places import CATEGORIES, EXPLOITATION_TYPES
@@ -87,7 +87,7 @@ def with_store(func: Callable[..., Any] | None = None, *,
 
     ``before_open(url, chosen_by, options)`` runs before the store is opened (or created),
     with the URL as `shown_url` gives it, what chose it (`chosen_db`) and the command's
-    options: `api.cli_backup` uses it to name a restore's target and ask first.
+    options: `api.cli.backup` uses it to name a restore's target and ask first.
     """
     if func is None:
         return functools.partial(with_store, before_open=before_open)
@@ -441,7 +441,7 @@ def demo_data(store: Any, seed: int, boundary_files: tuple[Path, ...], real_boun
     click.secho(f"{DEMO_NOTICE}: {len(data.places)} places, {len(data.reports)} reports, "
                 f"{len(data.activities)} activities in {store.url}", fg="cyan")
     if accounts:
-        from api.cli_users import create_demo_accounts
+        from api.cli.users import create_demo_accounts
 
         made = create_demo_accounts(store)
         if made:
@@ -502,10 +502,10 @@ def map_(store: Any, view: str, ward_code: str | None, top: int, out: Path, **na
 
 def _render_view(store: Any, settings: Any, view: str, ward_code: str, top: int,
                  within: Any) -> str:
-    from api.app import render_map_html
-    from api.routes_guardian import render_guardian_html
-    from api.routes_patrol import render_patrol_html
-    from api.routes_wards import render_ward_html
+    from api.services.guardian import render_guardian_html
+    from api.services.map import render_map_html
+    from api.services.patrol import render_patrol_html
+    from api.services.wards import render_ward_html
 
     if view == "ward":
         return render_ward_html(store, settings, ward_code, standalone=True)
@@ -547,15 +547,13 @@ def serve(ctx: click.Context, host: str, port: int, db: str | None) -> None:
 
 
 # Commands of their own modules: each builder takes `with_store`, defined above.
-from api import (  # noqa: E402
-    cli_backup,
-    cli_briefing,
-    cli_exports,
-    cli_outcomes,
-    cli_patrol,
-    cli_review,
-    cli_users,
-)
+from api.cli import backup as cli_backup  # noqa: E402
+from api.cli import briefing as cli_briefing  # noqa: E402
+from api.cli import exports as cli_exports  # noqa: E402
+from api.cli import outcomes as cli_outcomes  # noqa: E402
+from api.cli import patrol as cli_patrol  # noqa: E402
+from api.cli import review as cli_review  # noqa: E402
+from api.cli import users as cli_users  # noqa: E402
 
 for _build in (cli_exports.build_command, cli_outcomes.build_command,
                cli_briefing.build_command, cli_patrol.build_command):

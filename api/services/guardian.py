@@ -1,15 +1,4 @@
-"""The guardian view for community guardian coordinators (volunteers).
-
-``GET /guardian`` is the map and ``GET /api/guardian/cells`` its cells as JSON. Both take no
-query parameter at all: the grid (H3 resolution 7), the period (the newest complete fixed
-period of the newest scoring run) and the suppression threshold k (``settings.guardian_k``,
-default 5) are fixed by the server, so no two views can be differenced against each other.
-FastAPI ignores undeclared parameters, so ``?k=1`` or ``?resolution=9`` change nothing. The
-rules themselves are in `layers.access.disclosure`.
-
-The page's base map is ``settings.guardian_tiles`` (none by default: ward outlines over a
-plain background), and its Content-Security-Policy allows that base map only.
-"""
+"""The guardian view: what community guardian coordinators may see, made once per data change."""
 
 from __future__ import annotations
 
@@ -19,13 +8,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
-from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, Response
-from pydantic import BaseModel, ConfigDict
 
-from api.auth import UserScope
 from api.page_cache import PageCache
-from api.security import content_security_policy
+from api.schemas import GuardianCell, GuardianCellsPublic
 from api.settings import Settings, base_map
 from layers.access import disclosure
 from layers.hotspots import read as hotspots_read
@@ -40,35 +25,6 @@ from maps.view import render_html
 
 PLACE_FIELDS = ["id", "h3_cell", "mace_level", "status", "category", "lat", "lng"]
 
-
-# --- JSON models (the integrator may move them to api/schemas.py) ------------------------
-
-class GuardianCell(BaseModel):
-    """A resolution-7 cell of the guardian grid: bands, or "not shown"."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    h3_cell: str
-    places_band: str
-    concern_band: str | None
-    shown: bool
-
-
-class GuardianCellsPublic(BaseModel):
-    """The guardian grid with its fixed settings."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    resolution: int
-    k: int
-    bands: list[str]
-    period_start: dt.date | None
-    period_end: dt.date | None
-    data: list[GuardianCell]
-    count: int
-
-
-# --- the view ----------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class GuardianView:
@@ -158,27 +114,3 @@ def guardian_json(store: Store, settings: Settings, cache: PageCache, *,
     key = (guardian_k(settings), None if scope is None else tuple(sorted(scope)))
     return cache.page(store, "guardian.json", key, lambda: guardian_payload(
         store, settings, scope=scope).model_dump_json().encode("utf-8"))
-
-
-# --- routes: no query parameters, on purpose ---------------------------------------------
-
-router = APIRouter()
-
-
-@router.get("/guardian", response_class=HTMLResponse, tags=["guardian"])
-def guardian_page(request: Request, scope: UserScope) -> HTMLResponse:
-    """The guardian map: banded areas, suppressed areas and protective places."""
-    state = request.app.state
-    html = state.page_cache.page(
-        state.store, "guardian", scope,
-        lambda: render_guardian_html(state.store, state.settings, scope=scope))
-    csp = content_security_policy(state.settings, tiles=state.settings.guardian_tiles)
-    return HTMLResponse(html, headers={"Content-Security-Policy": csp})
-
-
-@router.get("/api/guardian/cells", response_model=GuardianCellsPublic, tags=["guardian"])
-def guardian_cells(request: Request, scope: UserScope) -> Response:
-    """The guardian grid: resolution-7 cells with banded counts or "not shown"."""
-    state = request.app.state
-    return Response(guardian_json(state.store, state.settings, state.page_cache, scope=scope),
-                    media_type="application/json")

@@ -31,7 +31,7 @@ def _format(out: Path) -> str:
 def _write_briefing(store: Store, *, meeting: dt.date, since: dt.date | None,
                     out: Path) -> None:
     """Build the pack, write ``out`` and print a one-line summary."""
-    from api.routes_briefing import render_briefing  # fastapi, matplotlib: only when needed
+    from api.services.briefing import render_briefing  # weasyprint, matplotlib: when needed
 
     fmt = _format(out)
     if not out.parent.is_dir():

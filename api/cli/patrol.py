@@ -17,13 +17,13 @@ from layers.action.patrol.cells import DEFAULT_TOP, MAX_TOP
 from layers.action.patrol.shift import HOURS, MAX_OFFICERS
 from layers.store.engine import Store
 
-FORMATS = ("html", "pdf", "gpx", "kml", "json")  # the keys of api.routes_plans.MEDIA_TYPES
+FORMATS = ("html", "pdf", "gpx", "kml", "json")  # the keys of api.routes.plans.MEDIA_TYPES
 DEFAULT_START = "18:00"
 WARD_HINT = "`placerisk status` lists the loaded ward codes"
 
 
 def _start(_ctx: click.Context, _param: click.Parameter, value: str) -> dt.time:
-    from api.routes_plans import parse_start  # fastapi and matplotlib: only when needed
+    from api.services.plans import parse_start  # matplotlib: only when needed
 
     try:
         return parse_start(value)
@@ -59,7 +59,7 @@ def _format(fmt: str | None, out: Path) -> str:
 def _write_plan(store: Store, *, area: str, date: dt.date, start: dt.time, hours: float,
                 officers: int, top: int, out: Path, fmt: str | None) -> None:
     """Plan the shift, write ``out`` and print a one-line summary."""
-    from api.routes_plans import load_plan, render_plan
+    from api.services.plans import load_plan, render_plan
 
     fmt = _format(fmt, out)
     if not out.parent.is_dir():

@@ -2,8 +2,8 @@
 
 Both take ``meeting`` (required) and ``since`` (default 28 days before the meeting) as
 ``YYYY-MM-DD`` and go through `render_briefing`, which the ``placerisk briefing`` command
-(`api.cli_briefing`) uses too. The actions section reuses the cached disruption table
-(`api.routes_outcomes.outcome_tables`) with its default windows, read as of the meeting.
+(`api.cli.briefing`) uses too. The actions section reuses the cached disruption table
+(`api.routes.outcomes.outcome_tables`) with its default windows, read as of the meeting.
 
 A bad date, or a since date after the meeting, is a 422; no scoring run as of the meeting or
 earlier is a 404 (`layers.errors.NotFoundError`), through the app's error table: as HTML
@@ -19,21 +19,9 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from api.auth import UserScope
-from api.results import ResultCache
-from api.routes_outcomes import outcome_tables
-from api.routes_plans import DATE_PATTERN, parse_date
+from api.services.briefing import MEDIA_TYPES, render_briefing
+from api.services.plans import DATE_PATTERN, parse_date
 from layers import errors
-from layers.action.outcomes.measures import DEFAULT_ALPHA, DEFAULT_DAYS
-from layers.records import read as records_read
-from layers.reporting.briefing import default_since
-from layers.reporting.briefing_inputs import load_briefing, run_for
-from layers.store.engine import Store
-from layers.store.scope import Scope
-from maps.briefing_page import briefing_page_html, section_maps
-from maps.printing import html_to_pdf
-
-OUTCOME_ALPHA = DEFAULT_ALPHA
-MEDIA_TYPES = {"html": "text/html; charset=utf-8", "pdf": "application/pdf"}
 
 router = APIRouter()
 
@@ -58,42 +46,6 @@ def parse_day(text: str, name: str) -> dt.date:
     except errors.ParameterError as exc:
         msg = str(exc).replace("date:", f"{name}:", 1)
         raise errors.ParameterError(msg) from None
-
-
-def render_briefing(store: Store, *, meeting: dt.date, since: dt.date | None,
-                    fmt: str = "html", scope: Scope = None,
-                    cache: ResultCache | None = None) -> bytes:
-    """The pack as HTML or PDF bytes (``fmt`` a `MEDIA_TYPES` key).
-
-    ``scope``: the authorities the reader may see (`layers.store.scope`); the pack holds theirs
-    only. The outcome table comes from ``cache`` (`api.routes_outcomes.outcome_tables`).
-
-    Raises
-    ------
-    layers.errors.ParameterError
-        If ``since`` is after ``meeting``.
-    layers.errors.NotFoundError
-        If no scoring run is as of ``meeting`` or earlier.
-    """
-    if fmt not in MEDIA_TYPES:
-        msg = f"format {fmt!r} is not one of {', '.join(MEDIA_TYPES)}"
-        raise ValueError(msg)
-    try:
-        default_since(meeting, since)
-    except ValueError as exc:
-        raise errors.ParameterError(str(exc)) from None
-    with store.connect() as conn:
-        run_for(conn, meeting)  # a missing run is a 404 before the outcome table is built
-    table, _, demo = outcome_tables(store, days=DEFAULT_DAYS, alpha=OUTCOME_ALPHA,
-                                    as_of=meeting, scope=scope, cache=cache)
-    with store.connect() as conn:
-        briefing = load_briefing(conn, meeting=meeting, since=since, outcomes=table,
-                                 outcome_days=DEFAULT_DAYS, outcome_alpha=OUTCOME_ALPHA,
-                                 scope=scope)
-        areas, _ = records_read.areas(conn, scope=scope)
-    page = briefing_page_html(briefing, maps=section_maps(briefing, areas),
-                              notice=demo)
-    return html_to_pdf(page) if fmt == "pdf" else page.encode("utf-8")
 
 
 @router.get("/briefing", response_class=HTMLResponse, tags=["briefing"])

@@ -1,34 +1,19 @@
-"""The patrol view for neighbourhood teams: ``/patrol`` (HTML) and ``/api/patrol`` (JSON).
-
-Both read the newest scoring run's cells of one ward and pass them to
-`layers.action.patrol.cells.patrol_cells`. The view holds cells, radio labels, scores and categories
-only: no place names, notes, summaries or grades. This module imports nothing from `api.app`, so the
-app can include `router` without an import cycle; the app's error table turns
-`layers.errors.NotFoundError` into a 404 and `ParameterError` into a 422 (HTML pages with a
-ward picker for ``/patrol``, `api.pages`).
-"""
+"""The patrol view of one ward: its target cells, radio labels and visiting order."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Annotated, Any
 
 import pandas as pd
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import HTMLResponse
-from pydantic import BaseModel
 from shapely.geometry.base import BaseGeometry
 
-from api.auth import UserScope
 from api.settings import Settings
 from layers import errors
-from layers.action.patrol.cells import DEFAULT_TOP, MAX_TOP, patrol_cells, tour_length_m
+from layers.action.patrol.cells import DEFAULT_TOP, patrol_cells
 from layers.hotspots import read as hotspots_read
 from layers.records import read as records_read
-from layers.store import paging
 from layers.store.engine import Store
 from layers.store.scope import Scope
 from maps.patrol import build_patrol_map
@@ -36,10 +21,12 @@ from maps.view import render_html
 
 PATROL_NOTICE = ("This run counts patrol-discovered records in its scores: patrols may be "
                  "sent back where patrols already looked")
-NO_RUN_HINT = "no scoring run yet: run `placerisk score` first"
-SHOWN_CODES = 10
 
-router = APIRouter()
+
+NO_RUN_HINT = "no scoring run yet: run `placerisk score` first"
+
+
+SHOWN_CODES = 10
 
 
 @dataclass(frozen=True)
@@ -128,70 +115,3 @@ def render_patrol_html(store: Store, settings: Settings, *, ward_code: str,
                          plan_form=not standalone)
     # the ward's code, not its (imported) name: the view holds cells and labels only
     return render_html(m, standalone=standalone, title=f"Patrol view: ward {view.ward_code}")
-
-
-# --- schemas -----------------------------------------------------------------------------
-
-class PatrolCell(BaseModel):
-    """One cell to visit."""
-
-    order: int
-    label: str
-    h3_cell: str
-    lat: float
-    lng: float
-    score: float
-    category: str
-    dwell_minutes: int
-    share_of_ward_score: float
-
-
-class PatrolPublic(BaseModel):
-    """The patrol view of a ward: cells in visiting order."""
-
-    ward_code: str
-    run_id: int
-    as_of: dt.date
-    score_includes_patrol_records: bool
-    covered_share: float
-    tour_metres: float
-    data: list[PatrolCell]
-    count: int
-
-
-# --- routes ------------------------------------------------------------------------------
-
-def _conn(request: Request) -> Iterator[sa.Connection]:
-    with request.app.state.store.connect() as conn:
-        yield conn
-
-
-Ward = Annotated[str, Query(min_length=1, max_length=16,
-                            description="The ward code (GET /api/areas lists them).")]
-TopCells = Annotated[int, Query(ge=1, le=MAX_TOP, description="How many cells to visit.")]
-Seed = Annotated[int | None, Query(ge=0, le=2**31 - 1, description=(
-    "Varies the suggested dwell times (10-15 min); use the shift's date, e.g. 20250630."))]
-
-
-@router.get("/patrol", response_class=HTMLResponse, tags=["patrol"])
-def patrol_page(request: Request, ward: Ward, scope: UserScope, top: TopCells = DEFAULT_TOP,
-                seed: Seed = None) -> HTMLResponse:
-    """The patrol view of a ward: target cells, radio labels, visiting order and dwell."""
-    state = request.app.state  # kept rendered until the data change (`api.page_cache`)
-    return HTMLResponse(state.page_cache.page(
-        state.store, "patrol", (ward, top, seed, scope),
-        lambda: render_patrol_html(state.store, state.settings, ward_code=ward, top=top,
-                                   seed=seed, scope=scope)))
-
-
-@router.get("/api/patrol", response_model=PatrolPublic, tags=["patrol"])
-def patrol_json(conn: Annotated[sa.Connection, Depends(_conn)], ward: Ward, scope: UserScope,
-                top: TopCells = DEFAULT_TOP, seed: Seed = None) -> PatrolPublic:
-    """The patrol view of a ward as JSON: cells in visiting order with label and dwell."""
-    view = load_patrol(conn, ward_code=ward, top=top, seed=seed, scope=scope)
-    data: list[dict[str, Any]] = paging.records(view.plan)
-    return PatrolPublic.model_validate({
-        "ward_code": view.ward_code, "run_id": view.run_id, "as_of": view.as_of,
-        "score_includes_patrol_records": view.includes_patrol,
-        "covered_share": float(view.plan["share_of_ward_score"].sum()),
-        "tour_metres": tour_length_m(view.plan), "data": data, "count": len(data)})

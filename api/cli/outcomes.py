@@ -11,7 +11,7 @@ from typing import Any
 import click
 import pandas as pd
 
-from api.routes_outcomes import json_records
+from api.services.outcomes import json_records
 from layers.action.outcomes import inputs as outcome_inputs
 from layers.action.outcomes import table as disruptions
 from layers.action.outcomes.measures import DEFAULT_DAYS

@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from api.cli_users import cli_user
+from api.cli.users import cli_user
 from api.settings import Settings
 from layers.access.review_store import purge, review_queue
 from layers.store.engine import Store, utcnow

@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from api.cli_users import cli_user
+from api.cli.users import cli_user
 from layers.store import audit
 from layers.store.backup import BackupError, BackupInfo, backup, restore
 from layers.store.engine import Store
