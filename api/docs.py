@@ -5,7 +5,7 @@ failing that, the PyPI package ``swagger-ui-bundle``, and are served by the app,
 makes no CDN request.
 
 The schema FastAPI builds knows nothing of `api.auth.authorize` (a dependency of the whole
-app) or of the domain errors of ``api.app.ERROR_STATUS``. `document_access` adds what every
+app) or of the domain errors of ``api.errors.ERROR_STATUS``. `document_access` adds what every
 client meets: the bearer token and session cookie as security schemes, on every route the
 policy does not make public; 401 and 403 (JSON, or HTML for a browser), or for a page
 (`api.policy.Rule.page`) the redirect to the sign-in page and HTML 403, 404 and 422 pages;

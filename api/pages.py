@@ -5,7 +5,7 @@ Whether a route is a page is decided by the route, not by the Accept header: its
 
 - a signed-out caller is redirected (303) to ``/login?next=<the path and query asked for>``;
 - a signed-in caller of the wrong role gets an HTML 403 page linking the pages they may see;
-- a domain error (`api.app.ERROR_STATUS`) or a request FastAPI cannot validate gets an HTML
+- a domain error (`api.errors.ERROR_STATUS`) or a request FastAPI cannot validate gets an HTML
   page (`maps.pages.error_page_html`) with the message and a way forward: the briefing
   pack asks for a meeting date (the last pack's meeting, or today), the patrol view and
   plan for a ward (names and codes from the store) and a shift (today, 18:00, 8 hours, 2
@@ -29,6 +29,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from api.policy import HOME, rule_for
 from layers.action.patrol.shift import HOURS, MAX_OFFICERS
+from layers.dates import parse_day
+from layers.errors import ParameterError
 from layers.hotspots import read as hotspots_read
 from layers.hotspots.read import latest_run_id
 from layers.records import read as records_read
@@ -106,11 +108,10 @@ def _readers_pages(request: Request) -> list[tuple[str, str]]:
 # --- ways forward --------------------------------------------------------------------------
 
 def _day(text: str | None) -> dt.date | None:
-    if not text or not _DATE.fullmatch(text):
-        return None
+    """A day for a form's default: `layers.dates.parse_day`, or ``None`` when it is not one."""
     try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
+        return parse_day(text, "date") if text else None
+    except ParameterError:
         return None
 
 

@@ -8,6 +8,9 @@ message naming the parameter, the value and the range.
 from __future__ import annotations
 
 import datetime as dt
+import re
+
+from layers.errors import ParameterError
 
 EARLIEST = dt.date(1990, 1, 1)  # before police.uk (2010) and any MACE hub
 LATEST = dt.date(2100, 12, 31)
@@ -36,4 +39,38 @@ def checked_day(day: dt.date) -> dt.date:
     return day
 
 
-__all__ = ["EARLIEST", "LATEST", "checked_day", "out_of_range"]
+def parse_day(text: str, name: str = "date") -> dt.date:
+    """Read a ``YYYY-MM-DD`` day that a user typed: the one date parser of placerisk.
+
+    Raises
+    ------
+    layers.errors.ParameterError
+        Naming ``name`` and the text: not of the form ``YYYY-MM-DD``, not a day of the
+        calendar, or outside `EARLIEST`..`LATEST`.
+
+    Examples
+    --------
+    >>> parse_day("2025-06-30")
+    datetime.date(2025, 6, 30)
+    >>> parse_day("2025-02-30", "meeting")
+    Traceback (most recent call last):
+    ...
+    layers.errors.ParameterError: meeting: '2025-02-30' is not a day of the calendar; use YYYY-MM-DD
+    """
+    if not _DATE.fullmatch(text):
+        msg = f"{name}: {text!r} is not a date; use YYYY-MM-DD"
+        raise ParameterError(msg)
+    try:
+        day = dt.date.fromisoformat(text)
+    except ValueError:
+        msg = f"{name}: {text!r} is not a day of the calendar; use YYYY-MM-DD"
+        raise ParameterError(msg) from None
+    wrong = out_of_range(day, name)
+    if wrong:
+        raise ParameterError(wrong)
+    return day
+
+
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+__all__ = ["EARLIEST", "LATEST", "checked_day", "out_of_range", "parse_day"]

@@ -12,7 +12,6 @@ pages holding a meeting date form (`api.pages`). Nothing here imports `api.app`.
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -20,8 +19,8 @@ from fastapi.responses import HTMLResponse, Response
 
 from api.auth import UserScope
 from api.services.briefing import MEDIA_TYPES, render_briefing
-from api.services.plans import DATE_PATTERN, parse_date
-from layers import errors
+from api.services.plans import DATE_PATTERN
+from layers.dates import parse_day
 
 router = APIRouter()
 
@@ -31,21 +30,6 @@ Meeting = Annotated[str, Query(pattern=DATE_PATTERN, max_length=10,
 Since = Annotated[str | None, Query(pattern=DATE_PATTERN, max_length=10,
                                     description="Report changes from this day, YYYY-MM-DD "
                                                 "[default: 28 days before the meeting].")]
-
-
-def parse_day(text: str, name: str) -> dt.date:
-    """Read a ``YYYY-MM-DD`` query value; `layers.errors.ParameterError` naming ``name``.
-
-    Examples
-    --------
-    >>> parse_day("2025-07-01", "meeting")
-    datetime.date(2025, 7, 1)
-    """
-    try:
-        return parse_date(text)
-    except errors.ParameterError as exc:
-        msg = str(exc).replace("date:", f"{name}:", 1)
-        raise errors.ParameterError(msg) from None
 
 
 @router.get("/briefing", response_class=HTMLResponse, tags=["briefing"])

@@ -12,9 +12,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Path, Query, Request
 from fastapi.responses import Response
 
-from api.app import Conn, RunId
 from api.audit_trail import returned
 from api.auth import UserScope
+from api.deps import Conn, RunId
 from layers.reporting import export_files as export_io
 from layers.reporting import export_inputs, exports
 

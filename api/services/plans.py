@@ -23,7 +23,7 @@ from layers.action.patrol.shift import (
     plan_to_dict,
     plan_vs_done,
 )
-from layers.dates import out_of_range
+from layers.dates import parse_day
 from layers.hotspots import read as hotspots_read
 from layers.records import read as records_read
 from layers.store import paging
@@ -58,25 +58,8 @@ class LoadedPlan:
 
 
 def parse_date(text: str) -> dt.date:
-    """Read a ``YYYY-MM-DD`` day; `layers.errors.ParameterError` naming the input if not.
-
-    Examples
-    --------
-    >>> parse_date("2025-06-30")
-    datetime.date(2025, 6, 30)
-    """
-    if not re.fullmatch(DATE_PATTERN, text):
-        msg = f"date: {text!r} is not a date; use YYYY-MM-DD"
-        raise errors.ParameterError(msg)
-    try:
-        day = dt.date.fromisoformat(text)
-    except ValueError:
-        msg = f"date: {text!r} is not a day of the calendar; use YYYY-MM-DD"
-        raise errors.ParameterError(msg) from None
-    wrong = out_of_range(day, "date")
-    if wrong:
-        raise errors.ParameterError(wrong)
-    return day
+    """The shift's ``date``: `layers.dates.parse_day` naming it."""
+    return parse_day(text, "date")
 
 
 def parse_start(text: str) -> dt.time:

@@ -54,7 +54,7 @@ def test_unknown_authority_draws_an_empty_map(rich_client: TestClient) -> None:
 @pytest.mark.parametrize(("query", "needle"), [
     ({"type": "drugs"}, "exploitation type: unknown value 'drugs'"),
     ({"category": "pub"}, "place category: unknown value 'pub'"),
-    ({"from": "2025-13-01"}, "from: '2025-13-01' is not a date; use YYYY-MM-DD"),
+    ({"from": "2025-13-01"}, "from: '2025-13-01' is not a day of the calendar; use YYYY-MM-DD"),
     ({"from": "2025-06-30", "to": "2025-06-01"}, "swap them"),
 ])
 def test_bad_filter_is_422_naming_the_value(client: TestClient, query: dict,
