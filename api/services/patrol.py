@@ -48,9 +48,9 @@ def _ward_geometry(conn: sa.Connection, ward_code: str, scope: Scope) -> BaseGeo
 
     A ward out of ``scope`` (`layers.store.scope`) is not loaded, as far as the reader can tell.
     """
-    areas, _ = records_read.areas(conn, scope=scope)
-    found = areas[areas["code"] == ward_code]
+    found, _ = records_read.areas(conn, scope=scope, code=ward_code)
     if found.empty:
+        areas, _ = records_read.areas(conn, scope=scope, geometry=False)
         codes = areas["code"].astype(str).tolist()
         known = (f"; loaded wards include {', '.join(codes[:SHOWN_CODES])}" if codes
                  else "; no ward boundaries are loaded yet (`placerisk boundaries load`)")

@@ -77,8 +77,8 @@ def parse_start(text: str) -> dt.time:
 
 
 def _ward_name(conn: sa.Connection, ward_code: str) -> str:
-    areas, _ = records_read.areas(conn, geometry=False)
-    names = areas.loc[areas["code"] == ward_code, "name"]
+    ward, _ = records_read.areas(conn, geometry=False, code=ward_code)
+    names = ward["name"]
     return "" if names.empty or pd.isna(names.iloc[0]) else str(names.iloc[0])
 
 

@@ -23,8 +23,7 @@ from maps.ward import ward_page_html
 
 def _ward_area(conn: Any, ward_code: str, scope: Scope) -> pd.DataFrame:
     """The ward's area; `NotFoundError` if it is not loaded or out of ``scope``."""
-    areas, _ = records_read.areas(conn, scope=scope)
-    ward = areas[areas["code"] == ward_code]
+    ward, _ = records_read.areas(conn, scope=scope, code=ward_code)
     if ward.empty:
         msg = f"no ward {ward_code!r} is loaded; see /wards for the codes"
         raise errors.NotFoundError(msg)

@@ -128,7 +128,7 @@ def activities(conn: sa.Connection, *, ward_code: str | None = None,
 
 def areas(conn: sa.Connection, *, authority_code: str | None = None,
           limit: int | None = None, offset: int = 0, geometry: bool = True,
-          scope: Scope = None) -> tuple[gpd.GeoDataFrame, int]:
+          scope: Scope = None, code: str | None = None) -> tuple[gpd.GeoDataFrame, int]:
     """Loaded areas (wards), ordered by authority and code.
 
     Parameters
@@ -141,6 +141,8 @@ def areas(conn: sa.Connection, *, authority_code: str | None = None,
         The page; ``limit=None`` returns every row from ``offset``.
     geometry
         Decode the boundaries; without them the geometry column is empty (cheaper).
+    code
+        Only the area of this code (one ward: what a ward page or a patrol plan reads).
     scope
         Only the areas of these authorities (`layers.store.scope`); ``None`` for all.
 
@@ -155,6 +157,8 @@ def areas(conn: sa.Connection, *, authority_code: str | None = None,
         *scopes.authority_where(t.c.authority_code, scope))
     if authority_code is not None:
         stmt = stmt.where(t.c.authority_code == authority_code)
+    if code is not None:
+        stmt = stmt.where(t.c.code == code)
     rows, count = page_of(conn, stmt, [t.c.authority_code, t.c.code], columns, limit=limit,
                         offset=offset)
     geoms = np.full(len(rows), None, dtype=object)
