@@ -35,6 +35,7 @@ from api.routes import (
     tiles,
     wards,
 )
+from api.routes import auth as routes_auth
 from api.routes import map as jag_map
 from api.services import outcomes as outcome_service
 from api.settings import Settings
@@ -82,7 +83,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.outcomes = outcome_service.new_cache(slots=settings.heavy_slots,
                                                    queue=settings.heavy_queue)
     errors.install(app)
-    app.include_router(auth.router)
+    app.include_router(routes_auth.router)
     if not settings.production:
         app.include_router(docs.router)
     for module in ROUTERS:

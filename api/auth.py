@@ -15,21 +15,16 @@ import hmac
 import secrets
 import unicodedata
 from typing import Annotated, Any
-from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from api import audit_trail, pages
-from api.policy import HOME, Rule, rule_for
-from api.security import SignInGuard
-from api.settings import Settings
+from api.policy import Rule, rule_for
 from layers.access import accounts_store as accounts
 from layers.access.accounts_store import Session
 from layers.errors import ParameterError
-from layers.store import audit
 from layers.store.scope import Scope
 from maps.style import escape
 
@@ -64,7 +59,8 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else ""
 
 
-def _token(request: Request) -> tuple[str, str] | None:
+def session_token(request: Request) -> tuple[str, str] | None:
+    """The session token and where it came from (cookie or bearer), if the request has one."""
     header = request.headers.get("authorization", "")
     if header[:7].lower() == "bearer " and header[7:].strip():
         return header[7:].strip(), "bearer"
@@ -74,7 +70,7 @@ def _token(request: Request) -> tuple[str, str] | None:
 
 def current_session(request: Request) -> Session | None:
     """The caller's live session, from a bearer token or the session cookie."""
-    found = _token(request)
+    found = session_token(request)
     if found is None:
         return None
     return accounts.find_session(request.app.state.store, found[0], kind=found[1])
@@ -96,7 +92,7 @@ def _event(request: Request, rule: Rule | None, session: Session | None, *, acti
         detail=detail)
 
 
-def _refuse(request: Request, rule: Rule | None, session: Session | None, why: str) -> None:
+def refuse(request: Request, rule: Rule | None, session: Session | None, why: str) -> None:
     """Have the request audited as refused (``denied``), with its route and ``why``."""
     route = request.scope.get("route")
     what = f"{request.method} {getattr(route, 'path', request.url.path)}"
@@ -154,10 +150,10 @@ async def authorize(request: Request) -> None:
     session = await run_in_threadpool(current_session, request)
     request.state.session = session
     if session is None:
-        _refuse(request, rule, None, "not signed in")
+        refuse(request, rule, None, "not signed in")
         raise NotSignedIn("sign in first: /login in a browser, POST /api/token for the API")
     if rule is None or session.user.role not in rule.roles:
-        _refuse(request, rule, session, f"role {session.user.role}")
+        refuse(request, rule, session, f"role {session.user.role}")
         raise Forbidden(f"your role ({session.user.role}) may not see this")
     if request.method not in SAFE_METHODS and session.kind == "cookie":
         form = await request.form() if "form" in request.headers.get("content-type", "") \
@@ -166,7 +162,7 @@ async def authorize(request: Request) -> None:
         try:
             _check_csrf(request, session, token if isinstance(token, str) else None)
         except Forbidden:
-            _refuse(request, rule, session, "CSRF token missing or stale")
+            refuse(request, rule, session, "CSRF token missing or stale")
             raise
     if rule.audit:
         audit_trail.expect(request, _event(request, rule, session, action=rule.audit,
@@ -194,39 +190,42 @@ def user_scope(request: Request) -> Scope:
 
 CurrentSession = Annotated[Session, Depends(signed_in)]
 UserScope = Annotated[Scope, Depends(user_scope)]
-router = APIRouter()
 
 
-def _settings(request: Request) -> Settings:
-    return request.app.state.settings
+def _wants_html(request: Request) -> bool:
+    return "text/html" in request.headers.get("accept", "")
 
 
-def local_path(target: str | None) -> str | None:
-    """``target`` if it is a path of this site, else None: never another site.
+async def not_signed_in(request: Request, exc: Exception) -> Response:
+    """Not signed in: a page redirects to the sign-in page, an API client gets 401 JSON.
 
-    Only a relative path from the root: no scheme, no host, no ``//`` or backslash (which
-    browsers read as ``//``), and no control character or space (browsers drop tabs and
-    newlines from a URL, so ``/<TAB>/evil.example`` would become ``//evil.example``).
-
-    Examples
-    --------
-    >>> local_path("/wards?x=1"), local_path("//evil.example"), local_path("https://evil.example")
-    ('/wards?x=1', None, None)
-    >>> local_path("/" + chr(9) + "/evil.example"), local_path("/" + chr(92) + "evil.example")
-    (None, None)
+    A page (`api.policy.Rule.page`) answers 303 to ``/login?next=...``; another route asked
+    for by a browser (Accept: text/html) the sign-in form with 401.
     """
-    if not target or len(target) > 200 or not target.startswith("/"):
-        return None
-    if target.startswith("//") or "\\" in target or any(c <= " " or c == "\x7f"
-                                                          for c in target):
-        return None
-    parts = urlsplit(target)
-    return target if not parts.scheme and not parts.netloc else None
+    if pages.is_page(request) and request.method in ("GET", "HEAD"):
+        return pages.login_redirect(request)
+    if _wants_html(request):
+        return login_response("Please sign in.", pages.asked_for(request), 401)
+    return JSONResponse({"detail": str(exc)}, status_code=401,
+                        headers={"WWW-Authenticate": "Bearer"})
 
 
-def _safe_next(target: str | None, role: str) -> str:
-    """A local path to go to after sign-in (never another site), else the role's home."""
-    return local_path(target) or HOME[role]
+async def forbidden(request: Request, exc: Exception) -> Response:
+    """403 with a short reason; a page (or a browser) gets a page linking what it may see."""
+    if pages.is_page(request) or _wants_html(request):
+        return pages.forbidden_page(request, str(exc))
+    return JSONResponse({"detail": str(exc)}, status_code=403)
+
+
+async def too_many(_request: Request, exc: Exception) -> Response:
+    """429 with Retry-After, for the token route."""
+    wait = exc.retry_after if isinstance(exc, TooManyAttempts) else 60
+    return JSONResponse({"detail": str(exc)}, status_code=429,
+                        headers={"Retry-After": str(wait)})
+
+
+HANDLERS: dict[type[Exception], Any] = {NotSignedIn: not_signed_in, Forbidden: forbidden,
+                                        TooManyAttempts: too_many}
 
 
 def login_page(*, message: str = "", next_path: str = "", csrf: str = "") -> str:
@@ -248,177 +247,12 @@ required maxlength="200"></label>
 <button type="submit">Sign in</button></form></body></html>"""
 
 
-def _login_form(message: str, next_path: str, status: int,
-                headers: dict[str, str] | None = None) -> HTMLResponse:
+def login_response(message: str, next_path: str, status: int,
+                   headers: dict[str, str] | None = None) -> HTMLResponse:
+    """The sign-in page with a fresh CSRF cookie for its form (the page and the 401)."""
     csrf = secrets.token_urlsafe(24)
     response = HTMLResponse(login_page(message=message, next_path=next_path, csrf=csrf),
                             status_code=status, headers=headers)
     response.set_cookie(LOGIN_CSRF_COOKIE, csrf, httponly=True, samesite="strict",
                         path="/login")
     return response
-
-
-@router.get("/login", response_class=HTMLResponse, tags=["auth"])
-def login_form(next: str = "") -> HTMLResponse:
-    """The sign-in page; it goes on to ``next`` afterwards when that is a path of this site."""
-    return _login_form("", local_path(next) or "", 200)
-
-
-def _sign_in(request: Request, name: str, password: str) -> accounts.User:
-    """Sign in, or raise `TooManyAttempts` / `NotSignedIn`; every attempt is audited once.
-
-    The guard is asked first: a locked or throttled attempt gets 429 without its password
-    being checked (no argon2 work to be had by flooding). Unknown and known names, right
-    password on a disabled account included, get the same answer.
-    """
-    name, password = name[:64], password[:200]
-    store = request.app.state.store
-    guard: SignInGuard = request.app.state.signin_guard
-    address = client_address(request)
-    wait, why = guard.admit(name, address)
-    if wait:
-        audit.record(store, action="login", outcome="locked", user_name=name, client=address,
-                     detail=f"signin_{why.replace(': ', '_')}, retry after {wait} s")
-        raise TooManyAttempts(wait)
-    result = accounts.authenticate(store, name, password, client=address)
-    if result.user is None:
-        raise NotSignedIn("wrong user name or password")
-    guard.succeeded(name, address)
-    return result.user
-
-
-_HTML: dict[str, Any] = {"text/html": {"schema": {"type": "string"}}}
-_JSON_ERROR: dict[str, Any] = {"application/json": {"schema": {
-    "type": "object", "required": ["detail"], "properties": {"detail": {"type": "string"}}}}}
-
-
-@router.post("/login", tags=["auth"], response_class=HTMLResponse, responses={
-    303: {"description": "Signed in: on to the page asked for."},
-    401: {"description": "Wrong user name or password: the form again.", "content": _HTML},
-    403: {"description": "The form had expired (CSRF): the form again.", "content": _HTML},
-    429: {"description": "Too many failed sign-ins for now: the form again.",
-          "content": _HTML}})
-def login(request: Request, name: Annotated[str, Form(max_length=64)],
-          password: Annotated[str, Form(max_length=200)],
-          csrf_token: Annotated[str, Form(max_length=64)] = "",
-          next: Annotated[str, Form(max_length=200)] = "") -> Response:
-    """Sign in from the form; sets the session cookie and goes to the page asked for."""
-    expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
-    if not expected or not hmac.compare_digest(expected, csrf_token):
-        _refuse(request, None, None, "the sign-in form's CSRF token is missing or stale")
-        return _login_form("The form had expired; please sign in again.", next, 403)
-    try:
-        user = _sign_in(request, name, password)
-    except TooManyAttempts as exc:
-        return _login_form(str(exc), next, 429, {"Retry-After": str(exc.retry_after)})
-    except NotSignedIn:
-        return _login_form("Wrong user name or password.", next, 401)
-    settings = _settings(request)
-    token, _ = accounts.start_session(request.app.state.store, user, kind="cookie",
-                                      hours=settings.session_hours)
-    response = RedirectResponse(_safe_next(next, user.role), status_code=303)
-    response.set_cookie(COOKIE, token, httponly=True, samesite="strict",
-                        secure=settings.production or request.url.scheme == "https",
-                        max_age=int(settings.session_hours * 3600))
-    response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
-    return response
-
-
-class TokenRequest(BaseModel):
-    """A bearer token request."""
-
-    model_config = ConfigDict(extra="forbid")
-    name: str = Field(max_length=64)
-    password: str = Field(max_length=200)
-
-
-class TokenPublic(BaseModel):
-    """A bearer token: send it as ``Authorization: Bearer ...``."""
-
-    access_token: str
-    token_type: str = "bearer"
-    expires_in: int
-
-
-@router.post("/api/token", response_model=TokenPublic, tags=["auth"], responses={
-    401: {"description": "Wrong user name or password.", "content": _JSON_ERROR},
-    429: {"description": "Too many failed sign-ins for now; see Retry-After.",
-          "content": _JSON_ERROR}})
-def token(request: Request, body: TokenRequest) -> TokenPublic:
-    """Exchange a user name and password for a bearer token."""
-    user = _sign_in(request, body.name, body.password)
-    hours = _settings(request).token_hours
-    value, _ = accounts.start_session(request.app.state.store, user, kind="bearer",
-                                      hours=hours)
-    return TokenPublic(access_token=value, expires_in=int(hours * 3600))
-
-
-@router.post("/logout", tags=["auth"], response_class=Response, status_code=204,
-             responses={303: {"description": "A browser session ended: on to /login."}})
-def logout(request: Request, session: CurrentSession) -> Response:
-    """End the session (cookie or token)."""
-    found = _token(request)
-    if found is not None:
-        accounts.end_session(request.app.state.store, found[0])
-    audit.record(request.app.state.store, action="logout", user_name=session.user.name,
-                 role=session.user.role, client=client_address(request))
-    if session.kind == "cookie":
-        response: Response = RedirectResponse("/login", status_code=303)
-        response.delete_cookie(COOKIE)
-        return response
-    return Response(status_code=204)
-
-
-class MePublic(BaseModel):
-    """The signed-in user; ``authorities`` null means every authority."""
-
-    name: str
-    role: str
-    authorities: list[str] | None
-    csrf_token: str
-    expires_at: str
-
-
-@router.get("/api/me", response_model=MePublic, tags=["auth"])
-def me(session: CurrentSession) -> MePublic:
-    """Who is signed in, their role, the authorities they see and their forms' CSRF token."""
-    scope = session.user.authorities
-    return MePublic(name=session.user.name, role=session.user.role,
-                    authorities=None if scope is None else sorted(scope),
-                    csrf_token=session.csrf_token, expires_at=session.expires_at.isoformat())
-
-
-def _wants_html(request: Request) -> bool:
-    return "text/html" in request.headers.get("accept", "")
-
-
-async def not_signed_in(request: Request, exc: Exception) -> Response:
-    """Not signed in: a page redirects to the sign-in page, an API client gets 401 JSON.
-
-    A page (`api.policy.Rule.page`) answers 303 to ``/login?next=...``; another route asked
-    for by a browser (Accept: text/html) the sign-in form with 401.
-    """
-    if pages.is_page(request) and request.method in ("GET", "HEAD"):
-        return pages.login_redirect(request)
-    if _wants_html(request):
-        return _login_form("Please sign in.", pages.asked_for(request), 401)
-    return JSONResponse({"detail": str(exc)}, status_code=401,
-                        headers={"WWW-Authenticate": "Bearer"})
-
-
-async def forbidden(request: Request, exc: Exception) -> Response:
-    """403 with a short reason; a page (or a browser) gets a page linking what it may see."""
-    if pages.is_page(request) or _wants_html(request):
-        return pages.forbidden_page(request, str(exc))
-    return JSONResponse({"detail": str(exc)}, status_code=403)
-
-
-async def too_many(_request: Request, exc: Exception) -> Response:
-    """429 with Retry-After, for the token route."""
-    wait = exc.retry_after if isinstance(exc, TooManyAttempts) else 60
-    return JSONResponse({"detail": str(exc)}, status_code=429,
-                        headers={"Retry-After": str(wait)})
-
-
-HANDLERS: dict[type[Exception], Any] = {NotSignedIn: not_signed_in, Forbidden: forbidden,
-                                        TooManyAttempts: too_many}

@@ -513,3 +513,29 @@ class PatrolPlanPublic(BaseModel):
     cells: list[PlanCell]
     visits: list[PlanVisit]
     done: list[PlanDone]
+
+
+class TokenRequest(BaseModel):
+    """A bearer token request."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(max_length=64)
+    password: str = Field(max_length=200)
+
+
+class TokenPublic(BaseModel):
+    """A bearer token: send it as ``Authorization: Bearer ...``."""
+
+    access_token: str
+    token_type: str = "bearer"
+    expires_in: int
+
+
+class MePublic(BaseModel):
+    """The signed-in user; ``authorities`` null means every authority."""
+
+    name: str
+    role: str
+    authorities: list[str] | None
+    csrf_token: str
+    expires_at: str

@@ -14,7 +14,7 @@ from api.schemas import (
 from layers.records import read as records_read
 from layers.store import paging
 
-router = APIRouter(prefix="/api/activities")
+router = APIRouter(prefix="/api/activities", tags=["activities"])
 
 
 @router.get("", response_model=ActivitiesPublic)

@@ -20,7 +20,7 @@ from layers.hotspots import read as hotspots_read
 from layers.records import read as records_read
 from layers.store import paging
 
-router = APIRouter(prefix="/api")
+router = APIRouter(prefix="/api", tags=["areas"])
 
 
 @router.get("/areas", response_model=AreasPublic)

@@ -9,10 +9,10 @@ from fastapi import APIRouter, Query, Request
 from api.schemas import Day
 from layers.store import audit
 
-router = APIRouter()
+router = APIRouter(tags=["audit"])
 
 
-@router.get("/api/audit", tags=["audit"])
+@router.get("/api/audit")
 def audit_rows(
     request: Request,
     user: Annotated[str | None, Query(max_length=64, description="Only this user.")] = None,

@@ -22,7 +22,7 @@ from api.services.briefing import MEDIA_TYPES, render_briefing
 from api.services.plans import DATE_PATTERN
 from layers.dates import parse_day
 
-router = APIRouter()
+router = APIRouter(tags=["briefing"])
 
 Meeting = Annotated[str, Query(pattern=DATE_PATTERN, max_length=10,
                                description="The meeting date, YYYY-MM-DD: the pack uses the "
@@ -32,7 +32,7 @@ Since = Annotated[str | None, Query(pattern=DATE_PATTERN, max_length=10,
                                                 "[default: 28 days before the meeting].")]
 
 
-@router.get("/briefing", response_class=HTMLResponse, tags=["briefing"])
+@router.get("/briefing", response_class=HTMLResponse)
 def briefing_page(request: Request, meeting: Meeting, scope: UserScope,
                   since: Since = None) -> HTMLResponse:
     """The JAG briefing pack for a meeting, print-ready (no scripts, no external requests)."""
@@ -47,7 +47,7 @@ def _responses() -> dict[int | str, dict[str, Any]]:
                                                                        "attachment."}}
 
 
-@router.get("/briefing.pdf", response_class=Response, tags=["briefing"],
+@router.get("/briefing.pdf", response_class=Response,
             responses=_responses())
 def briefing_pdf(request: Request, meeting: Meeting, scope: UserScope,
                  since: Since = None) -> Response:

@@ -20,7 +20,7 @@ from geo.crs import WGS84
 from layers.hotspots import read as hotspots_read
 from layers.store import paging
 
-router = APIRouter(prefix="/api")
+router = APIRouter(prefix="/api", tags=["cells"])
 
 
 @router.get("/cells", response_model=CellsPublic)

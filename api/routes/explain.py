@@ -13,7 +13,7 @@ from api.schemas import (
 )
 from layers.hotspots import read as hotspots_read
 
-router = APIRouter(prefix="/api/explain")
+router = APIRouter(prefix="/api/explain", tags=["explain"])
 
 
 @router.get("/cell/{h3_cell}", response_model=ExplanationPublic)

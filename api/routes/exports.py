@@ -18,7 +18,7 @@ from api.deps import Conn, RunId
 from layers.reporting import export_files as export_io
 from layers.reporting import export_inputs, exports
 
-router = APIRouter()
+router = APIRouter(tags=["exports"])
 
 _MEDIA_TYPES: dict[str, Any] = {f.media_type: {} for f in export_io.FORMATS.values()}
 What = Annotated[str, Path(description="cells, places, reports, activities or wards.")]
@@ -28,7 +28,7 @@ Purpose = Annotated[str, Query(min_length=5, max_length=200,
 
 
 @router.get(
-    "/api/export/{what}.{fmt}", tags=["exports"], response_class=Response,
+    "/api/export/{what}.{fmt}", response_class=Response,
     responses={200: {"content": _MEDIA_TYPES, "description": "The file, as an attachment."},
                404: {"description": "Unknown export or format, or no scoring run yet."}},
 )

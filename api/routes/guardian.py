@@ -29,10 +29,10 @@ from api.services.guardian import guardian_json, render_guardian_html
 
 # --- routes: no query parameters, on purpose ---------------------------------------------
 
-router = APIRouter()
+router = APIRouter(tags=["guardian"])
 
 
-@router.get("/guardian", response_class=HTMLResponse, tags=["guardian"])
+@router.get("/guardian", response_class=HTMLResponse)
 def guardian_page(request: Request, scope: UserScope) -> HTMLResponse:
     """The guardian map: banded areas, suppressed areas and protective places."""
     state = request.app.state
@@ -43,7 +43,7 @@ def guardian_page(request: Request, scope: UserScope) -> HTMLResponse:
     return HTMLResponse(html, headers={"Content-Security-Policy": csp})
 
 
-@router.get("/api/guardian/cells", response_model=GuardianCellsPublic, tags=["guardian"])
+@router.get("/api/guardian/cells", response_model=GuardianCellsPublic)
 def guardian_cells(request: Request, scope: UserScope) -> Response:
     """The guardian grid: resolution-7 cells with banded counts or "not shown"."""
     state = request.app.state

@@ -55,7 +55,7 @@ from layers.action.outcomes.measures import (
 from layers.records.spreadsheet import neutralise_csv
 from maps.outcomes_page import SORTABLE, outcomes_page_html
 
-router = APIRouter()
+router = APIRouter(tags=["outcomes"])
 
 
 # Only these values: each (days, alpha) is a computation of its own (see the docstring).
@@ -82,7 +82,7 @@ AsOf = Annotated[Day | None, Query(
 PAGE_PARAMS = ("days", "alpha", "type", "as_of")  # kept in the page's sort links
 
 
-@router.get("/outcomes", response_class=HTMLResponse, tags=["outcomes"])
+@router.get("/outcomes", response_class=HTMLResponse)
 def outcomes_page(request: Request, scope: UserScope, days: Days = DEFAULT_DAYS,
                   alpha: Alpha = DEFAULT_ALPHA,
                   sort: Sort = "activity_type", order: Order = "asc",
@@ -106,7 +106,7 @@ def outcomes_page(request: Request, scope: UserScope, days: Days = DEFAULT_DAYS,
     return HTMLResponse(state.page_cache.page(state.store, "outcomes", key, render))
 
 
-@router.get("/api/outcomes", tags=["outcomes"], response_model=None)
+@router.get("/api/outcomes", response_model=None)
 def outcomes_json(request: Request, scope: UserScope, days: Days = DEFAULT_DAYS,
                   alpha: Alpha = DEFAULT_ALPHA,
                   crime_type: CrimeTypes = None, sort: Sort = "activity_type",
@@ -134,7 +134,7 @@ def outcomes_json(request: Request, scope: UserScope, days: Days = DEFAULT_DAYS,
                     media_type="application/json")
 
 
-@router.get("/outcomes.csv", tags=["outcomes"], response_class=Response)
+@router.get("/outcomes.csv", response_class=Response)
 def outcomes_csv(request: Request, scope: UserScope,
                  purpose: Annotated[str, Query(
                      min_length=5, max_length=200,

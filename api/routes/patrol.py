@@ -23,7 +23,7 @@ from api.services.patrol import load_patrol, render_patrol_html
 from layers.action.patrol.cells import DEFAULT_TOP, MAX_TOP, tour_length_m
 from layers.store import paging
 
-router = APIRouter()
+router = APIRouter(tags=["patrol"])
 
 
 # --- schemas -----------------------------------------------------------------------------
@@ -43,7 +43,7 @@ Seed = Annotated[int | None, Query(ge=0, le=2**31 - 1, description=(
     "Varies the suggested dwell times (10-15 min); use the shift's date, e.g. 20250630."))]
 
 
-@router.get("/patrol", response_class=HTMLResponse, tags=["patrol"])
+@router.get("/patrol", response_class=HTMLResponse)
 def patrol_page(request: Request, ward: Ward, scope: UserScope, top: TopCells = DEFAULT_TOP,
                 seed: Seed = None) -> HTMLResponse:
     """The patrol view of a ward: target cells, radio labels, visiting order and dwell."""
@@ -54,7 +54,7 @@ def patrol_page(request: Request, ward: Ward, scope: UserScope, top: TopCells = 
                                    seed=seed, scope=scope)))
 
 
-@router.get("/api/patrol", response_model=PatrolPublic, tags=["patrol"])
+@router.get("/api/patrol", response_model=PatrolPublic)
 def patrol_json(conn: Annotated[sa.Connection, Depends(_conn)], ward: Ward, scope: UserScope,
                 top: TopCells = DEFAULT_TOP, seed: Seed = None) -> PatrolPublic:
     """The patrol view of a ward as JSON: cells in visiting order with label and dwell."""

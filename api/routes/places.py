@@ -20,7 +20,7 @@ from geo.crs import WGS84
 from layers.records import read as records_read
 from layers.store import paging
 
-router = APIRouter(prefix="/api")
+router = APIRouter(prefix="/api", tags=["places"])
 
 
 @router.get("/places", response_model=PlacesPublic)

@@ -43,7 +43,7 @@ from layers.action.patrol.shift import (
 )
 from layers.store.scope import Scope
 
-router = APIRouter()
+router = APIRouter(tags=["patrol"])
 
 
 # --- schemas -----------------------------------------------------------------------------
@@ -99,13 +99,13 @@ def _download(request: Request, q: PlanQuery, fmt: str, scope: Scope) -> Respons
     return Response(content, media_type=media_type, headers=headers)
 
 
-@router.get("/patrol/plan", response_class=HTMLResponse, tags=["patrol"])
+@router.get("/patrol/plan", response_class=HTMLResponse)
 def plan_page(request: Request, q: Params, scope: UserScope) -> HTMLResponse:
     """The printable patrol plan of a ward for one shift (no scripts, no external requests)."""
     return HTMLResponse(plan_html(_load(request, q, scope)))
 
 
-@router.get("/api/patrol/plan", response_model=PatrolPlanPublic, tags=["patrol"])
+@router.get("/api/patrol/plan", response_model=PatrolPlanPublic)
 def plan_json_route(request: Request, q: Params, scope: UserScope) -> PatrolPlanPublic:
     """The patrol plan as JSON: cells, visits by officer and time, done against planned."""
     return PatrolPlanPublic.model_validate(plan_json(_load(request, q, scope)))
@@ -115,21 +115,21 @@ def _responses(fmt: str) -> dict[int | str, dict[str, Any]]:
     return {200: {"content": {MEDIA_TYPES[fmt]: {}}, "description": "The file, as an attachment."}}
 
 
-@router.get("/patrol/plan.pdf", response_class=Response, tags=["patrol"],
+@router.get("/patrol/plan.pdf", response_class=Response,
             responses=_responses("pdf"))
 def plan_pdf(request: Request, q: Params, scope: UserScope) -> Response:
     """The printable patrol plan as a PDF (A4)."""
     return _download(request, q, "pdf", scope)
 
 
-@router.get("/patrol/plan.gpx", response_class=Response, tags=["patrol"],
+@router.get("/patrol/plan.gpx", response_class=Response,
             responses=_responses("gpx"))
 def plan_gpx(request: Request, q: Params, scope: UserScope) -> Response:
     """The patrol plan as GPX 1.1: a waypoint per cell, a route per officer."""
     return _download(request, q, "gpx", scope)
 
 
-@router.get("/patrol/plan.kml", response_class=Response, tags=["patrol"],
+@router.get("/patrol/plan.kml", response_class=Response,
             responses=_responses("kml"))
 def plan_kml(request: Request, q: Params, scope: UserScope) -> Response:
     """The patrol plan as KML 2.2: cells with their hexagons, a line per officer."""

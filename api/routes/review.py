@@ -27,7 +27,7 @@ from layers.store.engine import utcnow
 from layers.store.scope import Scope
 from maps.review_page import review_page
 
-router = APIRouter()
+router = APIRouter(tags=["review"])
 PlaceId = Annotated[str, Path(max_length=64, description="The place's id (source_id).")]
 NO_STORE = {"Cache-Control": "no-store"}
 
@@ -129,13 +129,13 @@ def _is_form(request: Request) -> bool:
     return "form" in request.headers.get("content-type", "")
 
 
-@router.get("/review", response_class=HTMLResponse, tags=["review"])
+@router.get("/review", response_class=HTMLResponse)
 def review_html(request: Request, session: CurrentSession) -> HTMLResponse:
     """The review queue with a decision form per place, and closed places to erase."""
     return _page(request, session)
 
 
-@router.get("/api/review", response_model=ReviewQueuePublic, tags=["review"])
+@router.get("/api/review", response_model=ReviewQueuePublic)
 def review_json(request: Request, response: Response, scope: UserScope) -> ReviewQueuePublic:
     """Places due for review today, most overdue first."""
     today = utcnow().date()
@@ -147,7 +147,7 @@ def review_json(request: Request, response: Response, scope: UserScope) -> Revie
     return ReviewQueuePublic(today=today, data=data, count=len(data))
 
 
-@router.post("/api/places/{place_id}/review", response_model=ReviewPublic, tags=["review"])
+@router.post("/api/places/{place_id}/review", response_model=ReviewPublic)
 def review_place(request: Request, session: CurrentSession, place_id: PlaceId,
                  body: ReviewRequest) -> ReviewPublic:
     """Record a review decision on a place (retain, lower or close) and apply it."""
@@ -175,8 +175,7 @@ def _form_values(new_level: str, next_review_due: str) -> tuple[int | None, dt.d
     return level, due
 
 
-@router.post("/api/places/{place_id}/review/form", response_class=HTMLResponse,
-             tags=["review"])
+@router.post("/api/places/{place_id}/review/form", response_class=HTMLResponse)
 def review_place_form(
     request: Request, session: CurrentSession, place_id: PlaceId,
     decision: Annotated[str, Form(max_length=8)],
@@ -195,7 +194,7 @@ def review_place_form(
     return RedirectResponse("/review", status_code=303)
 
 
-@router.post("/api/places/{place_id}/erase", response_model=ErasedPublic, tags=["review"])
+@router.post("/api/places/{place_id}/erase", response_model=ErasedPublic)
 def erase_place(request: Request, session: CurrentSession, place_id: PlaceId) -> Any:
     """Erase a closed place: hidden from every view at once, purged after the retention period."""
     store = request.app.state.store

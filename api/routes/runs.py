@@ -14,7 +14,7 @@ from api.schemas import (
 from layers.hotspots import read as hotspots_read
 from layers.store import paging
 
-router = APIRouter(prefix="/api/runs")
+router = APIRouter(prefix="/api/runs", tags=["runs"])
 
 
 @router.get("", response_model=RunsPublic)

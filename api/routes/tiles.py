@@ -99,10 +99,10 @@ def check_tiles(settings: Settings) -> PMTilesInfo | None:
     return info
 
 
-router = APIRouter()
+router = APIRouter(tags=["maps"])
 
 
-@router.get(assets.PMTILES_FILE_ROUTE, response_class=FileResponse, tags=["maps"],
+@router.get(assets.PMTILES_FILE_ROUTE, response_class=FileResponse,
             responses={200: {"content": {MEDIA_TYPE: {}}, "description": "The whole archive."},
                        206: {"content": {MEDIA_TYPE: {}},
                              "description": "The byte range asked for (HTTP Range)."},

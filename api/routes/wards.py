@@ -19,14 +19,14 @@ from layers.records import read as records_read
 from layers.store.engine import Store
 from maps.style import escape
 
-router = APIRouter()
+router = APIRouter(tags=["wards"])
 WardCode = Annotated[str, Path(max_length=16, description="ONS ward code, such as E05014882.")]
 AsOf = Annotated[Day | None, Query(
     description="Read the activities' measured effects on this day, YYYY-MM-DD "
                 "[default: today].")]
 
 
-@router.get("/wards", response_class=HTMLResponse, tags=["wards"])
+@router.get("/wards", response_class=HTMLResponse)
 def ward_index(request: Request, scope: UserScope) -> HTMLResponse:
     """Every loaded ward, ranked by the newest run where there is one."""
     store: Store = request.app.state.store
@@ -49,7 +49,7 @@ def ward_index(request: Request, scope: UserScope) -> HTMLResponse:
         f"<th>Authority</th></tr>{rows}</table></body></html>")
 
 
-@router.get("/wards/{ward_code}", response_class=HTMLResponse, tags=["wards"])
+@router.get("/wards/{ward_code}", response_class=HTMLResponse)
 def ward_page(request: Request, ward_code: WardCode, scope: UserScope,
               as_of: AsOf = None) -> HTMLResponse:
     """A ward's profile: map, trend, places, hot cells, activities and rank."""
@@ -69,7 +69,7 @@ def ward_page(request: Request, ward_code: WardCode, scope: UserScope,
     return HTMLResponse(shown.html)
 
 
-@router.get("/wards/{ward_code}/map", response_class=HTMLResponse, tags=["wards"])
+@router.get("/wards/{ward_code}/map", response_class=HTMLResponse)
 def ward_map(request: Request, ward_code: WardCode, scope: UserScope) -> HTMLResponse:
     """The map of one ward, shown inside its profile page."""
     state = request.app.state

@@ -13,8 +13,8 @@ from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.auth import _safe_next
 from api.cli import main
+from api.routes.auth import _safe_next
 from api.settings import Settings
 from layers.access import accounts_store as accounts
 from layers.store import audit
