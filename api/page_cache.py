@@ -37,7 +37,7 @@ def fingerprint(conn: sa.Connection) -> str:
 
 
 def _size(page: object) -> int:
-    """The length of a page's text or bytes (`api.audit_trail.Shown` holds its ``html``)."""
+    """The length of a page's text or bytes (`api.services.shown.Shown` holds its ``html``)."""
     text = getattr(page, "html", page)
     return len(text) if isinstance(text, str | bytes) else 0
 
@@ -46,7 +46,7 @@ class PageCache:
     """A small LRU of rendered pages keyed on (name, parameters, data fingerprint).
 
     A page is whatever its ``render`` returns: the HTML, the HTML with what it shows
-    (`api.audit_trail.Shown`) or an answer's bytes; one name always renders the same kind.
+    (`api.services.shown.Shown`) or an answer's bytes; one name always renders the same kind.
     Concurrent requests for a page being rendered wait for it (`api.results.ResultCache`)
     instead of each rendering it again.
     """

@@ -3,7 +3,7 @@
 Both take ``meeting`` (required) and ``since`` (default 28 days before the meeting) as
 ``YYYY-MM-DD`` and go through `render_briefing`, which the ``placerisk briefing`` command
 (`api.cli.briefing`) uses too. The actions section reuses the cached disruption table
-(`api.routes.outcomes.outcome_tables`) with its default windows, read as of the meeting.
+(`api.services.outcomes.outcome_tables`) with its default windows, read as of the meeting.
 
 A bad date, or a since date after the meeting, is a 422; no scoring run as of the meeting or
 earlier is a 404 (`layers.errors.NotFoundError`), through the app's error table: as HTML

@@ -3,7 +3,7 @@
 ``/patrol/plan`` (HTML), ``/patrol/plan.pdf``, ``/patrol/plan.gpx``, ``/patrol/plan.kml``
 and ``/api/patrol/plan`` (JSON) all take the same query and go through `load_plan`, which
 the ``placerisk patrol-plan`` command (`api.cli.patrol`) uses too. The cells come from the
-newest scoring run exactly as the patrol view reads them (`api.routes.patrol.load_patrol`);
+newest scoring run exactly as the patrol view reads them (`api.services.patrol.load_patrol`);
 the schedule is `layers.action.patrol.shift.plan_shift`; what was done against the plan comes from
 the ``street_patrol`` activities whose ``jag_ref`` is the plan id.
 

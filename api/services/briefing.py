@@ -28,7 +28,7 @@ def render_briefing(store: Store, *, meeting: dt.date, since: dt.date | None,
     """The pack as HTML or PDF bytes (``fmt`` a `MEDIA_TYPES` key).
 
     ``scope``: the authorities the reader may see (`layers.store.scope`); the pack holds theirs
-    only. The outcome table comes from ``cache`` (`api.routes.outcomes.outcome_tables`).
+    only. The outcome table comes from ``cache`` (`api.services.outcomes.outcome_tables`).
 
     Raises
     ------

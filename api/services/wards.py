@@ -83,7 +83,7 @@ def measured_effects(store: Store, activities: pd.DataFrame, *,
                      ) -> list[str]:
     """Each activity's measured effect on independent reports as of ``as_of`` (default today).
 
-    The words of the outcome table (`api.routes.outcomes.outcome_tables`, from ``cache``):
+    The words of the outcome table (`api.services.outcomes.outcome_tables`, from ``cache``):
     the verdict's name and sentence, or its progress while the after window runs.
     """
     from api.services.outcomes import outcome_tables  # the cached table
@@ -125,7 +125,7 @@ def render_ward(store: Store, settings: Settings, ward_code: str, *,
     """`render_ward_html`, with the number of places and activities the page shows.
 
     Without ``free_text`` (a police officer's page) activities show no outcome. The outcome
-    table comes from ``cache`` (`api.routes.outcomes.outcome_tables`).
+    table comes from ``cache`` (`api.services.outcomes.outcome_tables`).
     """
     with store.connect() as conn:
         ward = _ward_area(conn, ward_code, scope)

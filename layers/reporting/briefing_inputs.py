@@ -3,7 +3,7 @@
 The run, its cells and step states, places (never their notes), activities and ward names
 come through `layers.records.read`; only the level history of every place and the count of
 independent reports per place have queries of their own here. The disruption table is an
-argument: the API and the CLI pass the cached `api.routes.outcomes.outcome_tables`, so this
+argument: the API and the CLI pass the cached `api.services.outcomes.outcome_tables`, so this
 package does not depend on the API's cache. Erased places are left out of every read.
 """
 

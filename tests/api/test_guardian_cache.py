@@ -2,7 +2,7 @@
 
 The grid was made again on every call (about 120 ms, 400 ms on a large store), the main
 cost of the load test's JSON routes. Makings are counted by wrapping
-`api.routes.guardian.guardian_view`, never timed.
+`api.services.guardian.guardian_view`, never timed.
 """
 
 from __future__ import annotations
