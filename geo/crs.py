@@ -8,6 +8,7 @@ always called ``lat`` and ``lng``, never ``x`` and ``y``.
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 import pyproj
 
 WGS84 = "EPSG:4326"
@@ -71,7 +72,8 @@ def bng_to_latlng(
     return np.asarray(lat), np.asarray(lng)
 
 
-def latlng_to_bng(lat: np.ndarray, lng: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def latlng_to_bng(lat: np.ndarray, lng: np.ndarray
+                  ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """Convert WGS84 ``lat``/``lng`` arrays to British National Grid ``(easting, northing)``."""
     e, n = _WGS84_TO_BNG.transform(np.asarray(lng, float), np.asarray(lat, float))
     return np.asarray(e), np.asarray(n)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import h3
 import h3ronpy
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import shapely
 from arro3.core import list_flatten, list_offsets
@@ -80,12 +81,14 @@ def _to_numpy(arr: object) -> np.ndarray:
     return np.asarray(arr).astype(np.uint64, copy=False)
 
 
-def cells_to_str(cells: np.ndarray) -> np.ndarray:
+def cells_to_str(cells: npt.NDArray[np.uint64]) -> npt.NDArray[np.object_]:
     """Format ``uint64`` cells as hex strings (object array)."""
     cells = np.asarray(cells, dtype=np.uint64)
     if len(cells) == 0:
         return np.array([], dtype=object)
     # Points share few cells: format each distinct cell once (also shares the str objects).
+    codes: npt.NDArray[np.intp]
+    distinct: npt.NDArray[np.uint64]
     codes, distinct = pd.factorize(cells)
     return np.asarray(h3ronpy.cells_to_string(distinct)).astype(object)[codes]
 
@@ -108,7 +111,7 @@ def str_to_cells(cells: np.ndarray | list[str]) -> np.ndarray:
 
 def is_cell(text: str) -> bool:
     """Tell whether ``text`` is a valid H3 cell id."""
-    return isinstance(text, str) and h3.is_valid_cell(text)
+    return isinstance(text, str) and bool(h3.is_valid_cell(text))
 
 
 def cell_resolution(cell: str) -> int:
@@ -142,12 +145,13 @@ def cells_to_latlng(cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(batch.column("lat")), np.asarray(batch.column("lng"))
 
 
-def cells_to_polygons(cells: np.ndarray) -> np.ndarray:
+def cells_to_polygons(cells: npt.NDArray[np.uint64]) -> npt.NDArray[np.object_]:
     """Return the cells' boundaries as shapely Polygons in ``(lng, lat)`` order."""
     cells = np.asarray(cells, dtype=np.uint64)
     if len(cells) == 0:
         return np.array([], dtype=object)
-    return shapely.from_wkb(np.asarray(cells_to_wkb_polygons(cells)))
+    polygons: npt.NDArray[np.object_] = shapely.from_wkb(np.asarray(cells_to_wkb_polygons(cells)))
+    return polygons
 
 
 def polygon_to_cells(geom: object, *, resolution: int, contain: str = "full") -> np.ndarray:

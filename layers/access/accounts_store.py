@@ -271,7 +271,8 @@ def lockout_seconds(failures: int) -> int:
     """
     if failures < FREE_FAILURES:
         return 0
-    return min(LOCK_BASE_S * 2 ** (failures - FREE_FAILURES), LOCK_MAX_S)
+    doubling: int = 2 ** (failures - FREE_FAILURES)  # a whole number: the power is >= 0
+    return min(LOCK_BASE_S * doubling, LOCK_MAX_S)
 
 
 @dataclass(frozen=True)

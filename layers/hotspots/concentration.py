@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 
@@ -46,13 +47,15 @@ def concentration(values: np.ndarray, n: int, *, top: tuple[float, ...] = (0.01,
     return pd.DataFrame(out)
 
 
-def _share(part: np.ndarray, total: np.ndarray) -> np.ndarray:
+def _share(part: npt.NDArray[np.float64], total: npt.NDArray[np.float64]
+           ) -> npt.NDArray[np.float64]:
     return np.divide(part, total, out=np.zeros_like(total), where=total > 0)
 
 
-def _gini(ascending: np.ndarray, n: int, total: np.ndarray) -> np.ndarray:
+def _gini(ascending: npt.NDArray[np.float64], n: int, total: npt.NDArray[np.float64]
+          ) -> npt.NDArray[np.float64]:
     """Gini over n cells whose zero cells sit below the ``ascending`` data values."""
     zeros = n - len(ascending)
     rank = zeros + 1 + np.arange(len(ascending), dtype=float)[:, None]
-    weighted = ((2 * rank - n - 1) * ascending).sum(axis=0)
+    weighted: npt.NDArray[np.float64] = ((2 * rank - n - 1) * ascending).sum(axis=0)
     return np.divide(weighted, n * total, out=np.zeros_like(total), where=total > 0)

@@ -16,6 +16,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 SOURCES = ("reports", "incidents", "places")
@@ -182,7 +183,8 @@ def spread(events: pd.DataFrame, steps: Steps) -> tuple[np.ndarray, np.ndarray, 
     return row[keep], col[keep], share[keep]
 
 
-def decay_factors(steps: Steps, *, as_of: dt.date, half_life_days: float) -> np.ndarray:
+def decay_factors(steps: Steps, *, as_of: dt.date, half_life_days: float
+                  ) -> npt.NDArray[np.float64]:
     """The weight each step keeps at ``as_of``: halving every ``half_life_days`` of age.
 
     A step's age is counted from its middle day (the part up to ``as_of`` for the step that
@@ -199,5 +201,5 @@ def decay_factors(steps: Steps, *, as_of: dt.date, half_life_days: float) -> np.
     last = np.minimum(steps.ends - 1, day)
     middle = steps.starts.astype("datetime64[h]") + (
         (last - steps.starts).astype(np.int64) * 12).astype("timedelta64[h]")
-    age = (day.astype("datetime64[h]") - middle).astype(float) / 24.0
+    age: npt.NDArray[np.float64] = (day.astype("datetime64[h]") - middle).astype(float) / 24.0
     return 0.5 ** (np.maximum(age, 0.0) / half_life_days)

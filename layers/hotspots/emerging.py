@@ -40,6 +40,7 @@ Precedence, where the definitions overlap (the first rule in `_PRECEDENCE` wins)
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 
 from layers.hotspots.trend import MannKendall, mann_kendall
 
@@ -168,10 +169,11 @@ def _side_rules(this: np.ndarray, other: np.ndarray, towards: np.ndarray, away: 
     }
 
 
-def _final_run(flags: np.ndarray) -> np.ndarray:
+def _final_run(flags: npt.NDArray[np.bool_]) -> npt.NDArray[np.intp]:
     """Length of the unbroken run of True values ending at the last column of each row."""
     steps = flags.shape[1]
-    off_from_end = np.argmin(flags[:, ::-1], axis=1)  # first False counting from the end
+    # first False counting from the end
+    off_from_end: npt.NDArray[np.intp] = np.argmin(flags[:, ::-1], axis=1)
     return np.where(flags.all(axis=1), steps, off_from_end)
 
 

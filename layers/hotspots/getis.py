@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
+import numpy.typing as npt
 import scipy.sparse as sp
 from scipy.special import ndtr
 
@@ -350,6 +351,7 @@ def z_scores(lag: np.ndarray, w: np.ndarray, xbar: np.ndarray, s: np.ndarray, n:
     return z
 
 
-def two_sided_p(z: np.ndarray) -> np.ndarray:
+def two_sided_p(z: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     """Two-sided p-values of standard normal z-scores."""
-    return 2.0 * ndtr(-np.abs(z))
+    lower: npt.NDArray[np.float64] = ndtr(-np.abs(z))  # scipy.special has no type hints
+    return 2.0 * lower

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -44,7 +45,7 @@ def end_of_day(day: dt.date) -> dt.datetime:
 
 def load_score_inputs(conn: sa.Connection, *, as_of: dt.date,
                 known_by: dt.datetime | None = None, cells: np.ndarray | None = None,
-                ward_code: str | None = None, wards: sa.Select | None = None
+                ward_code: str | None = None, wards: sa.Select[str] | None = None
                 ) -> ScoreInputs:
     """Load the located reports, incidents, places and level history known by the cut-off.
 
@@ -95,7 +96,7 @@ def load_score_inputs(conn: sa.Connection, *, as_of: dt.date,
     return ScoreInputs(reports, incidents, places, history, grid, res, known_by)
 
 
-def _only(cells: np.ndarray | None, ward_code: str | None, wards: sa.Select | None
+def _only(cells: np.ndarray | None, ward_code: str | None, wards: sa.Select[str] | None
           ) -> Callable[[sa.Table], list[sa.ColumnElement[bool]]]:
     """The extra conditions of `load_score_inputs`'s filters, for one record table."""
     names = None if cells is None else [str(c) for c in h3index.cells_to_str(
@@ -125,7 +126,7 @@ def stored_after(conn: sa.Connection, known_by: dt.datetime, *, as_of: dt.date) 
     return int(late)
 
 
-def _read(conn: sa.Connection, query: sa.Select) -> pd.DataFrame:
+def _read(conn: sa.Connection, query: sa.Select[*tuple[Any, ...]]) -> pd.DataFrame:
     result = conn.execute(query)
     return pd.DataFrame(result.all(), columns=list(result.keys()))
 

@@ -25,6 +25,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 MIN_STEPS = 3
 # Budget for one chunk's pairwise temporaries (chunk x T x T float64 values, about twice the
@@ -157,7 +158,7 @@ def _pairwise(x: np.ndarray, i: np.ndarray, j: np.ndarray) -> tuple[np.ndarray, 
     return s, _row_medians(diff)
 
 
-def _row_medians(values: np.ndarray) -> np.ndarray:
+def _row_medians(values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     """Median of each row, as `numpy.median`, partitioning `values` in place.
 
     One in-place partition around the upper middle plus a max over the lower half is several
@@ -168,7 +169,8 @@ def _row_medians(values: np.ndarray) -> np.ndarray:
     upper = values[:, half]
     if values.shape[1] % 2:
         return upper.copy()
-    return (values[:, :half].max(axis=1) + upper) / 2
+    lower: npt.NDArray[np.float64] = values[:, :half].max(axis=1)
+    return (lower + upper) / 2
 
 
 def _tie_sums(x: np.ndarray) -> np.ndarray:

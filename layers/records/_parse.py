@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -189,7 +189,7 @@ _CONTROL_RE = re.compile(f"[{_CONTROL}]")
 _CHAR_NAMES = {0: "NUL", 0x1B: "escape", 0x7F: "delete"}
 
 
-def to_text(problems: Problems, values: pd.Series, column: str, stored: sa.Column
+def to_text(problems: Problems, values: pd.Series, column: str, stored: sa.Column[Any]
             ) -> pd.Series:
     r"""Strip text and turn blanks into ``None``, for the store column ``stored``.
 
@@ -235,7 +235,7 @@ def to_text(problems: Problems, values: pd.Series, column: str, stored: sa.Colum
     return out.astype(object).where((out != "") & ~bad & ~long, None)
 
 
-def text_problem(text: str, stored: sa.Column) -> str | None:
+def text_problem(text: str, stored: sa.Column[Any]) -> str | None:
     """Why ``text`` cannot be stored in ``stored`` (`to_text`'s rule for one value), or None.
 
     Examples

@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from layers.records.places import CATEGORIES, EXPLOITATION_TYPES
@@ -106,7 +107,7 @@ def in_authority(ward_codes: pd.Series, f: MapFilter,
     return np.array(ward_codes.isin(codes), dtype=bool)  # a writable copy
 
 
-def lists_type(types: pd.Series, exploitation_type: str) -> np.ndarray:
+def lists_type(types: pd.Series, exploitation_type: str) -> npt.NDArray[np.bool_]:
     """Which semicolon-separated type lists name ``exploitation_type``.
 
     Examples
@@ -115,7 +116,9 @@ def lists_type(types: pd.Series, exploitation_type: str) -> np.ndarray:
     [True, False, False]
     """
     padded = ";" + types.fillna("").astype(str).str.replace(" ", "") + ";"
-    return padded.str.contains(f";{exploitation_type};", regex=False).to_numpy()
+    found: npt.NDArray[np.bool_] = padded.str.contains(
+        f";{exploitation_type};", regex=False).to_numpy()
+    return found
 
 
 def filter_places(places: pd.DataFrame, f: MapFilter,

@@ -24,6 +24,7 @@ from typing import IO, Any
 
 import geopandas as gpd
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import pyogrio
 import sqlalchemy as sa
@@ -155,7 +156,7 @@ def import_file(store: Store, kind: str, path: str | Path, *, rejects: str | Pat
     path = Path(path)
     geo = path.suffix.lower() in GEO_SUFFIXES
 
-    def attempt() -> tuple[ImportResult, Generator, _Step]:
+    def attempt() -> tuple[ImportResult, _Chunks, _Step]:
         result = ImportResult(kind, str(path))
 
         def step(ctx: _Context, sink: _Rejects, raw: pd.DataFrame, rows: pd.Series) -> None:
@@ -180,7 +181,7 @@ def import_police_uk(store: Store, path: str | Path, *, rejects: str | Path | No
     """Import one published police.uk street-level crime CSV, unchanged."""
     path = Path(path)
 
-    def attempt() -> tuple[ImportResult, Generator, _Step]:
+    def attempt() -> tuple[ImportResult, _Chunks, _Step]:
         result = ImportResult("police-uk", str(path))
         counter = incidents.OccurrenceCounter()
 
@@ -204,7 +205,7 @@ def import_postcodes(store: Store, path: str | Path, *, rejects: str | Path | No
     path = Path(path)
     table = schema.postcodes
 
-    def attempt() -> tuple[ImportResult, Generator, _Step]:
+    def attempt() -> tuple[ImportResult, _Chunks, _Step]:
         result = ImportResult("postcodes", str(path))
 
         def step(ctx: _Context, sink: _Rejects, raw: pd.DataFrame, rows: pd.Series) -> None:
@@ -225,9 +226,11 @@ def import_postcodes(store: Store, path: str | Path, *, rejects: str | Path | No
 
 
 _Step = Callable[["_Context", "_Rejects", pd.DataFrame, pd.Series], None]
+# (chunk, spreadsheet row numbers) pairs, as `_read_csv` and `_read_own_format` yield them
+_Chunks = Generator[tuple[pd.DataFrame, pd.Series], None, None]
 
 
-def _run(store: Store, attempt: Callable[[], tuple[ImportResult, Generator, _Step]], *,
+def _run(store: Store, attempt: Callable[[], tuple[ImportResult, _Chunks, _Step]], *,
          rejects: str | Path | None, progress: bool, actor: str | None) -> ImportResult:
     """Stage every chunk through ``step``, then apply them all in one short write transaction.
 
@@ -306,7 +309,7 @@ def _kept(spec: Kind, raw: pd.DataFrame) -> pd.DataFrame:
 # --- reading -----------------------------------------------------------------------------
 
 def _read_csv(path: Path, chunk_rows: int, *, lower: bool, names: tuple[str, ...] | None = None
-              ) -> Generator[tuple[pd.DataFrame, pd.Series], None, None]:
+              ) -> _Chunks:
     """Yield (text chunk, spreadsheet row numbers); raise ImportFileError if unreadable."""
     if not path.is_file():
         msg = f"{path}: no such file"
@@ -329,14 +332,14 @@ def _read_csv(path: Path, chunk_rows: int, *, lower: bool, names: tuple[str, ...
 
 
 def _read_own_format(path: Path, spec: Kind, result: ImportResult, chunk_rows: int
-                     ) -> Generator[tuple[pd.DataFrame, pd.Series], None, None]:
+                     ) -> _Chunks:
     """Yield chunks with every known column present; check the header on the first."""
     if path.suffix.lower() in GEO_SUFFIXES:
         if spec.name != "places":
             msg = (f"{path}: GeoJSON and GeoPackage are accepted for places only; give "
                    f"{spec.name} as CSV")
             raise ImportFileError(msg)
-        source: Generator = (chunk for chunk in [_read_points(path, layer=spec.name)])
+        source: _Chunks = (chunk for chunk in [_read_points(path, layer=spec.name)])
     else:
         source = _read_csv(path, chunk_rows, lower=True)
     with closing(source):
@@ -366,8 +369,8 @@ def _check_header(path: Path, spec: Kind, columns: list[str], result: ImportResu
 
 
 def _required(spec: Kind) -> tuple[str, ...]:
-    module = {"places": places, "reports": reports, "activities": activities}[spec.name]
-    return module.REQUIRED
+    return {"places": places.REQUIRED, "reports": reports.REQUIRED,
+            "activities": activities.REQUIRED}[spec.name]
 
 
 def _read_points(path: Path, *, layer: str) -> tuple[pd.DataFrame, pd.Series]:
@@ -531,14 +534,15 @@ class _Context:
 
 
 def _at(out: pd.DataFrame, known: pd.Series, found: pd.DataFrame, *, key: str = "place_ref"
-        ) -> np.ndarray:
+        ) -> npt.NDArray[np.bool_]:
     """Rows whose own coordinates are those ``found`` for their ``key`` (to about 0.1 mm)."""
     lat = out[key].map(found["lat"]).to_numpy(dtype=float)
     lng = out[key].map(found["lng"]).to_numpy(dtype=float)
     own_lat, own_lng = out["lat"].to_numpy(dtype=float), out["lng"].to_numpy(dtype=float)
-    close = (np.isclose(own_lat, lat, rtol=0, atol=1e-9)
-             & np.isclose(own_lng, lng, rtol=0, atol=1e-9))
-    return known.to_numpy(dtype=bool) & close
+    close: npt.NDArray[np.bool_] = (np.isclose(own_lat, lat, rtol=0, atol=1e-9)
+                                    & np.isclose(own_lng, lng, rtol=0, atol=1e-9))
+    known_rows: npt.NDArray[np.bool_] = known.to_numpy(dtype=bool)
+    return known_rows & close
 
 
 def _bad_rows(problems: pd.DataFrame, n: int) -> np.ndarray:

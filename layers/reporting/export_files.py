@@ -103,7 +103,7 @@ def csv_bytes(frame: gpd.GeoDataFrame) -> bytes:
         table["longitude"] = shapely.get_x(geoms)
     wkt = shapely.to_wkt(geoms, rounding_precision=WKT_DECIMALS)
     table["geometry_wkt"] = pd.Series(wkt, index=table.index, dtype=object)
-    text = spreadsheet.neutralise_csv(table).to_csv(
+    text: str = spreadsheet.neutralise_csv(table).to_csv(
         index=False, quoting=csv.QUOTE_NONNUMERIC, lineterminator="\r\n")
     return text.encode("utf-8-sig")
 

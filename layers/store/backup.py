@@ -28,11 +28,11 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from layers.store import files as _files
+from layers.store import schema
 from layers.store.engine import (
     SQLITE_BUSY_TIMEOUT_MS,
     Store,
     known_revisions,
-    schema,
     upgrade_schema,
 )
 

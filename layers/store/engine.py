@@ -13,7 +13,7 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import geopandas as gpd
 import numpy as np
@@ -237,9 +237,10 @@ def utcnow() -> datetime:
 # --- writing records ---------------------------------------------------------------------
 
 _IN_BATCH = 900  # stays under SQLite's bound-parameter limit
+_T = TypeVar("_T")
 
 
-def batched(values: list, size: int = _IN_BATCH) -> Iterator[list]:
+def batched(values: list[_T], size: int = _IN_BATCH) -> Iterator[list[_T]]:
     """Yield successive slices of ``values``."""
     for start in range(0, len(values), size):
         yield values[start:start + size]
@@ -279,7 +280,7 @@ class UpsertCounts:
         return self
 
 
-def fetch_by_keys(conn: sa.Connection, table: sa.Table, key: str, keys: list,
+def fetch_by_keys(conn: sa.Connection, table: sa.Table, key: str, keys: list[Any],
                   columns: list[str]) -> pd.DataFrame:
     """Existing rows of ``table`` whose ``key`` is in ``keys``."""
     cols = [table.c[c] for c in dict.fromkeys(["id", key, *columns])]
@@ -400,7 +401,7 @@ def _same(a: Any, b: Any) -> bool:
         return bool(np.isclose(float(a), float(b), rtol=0, atol=1e-12))
     if isinstance(a, datetime) and isinstance(b, datetime):
         return a.replace(tzinfo=None) == b.replace(tzinfo=None)
-    return a == b
+    return bool(a == b)
 
 
 # --- areas -------------------------------------------------------------------------------

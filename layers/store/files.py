@@ -17,7 +17,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO
+from typing import IO, Any, BinaryIO, Literal, TextIO, overload
 
 PRIVATE_MODE = 0o600
 PRIVATE_UMASK = 0o077
@@ -72,8 +72,17 @@ def create_private(path: str | os.PathLike[str]) -> Path:
     return Path(path)
 
 
+@overload
+def open_private(path: str | os.PathLike[str], *, text: Literal[True] = ...,
+                 newline: str | None = None) -> TextIO: ...
+@overload
+def open_private(path: str | os.PathLike[str], *, text: Literal[False],
+                 newline: str | None = None) -> BinaryIO: ...
+@overload
 def open_private(path: str | os.PathLike[str], *, text: bool = True,
-                 newline: str | None = None) -> IO:
+                 newline: str | None = None) -> IO[Any]: ...
+def open_private(path: str | os.PathLike[str], *, text: bool = True,
+                 newline: str | None = None) -> IO[Any]:
     """Open ``path`` for writing from empty, as a 0600 file (also when it existed)."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_MODE)
     try:

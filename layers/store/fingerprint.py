@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -34,8 +35,9 @@ STAMPS: Mapping[str, tuple[str, ...]] = {
 }
 
 
-def _parts(tables: Sequence[sa.Table]) -> list[sa.ColumnElement]:
-    columns: list[sa.ColumnElement] = []
+def _parts(tables: Sequence[sa.Table]) -> list[sa.ColumnElement[Any]]:
+    # the highest ids and the newest stamps: ints and datetimes
+    columns: list[sa.ColumnElement[Any]] = []
     for table in (*tables, schema.imports):
         columns.append(sa.select(sa.func.max(table.c.id)).scalar_subquery())
         columns += [sa.select(sa.func.max(table.c[stamp])).scalar_subquery()

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections.abc import Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -16,8 +17,9 @@ class Page(NamedTuple):
     total: int
 
 
-def page_of(conn: sa.Connection, stmt: sa.Select, order: list, columns: tuple[str, ...], *,
-          limit: int | None, offset: int) -> Page:
+def page_of(conn: sa.Connection, stmt: sa.Select[*tuple[Any, ...]],
+            order: Sequence[sa.ColumnElement[Any]], columns: tuple[str, ...], *,
+            limit: int | None, offset: int) -> Page:
     """Count ``stmt``'s rows, then fetch one ordered page of them."""
     count = conn.scalar(sa.select(sa.func.count()).select_from(stmt.subquery()))
     paged = stmt.order_by(*order).offset(offset)

@@ -9,6 +9,9 @@ falls outside every loaded boundary keeps ``ward_code`` NULL and ``outside_areas
 
 from __future__ import annotations
 
+import datetime as dt
+from typing import Any
+
 import sqlalchemy as sa
 
 # The most characters a Text column takes, unless its ``info`` says otherwise
@@ -27,14 +30,14 @@ metadata = sa.MetaData(
 )
 
 
-def _stamps() -> list[sa.Column]:
+def _stamps() -> list[sa.Column[dt.datetime]]:
     return [
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     ]
 
 
-def _location() -> list[sa.Column]:
+def _location() -> list[sa.Column[Any]]:
     """Columns shared by every located record."""
     return [
         sa.Column("lat", sa.Float),
@@ -217,7 +220,7 @@ score_runs = sa.Table(
 )
 
 
-def _run_id() -> sa.Column:
+def _run_id() -> sa.Column[int]:
     return sa.Column("run_id", sa.Integer, sa.ForeignKey("score_runs.id", ondelete="CASCADE"),
                      primary_key=True)
 
@@ -382,7 +385,7 @@ audit_head = sa.Table(
 )
 
 
-def max_chars(column: sa.Column) -> int:
+def max_chars(column: sa.Column[Any]) -> int:
     """The most characters ``column`` takes: a String's length, a Text's `TEXT_MAX_CHARS`.
 
     Examples

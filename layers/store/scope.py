@@ -56,13 +56,13 @@ def describe(scope: Scope) -> str:
     return ", ".join(sorted(scope)) or "no authority"
 
 
-def ward_select(scope: frozenset[str]) -> sa.Select:
+def ward_select(scope: frozenset[str]) -> sa.Select[str]:
     """The codes of the loaded wards of the authorities in ``scope``, as a subquery."""
     a = schema.areas
     return sa.select(a.c.code).where(a.c.authority_code.in_(sorted(scope)))
 
 
-def where(ward_column: sa.ColumnElement, scope: Scope) -> list[sa.ColumnElement[bool]]:
+def where(ward_column: sa.ColumnElement[str], scope: Scope) -> list[sa.ColumnElement[bool]]:
     """Conditions keeping rows whose ``ward_column`` is a ward in ``scope`` (none for ``None``).
 
     A NULL ward (a record outside every loaded ward) is in no scope.
@@ -72,7 +72,7 @@ def where(ward_column: sa.ColumnElement, scope: Scope) -> list[sa.ColumnElement[
     return [ward_column.in_(ward_select(scope))]
 
 
-def authority_where(authority_column: sa.ColumnElement, scope: Scope
+def authority_where(authority_column: sa.ColumnElement[str], scope: Scope
                     ) -> list[sa.ColumnElement[bool]]:
     """Conditions keeping rows whose ``authority_column`` is in ``scope`` (none for ``None``)."""
     if scope is None:

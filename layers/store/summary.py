@@ -56,7 +56,7 @@ def _count(conn: sa.Connection, table: sa.Table, where: Any = None) -> int:
     return int(conn.scalar(query) or 0)
 
 
-def _by(conn: sa.Connection, table: sa.Table, column: sa.Column) -> dict[str, int]:
+def _by(conn: sa.Connection, table: sa.Table, column: sa.Column[Any]) -> dict[str, int]:
     rows = conn.execute(sa.select(column, sa.func.count()).select_from(table)
                         .where(_live(table)).group_by(column)
                         .order_by(sa.func.count().desc(), column)).all()

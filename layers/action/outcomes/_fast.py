@@ -22,6 +22,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from geo import h3index
@@ -69,7 +70,8 @@ def _closest(pool: np.ndarray, levels: np.ndarray, level: float, n: int) -> np.n
     return pool[order]
 
 
-def _split(origin: np.ndarray, values: np.ndarray, n: int) -> list[np.ndarray]:
+def _split(origin: np.ndarray, values: npt.NDArray[np.intp], n: int
+           ) -> list[npt.NDArray[np.intp]]:
     """``values`` grouped by ``origin`` (sorted, 0..n-1), each group sorted and unique."""
     bounds = np.searchsorted(origin, np.arange(n + 1))
     return [np.unique(values[a:b]) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
@@ -147,7 +149,8 @@ class CellSpace:
         found = [self._pair_ward[a:b] for a, b in zip(lo, hi, strict=True) if b > a]
         return np.unique(np.concatenate(found)) if found else np.array([], dtype=np.int64)
 
-    def _pool(self, wards: np.ndarray, near: np.ndarray) -> np.ndarray:
+    def _pool(self, wards: np.ndarray, near: npt.NDArray[np.intp]) -> npt.NDArray[np.intp]:
+        pool: npt.NDArray[np.intp]
         if len(wards) == 1:
             pool = self._pools[int(wards[0])]
         else:

@@ -83,6 +83,7 @@ from statistics import NormalDist
 from typing import Any, NamedTuple
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from geo import h3index
@@ -338,7 +339,8 @@ def net_effect(counts: Counts) -> float:
 
 def _canonical(cells: Sequence[str] | np.ndarray) -> list[str]:
     """Validated lower-case hex ids; raises `geo.h3index.H3Error` naming a bad one."""
-    return h3index.cells_to_str(h3index.str_to_cells(list(cells))).tolist()
+    ids: list[str] = h3index.cells_to_str(h3index.str_to_cells(list(cells))).tolist()
+    return ids
 
 
 def _disk(cells: list[str], k: int) -> set[str]:
@@ -421,7 +423,8 @@ def _closest(pool: pd.DataFrame, level: float, n: int) -> list[str]:
     """
     distance = np.abs(pool["before"].to_numpy(dtype=np.float64) - level)
     order = np.argsort(distance, kind="stable")[:n]
-    return pool["h3_cell"].to_numpy()[order].tolist()
+    cells: list[str] = pool["h3_cell"].to_numpy()[order].tolist()
+    return cells
 
 
 def choose_areas(target_cells: Sequence[str], candidate_cells: pd.DataFrame, *,
@@ -485,14 +488,17 @@ def choose_areas(target_cells: Sequence[str], candidate_cells: pd.DataFrame, *,
 
 # --- counting ------------------------------------------------------------------------------
 
-def _to_days(values: pd.Series) -> np.ndarray:
+def _to_days(values: pd.Series) -> npt.NDArray[np.datetime64]:
     """Dates, datetimes or strings as ``datetime64[D]`` (local wall-clock day if tz-aware)."""
+    days: npt.NDArray[np.datetime64]
     if values.dtype.kind == "M":  # already naive datetime64: no parsing
-        return values.to_numpy().astype("datetime64[D]")
+        days = values.to_numpy().astype("datetime64[D]")
+        return days
     stamps = pd.to_datetime(values)
     if isinstance(stamps.dtype, pd.DatetimeTZDtype):
         stamps = stamps.dt.tz_localize(None)
-    return stamps.to_numpy().astype("datetime64[D]")
+    days = stamps.to_numpy().astype("datetime64[D]")
+    return days
 
 
 def _windows(days_col: pd.Series, start: date, days: int) -> tuple[np.ndarray, np.ndarray]:

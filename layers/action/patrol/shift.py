@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from typing import Any, TypeGuard
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from geo.crs import latlng_to_bng
@@ -164,7 +165,7 @@ def officer_groups(n_cells: int, officers: int) -> np.ndarray:
 
 
 def travel_minutes(lat: np.ndarray, lng: np.ndarray, *,
-                   speed_kmh: float = DEFAULT_SPEED_KMH) -> np.ndarray:
+                   speed_kmh: float = DEFAULT_SPEED_KMH) -> npt.NDArray[np.int64]:
     """Whole minutes from each point to the next, the last back to the first.
 
     Straight-line distance in British National Grid metres at ``speed_kmh``, rounded up.

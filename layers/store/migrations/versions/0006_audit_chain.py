@@ -16,7 +16,7 @@ Create Date: 2026-12-04
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import sqlalchemy as sa
 from alembic import op
@@ -41,7 +41,7 @@ _log = sa.table(
 )
 
 
-def _digest(row: dict) -> str:
+def _digest(row: Mapping[str, object]) -> str:
     """`layers.store.audit.row_digest` as of this revision (frozen: old rows keep verifying)."""
     fields = {}
     for name, value in row.items():
