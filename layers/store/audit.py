@@ -40,7 +40,7 @@ from layers.store.engine import Store, StoreError, utcnow
 
 ACTIONS = (
     "login", "logout", "denied", "read_place", "read_notes", "read_list", "export",
-    "import", "review", "erase", "purge", "briefing", "users",
+    "import", "review", "erase", "purge", "briefing", "users", "edit",
 )
 OUTCOMES = ("ok", "failed", "denied", "locked", "not_found", "invalid", "conflict", "error")
 COLUMNS = ("id", "at", "user_name", "role", "action", "object_type", "object_ids", "client",

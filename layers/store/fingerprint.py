@@ -27,7 +27,7 @@ import sqlalchemy as sa
 
 from layers.store import schema
 
-WRITE_ACTIONS = ("import", "review", "erase", "purge")
+WRITE_ACTIONS = ("import", "review", "erase", "purge", "edit")
 # Columns read as the newest value of a small table whose rows are edited in place.
 STAMPS: Mapping[str, tuple[str, ...]] = {
     "places": ("updated_at", "erased_at"),

@@ -116,6 +116,7 @@ places = sa.Table(
     sa.Column("status", sa.String(16), nullable=False, server_default="open"),
     sa.Column("notes", sa.Text),
     *_stamps(),
+    sa.Column("version", sa.Integer, nullable=False, server_default="1"),
     sa.CheckConstraint("mace_level BETWEEN 1 AND 4", name="mace_level"),
 )
 
@@ -132,6 +133,8 @@ place_levels = sa.Table(
     sa.Column("to_level", sa.SmallInteger, nullable=False),
     sa.Column("reason", sa.Text, nullable=False, info={"max_chars": 2000}),
     sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("decided_by", sa.String(64)),  # migration 0008: who, and in which
+    sa.Column("decision_ref", sa.String(64)),  # meeting or triage note
 )
 
 reports = sa.Table(
@@ -153,6 +156,7 @@ reports = sa.Table(
     sa.Column("handling_code", sa.String(1)),
     sa.Column("summary", sa.Text),
     *_stamps(),
+    sa.Column("version", sa.Integer, nullable=False, server_default="1"),
     sa.CheckConstraint("mace_level BETWEEN 1 AND 4", name="mace_level"),
 )
 
@@ -172,6 +176,7 @@ activities = sa.Table(
     sa.Column("outcome", sa.Text),
     sa.Column("jag_ref", sa.String(64)),
     *_stamps(),
+    sa.Column("version", sa.Integer, nullable=False, server_default="1"),
 )
 
 incidents = sa.Table(
@@ -194,6 +199,28 @@ incidents = sa.Table(
 )
 
 LOCATED_TABLES = (places, reports, activities, incidents)
+VERSIONED_TABLES = (places, reports, activities)
+
+# --- versions of edited records (migration 0008) --------------------------------------------
+# One row per change made through placerisk (forms, API, CLI): the record's new version, who,
+# when, why, and the changed columns' values before and after, as JSON. A record as it was
+# known at time T is its current row with the ``before`` of every later change put back.
+record_changes = sa.Table(
+    "record_changes",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("table_name", sa.String(16), nullable=False),
+    sa.Column("record_id", sa.Integer, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("action", sa.String(16), nullable=False),
+    sa.Column("changed_at", sa.DateTime(timezone=True), nullable=False, index=True),
+    sa.Column("changed_by", sa.String(64), nullable=False),
+    sa.Column("role", sa.String(16)),
+    sa.Column("reason", sa.Text, info={"max_chars": 2000}),
+    sa.Column("before_json", sa.Text, nullable=False),
+    sa.Column("after_json", sa.Text, nullable=False),
+    sa.UniqueConstraint("table_name", "record_id", "version"),
+)
 
 # --- scoring runs (migration 0002) ---------------------------------------------------------
 # Per-step series are stored as little-endian float64 (bool for significance) byte strings:
