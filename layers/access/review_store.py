@@ -393,6 +393,9 @@ def _delete(conn: sa.Connection, ids: list[int], now: dt.datetime) -> None:
         for table in (schema.reports, schema.activities):
             conn.execute(sa.update(table).where(table.c.place_id.in_(chunk))
                          .values(place_id=None, updated_at=now))
+        changes = schema.record_changes  # the places' versions: their values go with them
+        conn.execute(sa.delete(changes).where(changes.c.table_name == "places",
+                                              changes.c.record_id.in_(chunk)))
         for table in (schema.place_reviews, schema.place_levels, schema.places):
             key = table.c.id if table is schema.places else table.c.place_id
             conn.execute(sa.delete(table).where(key.in_(chunk)))
@@ -403,10 +406,10 @@ def purge(store: Store, *, older_than_days: int, apply: bool, user: str,
           now: dt.datetime | None = None) -> Purge:
     """List (dry run) or delete for good the places erased more than ``older_than_days`` ago.
 
-    Applied, the places, their level history and reviews are deleted and the reports and
-    activities naming them unlinked (``place_id`` cleared), in one transaction with one
-    audit row (action ``purge``, the place ids and the counts). A dry run changes nothing
-    and writes no audit row.
+    Applied, the places, their level history, reviews and versions (``record_changes``) are
+    deleted and the reports and activities naming them unlinked (``place_id`` cleared), in
+    one transaction with one audit row (action ``purge``, the place ids and the counts). A
+    dry run changes nothing and writes no audit row.
 
     Raises
     ------

@@ -2,8 +2,10 @@
 
 "Known" means stored: a record counts only if its ``created_at`` is not after the cut-off,
 whatever its event date, so a run for a past JAG meeting is reproduced exactly however many
-late records arrived since. (Records edited in place after the cut-off carry their new
-values: the store keeps no versions of an edited row. An erased place is left out
+late records arrived since. A place edited through placerisk after the cut-off (moved, say)
+counts as it was then (`layers.records.edits_store.as_known_at`); its level is read from the
+level history, which keeps when each decision was recorded. (Rows changed by a re-import
+carry their new values: imports keep no versions yet. An erased place is left out
 altogether, also when an earlier run is reproduced.)
 """
 
@@ -20,6 +22,7 @@ import shapely
 import sqlalchemy as sa
 
 from geo import h3index
+from layers.records.edits_store import as_known_at
 from layers.store import schema
 from layers.store.engine import resolution
 
@@ -80,8 +83,9 @@ def load_score_inputs(conn: sa.Connection, *, as_of: dt.date,
                              i.c.month <= as_of.strftime("%Y-%m"), *only(i)))
     live = p.c.erased_at.is_(None)  # an erased place is gone, from past runs' inputs too
     place_filter = (p.c.h3_cell.is_not(None), p.c.created_at <= known_by, live, *only(p))
-    places = _read(conn, sa.select(p.c.id, p.c.source_id, p.c.h3_cell, p.c.ward_code)
-                   .where(*place_filter))
+    places = as_known_at(conn, p, _read(conn, sa.select(p.c.id, p.c.source_id, p.c.h3_cell,
+                                                          p.c.ward_code).where(*place_filter)),
+                         known_by)  # a place moved since: where it was then
     of_places = [h.c.place_id.in_(sa.select(p.c.id).where(*place_filter) if filtered
                                   else sa.select(p.c.id).where(live))]
     history = _read(conn, sa.select(h.c.place_id, h.c.changed_on, h.c.to_level)

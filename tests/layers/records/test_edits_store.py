@@ -17,6 +17,7 @@ from layers.store.engine import Store, replace_areas
 from tests.api.conftest import make_areas
 
 ANA = Actor("ana", "analyst", "10.0.0.9")
+LATE = dt.date(2100, 1, 1)  # after anything a test stores: no test follows the calendar
 BEN = Actor("ben", "analyst")
 PLACE = {"name": "Chicken Hut", "category": "takeaway", "latitude": 54.57,
          "longitude": -1.32, "mace_level": 3, "exploitation_types": "cce",
@@ -186,3 +187,35 @@ def test_a_changes_values_are_json_of_the_changed_columns(wards: Store) -> None:
         text = conn.scalar(sa.select(schema.record_changes.c.after_json).where(
             schema.record_changes.c.version == 2))
     assert json.loads(text) == {"review_due": "2026-02-28"}
+
+
+def test_purging_an_erased_place_deletes_its_versions_too(wards: Store) -> None:
+    from layers.access import review_store
+
+    edits.create_place(wards, {**PLACE, "place_id": "P1"}, actor=ANA)
+    edits.update_place(wards, "P1", {"notes": "more"}, version=1, actor=BEN)
+    edits.close_place(wards, "P1", reason="gone", version=2, actor=BEN)
+    review_store.erase(wards, "P1", user="ana")
+    with wards.connect() as conn:
+        assert conn.scalar(sa.select(sa.func.count()).select_from(schema.record_changes)) == 3
+    review_store.purge(wards, older_than_days=0, apply=True, user="ana",
+                       now=dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1))
+    with wards.connect() as conn:
+        assert conn.scalar(sa.select(sa.func.count()).select_from(schema.record_changes)) == 0
+
+
+def test_a_run_reproduced_as_of_before_a_move_scores_the_place_where_it_was(wards: Store) -> None:
+    from layers.hotspots.inputs import load_score_inputs
+
+    edits.create_place(wards, {**PLACE, "place_id": "P1"}, actor=ANA)
+    with wards.connect() as conn:
+        cut = conn.scalar(sa.select(schema.places.c.updated_at))
+        before = load_score_inputs(conn, as_of=LATE, known_by=cut).places
+    edits.update_place(wards, "P1", {"latitude": 54.59, "longitude": -1.34}, version=1,
+                       actor=BEN)
+    with wards.connect() as conn:
+        then = load_score_inputs(conn, as_of=LATE, known_by=cut).places
+        now = load_score_inputs(conn, as_of=LATE).places
+    assert then["h3_cell"].tolist() == before["h3_cell"].tolist()
+    assert then["key"].tolist() == before["key"].tolist()
+    assert now["h3_cell"].tolist() != before["h3_cell"].tolist()
