@@ -18,13 +18,14 @@ from api import auth, pages
 from api.results import DEFAULT_RETRY_S, Busy
 from layers import errors
 from layers.access.review_store import ReviewStateError
+from layers.records.edits_store import FieldErrors, VersionConflict
 from layers.records.filters import FilterError
 from layers.store.engine import StoreError
 
 # Domain errors that reach a route, and the HTTP status each becomes.
 ERROR_STATUS: dict[type[Exception], int] = {
     StoreError: 503, errors.NotFoundError: 404, errors.ParameterError: 422,
-    FilterError: 422, ReviewStateError: 409,
+    FilterError: 422, ReviewStateError: 409, VersionConflict: 409,
 }
 
 
@@ -72,10 +73,21 @@ def validation_details(errors: Sequence[Any]) -> list[dict[str, Any]]:
             for error in errors]
 
 
+async def field_errors(request: Request, exc: Exception) -> Response:
+    """A 422 naming each refused field and why (``loc``, ``msg``), never the value sent."""
+    if pages.is_page(request):
+        return await error_handler(422)(request, exc)
+    problems = exc.problems if isinstance(exc, FieldErrors) else []
+    detail = [{"loc": ["body", p.field], "msg": p.reason, "type": "value_error"}
+              for p in problems]
+    return JSONResponse({"detail": detail}, status_code=422)
+
+
 def install(app: FastAPI) -> None:
     """Answer every error of `ERROR_STATUS`, of validation, of a full queue and of sign-in."""
     for error, status in ERROR_STATUS.items():
         app.add_exception_handler(error, error_handler(status))
+    app.add_exception_handler(FieldErrors, field_errors)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(Busy, busy)
     for error, handler in auth.HANDLERS.items():

@@ -97,6 +97,14 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/briefing.pdf"): Rule(STAFF, audit="briefing", object_type="briefing",
                                    object_param="meeting"),
     ("GET", "/api/audit"): Rule(ADMIN),
+    # records written by named people: layers.records.edits_store writes the audit rows ("edit")
+    ("POST", "/api/places"): Rule(STAFF),
+    ("PATCH", "/api/places/{place_id}"): Rule(STAFF),
+    **_rules(STAFF, "/api/places/{place_id}/level", "/api/places/{place_id}/close",
+             method="POST"),
+    ("GET", "/api/places/{place_id}/history"): Rule(STAFF, audit="read_notes",
+                                                    object_type="place",
+                                                    object_param="place_id"),
     # review and retention: layers.access.review_store writes its own audit rows ("review", "erase")
     **_rules(STAFF, "/api/places/{place_id}/review", "/api/places/{place_id}/review/form",
              "/api/places/{place_id}/erase", method="POST"),

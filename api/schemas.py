@@ -57,6 +57,8 @@ class PlacePublic(_Public):
     assessed_on: dt.date | None = None
     review_due: dt.date | None = None
     status: str
+    version: int = Field(default=1, description="Goes up by one at every change: an edit "
+                                                "names the version it was made from.")
 
 
 class LevelChange(_Public):
@@ -68,6 +70,9 @@ class LevelChange(_Public):
     reason: str | None = Field(
         default=None, description="Why, in the analyst's words: analysts and admins only "
                                   "(free text, like notes); null for other roles.")
+    decided_by: str | None = Field(default=None, description="Who decided (an account).")
+    decision_ref: str | None = Field(default=None, description="The MACE meeting or triage "
+                                                               "note it was decided in.")
 
 
 class PlaceActivity(_Public):
@@ -539,3 +544,94 @@ class MePublic(BaseModel):
     authorities: list[str] | None
     csrf_token: str
     expires_at: str
+
+
+# --- writes of places (layers.records.edits_store) -------------------------------------------
+
+_Value = str | float | int | None
+
+
+class PlaceFields(BaseModel):
+    """A place's fields as the places import names them; each is checked by its rules."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: _Value = None
+    category: _Value = Field(default=None, description="A place category, such as takeaway.")
+    address: _Value = None
+    postcode: _Value = Field(default=None, description="Locates the place when no "
+                                                       "coordinates are given.")
+    latitude: _Value = None
+    longitude: _Value = None
+    exploitation_types: _Value = Field(default=None, description="Semicolon-separated: "
+                                                                 "cse;cce")
+    source_agency: _Value = None
+    assessed_on: _Value = Field(default=None, description="YYYY-MM-DD")
+    review_due: _Value = Field(default=None, description="YYYY-MM-DD")
+    notes: _Value = Field(default=None, description="Free text: analysts only.")
+
+
+class PlaceCreate(PlaceFields):
+    """A new place: name, category, a level and a location are needed."""
+
+    place_id: _Value = Field(default=None, description="Your id; made up when not given.")
+    mace_level: _Value = Field(default=None, description="MACE level 1-4.")
+    level_reason: _Value = Field(default=None, description="Why this first level.")
+
+
+class PlaceUpdate(PlaceFields):
+    """Some fields of a place: only those given change. ``version``: the one you edited."""
+
+    version: int = Field(ge=1, description="The place's version this edit was made from.")
+    reason: str | None = Field(default=None, max_length=2000, description="Why (optional).")
+
+
+class LevelDecision(BaseModel):
+    """Raise or lower a place's level, with a reason, made from ``version``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    level: int = Field(ge=1, le=4)
+    reason: str = Field(max_length=2000)
+    version: int = Field(ge=1)
+    decided_on: Day | None = Field(default=None, description="Default today.")
+    decision_ref: str | None = Field(default=None, max_length=64, description=(
+        "The MACE meeting or triage note, such as MACE 2026-12-02."))
+
+
+class PlaceClose(BaseModel):
+    """Close a place, with a reason, made from ``version``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(max_length=2000)
+    version: int = Field(ge=1)
+
+
+class PlaceWritten(BaseModel):
+    """What a write did: the place's new version and the stored values that changed."""
+
+    source_id: str
+    version: int
+    changed: dict[str, Any] = Field(default_factory=dict)
+
+
+class PlaceChange(BaseModel):
+    """One version of a place: when, by whom, why, the values before and after."""
+
+    version: int
+    action: str
+    changed_at: dt.datetime
+    changed_by: str
+    role: str | None = None
+    reason: str | None = None
+    before: dict[str, Any]
+    after: dict[str, Any]
+
+
+class PlaceHistory(BaseModel):
+    """Every change of a place made through placerisk, oldest first (analysts only)."""
+
+    source_id: str
+    data: list[PlaceChange]
+    count: int

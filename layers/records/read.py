@@ -39,7 +39,7 @@ DEMO_ID_PREFIX = "DEMO-"  # the ids of the records layers.records.demo makes
 PLACE_COLUMNS = (
     "id", "source_id", "name", "category", "address", "postcode", "lat", "lng", "h3_cell",
     "ward_code", "outside_areas", "mace_level", "exploitation_types", "source_agency",
-    "assessed_on", "review_due", "status",
+    "assessed_on", "review_due", "status", "version",
 )
 
 
@@ -357,7 +357,8 @@ def place_detail(conn: sa.Connection, source_id: str, *, activities_limit: int =
         msg = f"no place {source_id!r}"
         raise NotFoundError(msg)
     levels = conn.execute(sa.select(lv.c.changed_on, lv.c.from_level, lv.c.to_level,
-                                    lv.c.reason).where(lv.c.place_id == row["id"])
+                                    lv.c.reason, lv.c.decided_by, lv.c.decision_ref)
+                          .where(lv.c.place_id == row["id"])
                           .order_by(lv.c.changed_on, lv.c.id)).mappings().all()
     acts = conn.execute(sa.select(ac.c.started_at, ac.c.activity_type, ac.c.agency,
                                   ac.c.outcome).where(ac.c.place_id == row["id"])
