@@ -65,7 +65,11 @@ RESTRICTED = {"police-hpl": "police", "guardian-hpl": "guardian", "analyst-hpl":
 # and are walked by `test_a_stockton_place_is_not_found_by_id` instead.
 POSTS = {("POST", "/login"), ("POST", "/api/token"), ("POST", "/logout"),
          ("POST", "/api/places/{place_id}/review"), ("POST", "/api/places/{place_id}/review/form"),
-         ("POST", "/api/places/{place_id}/erase")}
+         ("POST", "/api/places/{place_id}/erase"),
+         # writes of places: tests/api/test_place_writes.py asks for another authority's
+         # place by id (404, unchanged) and refuses a location outside the writer's
+         ("POST", "/api/places"), ("PATCH", "/api/places/{place_id}"),
+         ("POST", "/api/places/{place_id}/level"), ("POST", "/api/places/{place_id}/close")}
 SCHEMA_ROUTES = ("/openapi.json", "/docs")  # field names and examples, no store values
 NO_ARCHIVE = "/tiles/base.pmtiles"  # 404: this app serves no PMTiles base map
 # parameters naming one object of an authority: asked for with a Stockton value too

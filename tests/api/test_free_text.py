@@ -29,6 +29,7 @@ from layers.access import accounts_store as accounts
 from layers.access import review_store as review
 from layers.hotspots.engine import ScoreParams
 from layers.hotspots.runs import run_scoring
+from layers.records import edits_store as edits
 from layers.records.importer import import_file, import_police_uk
 from layers.store import audit, schema
 from layers.store.engine import open_store, replace_areas
@@ -73,6 +74,7 @@ PLANTED = (
     "settings.value", "areas.source", "imports.source", "places.notes", "place_levels.reason",
     "reports.source_agency", "reports.summary", "activities.outcome", "users.password_hash",
     "audit_log.object_ids", "audit_log.purpose", "audit_log.detail", "place_reviews.reason",
+    "record_changes.reason", "record_changes.before_json", "record_changes.after_json",
 )
 ROLES = ("police", "guardian")
 
@@ -140,6 +142,11 @@ def build_marked_store(folder: Path) -> Path:
         audit.record(store, action="export", user_name="analyst", role="analyst",
                      object_type="export", object_ids=[marker("audit_log.object_ids")],
                      purpose=marker("audit_log.purpose"), detail=marker("audit_log.detail"))
+        who = edits.Actor("analyst", "analyst")  # a place's versions keep its notes' values
+        edits.update_place(store, "P3", {"notes": marker("record_changes.before_json")},
+                           version=1, actor=who)
+        edits.update_place(store, "P3", {"notes": marker("record_changes.after_json")},
+                           version=2, actor=who, reason=marker("record_changes.reason"))
         accounts.add_user(store, "probe", "analyst", PASSWORD)
         with store.begin() as conn:
             t = schema.users
@@ -207,3 +214,6 @@ def test_analysts_do_get_the_planted_text(clients) -> None:
     assert marker("places.notes") in notes and marker("reports.summary") in notes
     detail = analyst.get("/api/places/PS").text.lower()
     assert marker("place_levels.reason") in detail and marker("activities.outcome") in detail
+    history = analyst.get("/api/places/P3/history").text.lower()
+    assert all(marker(f"record_changes.{c}") in history
+               for c in ("reason", "before_json", "after_json"))
