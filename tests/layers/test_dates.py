@@ -51,9 +51,6 @@ def test_parse_day_names_date_by_default() -> None:
         parse_day("x")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "_DATE uses \\d, which matches any Unicode digit: Arabic-Indic or full-width digits pass "
-    "the form check and are then called 'not a day of the calendar' instead of 'not a date'"))
 @pytest.mark.parametrize("text", ["\u0662\u0660\u0662\u0665-\u0660\u0666-\u0663\u0660",
                                   "\uff12\uff10\uff12\uff15-\uff10\uff16-\uff13\uff10"])
 def test_parse_day_calls_non_ascii_digits_not_a_date(text: str) -> None:

@@ -306,9 +306,6 @@ def test_ward_ranking_since_outside_the_steps_names_the_range(scored: Store,
             read.ward_ranking(conn, since=since)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine.score_series decays the last step to its end (2025-07-06), past the run's "
-    "as_of (2025-06-30), so ward_ranking's change since the as-of date itself is not 0"))
 def test_ward_ranking_change_since_the_as_of_date_is_nothing(scored: Store) -> None:
     with scored.connect() as conn:
         _, wards = read.ward_ranking(conn, since=AS_OF)
