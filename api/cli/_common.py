@@ -1,7 +1,7 @@
 """What the ``placerisk`` commands share: the store they work on, failing, progress, reports.
 
 Every command that works on a store takes ``--db PATH|URL`` through `with_store`, before or
-after its name; without it ``PLACERISK_DB`` is used, then
+after its name; without it ``PLACERISK_DB`` is used (`api.settings.env_db`), then
 ``placerisk.db`` in the working folder. An explicit ``--db`` always beats the environment
 (`chosen_db`).
 """
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import getpass
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -18,9 +17,10 @@ from typing import Any, NoReturn
 
 import click
 
+from api.settings import ENV_DB, Settings, env_db
 from geo.boundaries import BoundaryError
 from layers.records import importer as loader
-from layers.store.engine import DEFAULT_DB, ENV_DB, StoreError, open_store, resolve_url
+from layers.store.engine import DEFAULT_DB, StoreError, open_store, resolve_url
 
 SHOWN_MESSAGES = 200  # rejected rows listed one by one; the rest are counted
 DB_HELP = (f"SQLite file or postgresql:// URL [default: ${ENV_DB}, else {DEFAULT_DB}; "
@@ -55,8 +55,9 @@ def chosen_db(ctx: click.Context, db: str | None) -> tuple[str | None, str]:
         raise click.UsageError(msg, ctx)
     if db or before:
         return db or before, "--db"
-    if os.environ.get(ENV_DB):
-        return os.environ[ENV_DB], ENV_DB
+    from_env = env_db()
+    if from_env:
+        return from_env, ENV_DB
     return None, f"the default, {DEFAULT_DB} in the working folder"
 
 
@@ -71,6 +72,20 @@ def shown_url(db: str | None) -> str:
     import sqlalchemy as sa
 
     return sa.make_url(resolve_url(db)).render_as_string(hide_password=True)
+
+
+def map_settings(db: str | None = None) -> Settings:
+    """The settings from the environment (``db`` first), for a command that draws maps.
+
+    ``map`` and ``serve`` read them here, once, as they start, and point the maps at their
+    vendor folder: `maps.assets.use_vendor_dir` with `Settings.vendor_dir`
+    (``PLACERISK_VENDOR``; by default the repository's ``vendor/``).
+    """
+    from maps import assets
+
+    found = Settings.from_env(db)
+    assets.use_vendor_dir(found.vendor_dir)
+    return found
 
 
 BeforeOpen = Callable[[str, str, dict[str, Any]], None]

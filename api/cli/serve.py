@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import click
 
-from api.cli._common import DB_HELP, chosen_db, fail
+from api.cli._common import DB_HELP, chosen_db, fail, map_settings
 from layers.store.engine import StoreError
 
 
@@ -23,10 +23,10 @@ def serve(ctx: click.Context, host: str, port: int, db: str | None) -> None:
     import uvicorn
 
     from api.app import create_app
-    from api.settings import Settings, SettingsError
+    from api.settings import SettingsError
 
     try:
-        settings = Settings.from_env(chosen_db(ctx, db)[0])
+        settings = map_settings(chosen_db(ctx, db)[0])
     except SettingsError as exc:
         fail(str(exc))
     try:

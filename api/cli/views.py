@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from api.cli._common import fail, with_store
-from api.settings import Settings
+from api.cli._common import fail, map_settings, with_store
 from layers.records.places import CATEGORIES, EXPLOITATION_TYPES
 from layers.store.engine import Store
 
 if TYPE_CHECKING:
+    from api.settings import Settings
     from layers.records.filters import MapFilter
 
 VIEWS = ("jag", "ward", "patrol", "guardian")
@@ -51,7 +51,7 @@ def map_(store: Store, view: str, ward_code: str | None, top: int, out: Path, **
     """
     from layers.records.filters import FilterError, MapFilter
 
-    settings = Settings.from_env()
+    settings = map_settings()
     if view in ("ward", "patrol") and not ward_code:
         fail(f"--view {view} needs --ward CODE (see `placerisk status` for the codes)", 2)
     days = {k: v.date() if v else None for k, v in narrow.items() if k.startswith("date")}
