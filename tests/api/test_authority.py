@@ -272,8 +272,8 @@ def app(db: Path):
     with pytest.MonkeyPatch.context() as patch:
         # the PDFs' content is checked as the HTML they are printed from (PDF text is
         # compressed and subset, so a scan of its bytes would find nothing either way)
-        patch.setattr("api.routes.briefing.html_to_pdf", lambda html: html.encode())
-        patch.setattr("api.routes.plans.html_to_pdf", lambda html: html.encode())
+        patch.setattr("api.services.briefing.html_to_pdf", lambda html: html.encode())
+        patch.setattr("api.services.plans.html_to_pdf", lambda html: html.encode())
         yield create_app(Settings(db=str(db), tiles="none"))
 
 
