@@ -2,7 +2,7 @@
 
 The grid was made again on every call (about 120 ms, 400 ms on a large store), the main
 cost of the load test's JSON routes. Makings are counted by wrapping
-`api.routes.guardian.guardian_view`, never timed.
+`api.services.guardian.guardian_view`, never timed.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 
 from api.page_cache import PageCache
-from api.routes import guardian as routes_guardian
 from api.services import guardian as guardian_service
 from api.settings import Settings
 from layers.records.importer import import_file
@@ -34,7 +33,7 @@ def made(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
         calls.append(kw.get("scope"))
         return view(*args, **kw)
 
-    monkeypatch.setattr(routes_guardian, "guardian_view", counted)
+    monkeypatch.setattr(guardian_service, "guardian_view", counted)
     return calls
 
 
