@@ -25,7 +25,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from api.policy import rule_for
-from maps.assets import VENDOR_DIR
+from maps import assets
 
 ROUTE = "/static/vendor/swagger-ui"
 router = APIRouter(include_in_schema=False)
@@ -126,7 +126,7 @@ def swagger_files() -> StaticFiles | None:
     Version 5 from ``vendor/`` (npm, via ``make install``) reads the OpenAPI 3.1 that
     FastAPI writes; version 4 from the swagger-ui-bundle package is the fallback.
     """
-    vendored = VENDOR_DIR / "swagger-ui"
+    vendored = assets.VENDOR_DIR / "swagger-ui"  # as `maps.assets.use_vendor_dir` set it
     if (vendored / "swagger-ui-bundle.js").is_file():
         return StaticFiles(directory=vendored)
     try:

@@ -1,4 +1,10 @@
-"""Settings of the served app and the CLI, read from options and the environment."""
+"""Settings of the served app and the CLI, read from options and the environment.
+
+This is the one module that reads the environment (``tests/test_environment.py`` keeps it
+so): `Settings.from_env` reads every setting, `env_db` only ``PLACERISK_DB``. The rest of
+placerisk is handed what it needs: the store its database (`layers.store.engine.open_store`),
+the maps their vendor folder (`maps.assets.use_vendor_dir`).
+"""
 
 from __future__ import annotations
 
@@ -17,6 +23,8 @@ DEFAULT_SIGNIN_PER_ADDRESS = 30.0
 DEFAULT_SIGNIN_PER_NAME = 6.0
 DEFAULT_HEAVY_SLOTS = 2  # this machine class has 2 cores; a slot more would only share them
 DEFAULT_HEAVY_QUEUE = 8
+ENV_DB = "PLACERISK_DB"
+ENV_VENDOR = "PLACERISK_VENDOR"
 
 
 class SettingsError(ValueError):
@@ -53,6 +61,15 @@ def parse_proxies(value: str) -> tuple[str, ...]:
                    "name the address of your reverse proxy, such as 127.0.0.1 or 10.0.0.0/24")
             raise SettingsError(msg) from None
     return tuple(proxies)
+
+
+def env_db() -> str | None:
+    """The database ``PLACERISK_DB`` names; ``None`` when it is unset or empty.
+
+    Read on its own, for the CLI's choice of store (`api.cli._common.chosen_db`): a command
+    that only needs its store does not fail on a setting it does not use.
+    """
+    return os.environ.get(ENV_DB) or None
 
 
 @dataclass(frozen=True)
@@ -106,6 +123,10 @@ class Settings:
         ``heavy_slots`` at once (``PLACERISK_HEAVY_SLOTS``, 2), and at most ``heavy_queue``
         requests wait for one, up to 30 s each (``PLACERISK_HEAVY_QUEUE``, 8); any other
         request that needs one is answered 503 with Retry-After (`api.results`).
+    vendor_dir
+        The folder of the npm packages (h3-js, leaflet.markercluster, pmtiles, Swagger UI)
+        that ``make install`` puts in the repository's ``vendor/`` (``PLACERISK_VENDOR``;
+        ``None``: that ``vendor/``). Given to `maps.assets.use_vendor_dir` at start-up.
     """
 
     db: str | None = None
@@ -125,13 +146,14 @@ class Settings:
     signin_per_name: float = DEFAULT_SIGNIN_PER_NAME
     heavy_slots: int = DEFAULT_HEAVY_SLOTS
     heavy_queue: int = DEFAULT_HEAVY_QUEUE
+    vendor_dir: str | None = None
 
     @classmethod
     def from_env(cls, db: str | None = None) -> Settings:
         """Build settings from the environment, with ``db`` taking precedence."""
         pmtiles = os.environ.get("PLACERISK_PMTILES") or None
         return cls(
-            db=db or os.environ.get("PLACERISK_DB"),
+            db=db or env_db(),
             tiles=os.environ.get("PLACERISK_TILES") or (PMTILES if pmtiles else DEFAULT_TILES),
             guardian_tiles=os.environ.get("PLACERISK_GUARDIAN_TILES") or DEFAULT_GUARDIAN_TILES,
             pmtiles=pmtiles,
@@ -152,6 +174,7 @@ class Settings:
                                                  str(DEFAULT_SIGNIN_PER_NAME))),
             heavy_slots=int(os.environ.get("PLACERISK_HEAVY_SLOTS", str(DEFAULT_HEAVY_SLOTS))),
             heavy_queue=int(os.environ.get("PLACERISK_HEAVY_QUEUE", str(DEFAULT_HEAVY_QUEUE))),
+            vendor_dir=os.environ.get(ENV_VENDOR),
         )
 
     @property

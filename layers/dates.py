@@ -71,6 +71,6 @@ def parse_day(text: str, name: str = "date") -> dt.date:
     return day
 
 
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")  # ASCII digits only
 
 __all__ = ["EARLIEST", "LATEST", "checked_day", "out_of_range", "parse_day"]

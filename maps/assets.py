@@ -17,7 +17,6 @@ cannot reach the app's archive: it goes without that base map.
 from __future__ import annotations
 
 import base64
-import os
 import re
 from importlib.resources import files
 from pathlib import Path
@@ -31,9 +30,21 @@ PMTILES_ROUTE = "/static/vendor/pmtiles"
 PMTILES_FILE_ROUTE = "/tiles/base.pmtiles"  # behind sign-in, unlike the scripts
 LEAFLET_VERSION = "1.9.4"
 # h3-js comes from the npm registry through `make install` (see the Makefile's vendor step);
-# PLACERISK_VENDOR points elsewhere for other installs.
-VENDOR_DIR = Path(os.environ.get("PLACERISK_VENDOR", Path(__file__).resolve().parents[1]
-                                 / "vendor"))
+# other installs name their own folder with PLACERISK_VENDOR, which api reads
+# (`api.settings.Settings.vendor_dir`) and hands to `use_vendor_dir` at start-up.
+DEFAULT_VENDOR_DIR = Path(__file__).resolve().parents[1] / "vendor"
+VENDOR_DIR = DEFAULT_VENDOR_DIR  # where the functions below look; set by `use_vendor_dir`
+
+
+def use_vendor_dir(folder: str | Path | None) -> None:
+    """Look for the vendored npm packages in ``folder`` from now on.
+
+    The folder's one configuration call: api makes it when it starts (``placerisk serve``,
+    ``placerisk map``), with `api.settings.Settings.vendor_dir`. ``None`` is
+    `DEFAULT_VENDOR_DIR`, the repository's ``vendor/``.
+    """
+    global VENDOR_DIR
+    VENDOR_DIR = DEFAULT_VENDOR_DIR if folder is None else Path(folder)
 
 
 def h3js_file() -> Path | None:

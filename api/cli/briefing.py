@@ -1,17 +1,13 @@
-"""The ``placerisk briefing`` command: the JAG briefing pack for a meeting, as HTML or PDF.
-
-`build_command` takes `api.cli.with_store`; `api.cli` builds and registers the command.
-"""
+"""The ``placerisk briefing`` command: the JAG briefing pack for a meeting, as HTML or PDF."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import click
 
+from api.cli._common import with_store
 from layers.reporting.briefing import default_since
 from layers.store.engine import Store
 
@@ -48,36 +44,31 @@ def _write_briefing(store: Store, *, meeting: dt.date, since: dt.date | None,
                f"wrote {out} as {fmt} ({len(content) / 1000:.1f} kB)")
 
 
-def build_command(with_store: Callable[..., Any]) -> click.Command:
-    """The ``briefing`` command, its store given by ``with_store`` (`api.cli.with_store`)."""
+@click.command("briefing")
+@click.option("--meeting", required=True, type=click.DateTime(["%Y-%m-%d"]),
+              metavar="YYYY-MM-DD", help="The meeting date: the pack uses the newest "
+                                         "scoring run as of this day or earlier.")
+@click.option("--since", type=click.DateTime(["%Y-%m-%d"]), metavar="YYYY-MM-DD",
+              help="Report changes from this day [default: 28 days before the meeting].")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              metavar="FILE", help="The file to write: .html or .pdf (from the extension).")
+@with_store
+def briefing(store: Store, meeting: dt.datetime, since: dt.datetime | None,
+             out: Path) -> None:
+    """Write the JAG briefing pack for a meeting: a print-ready page or PDF.
 
-    @click.command("briefing")
-    @click.option("--meeting", required=True, type=click.DateTime(["%Y-%m-%d"]),
-                  metavar="YYYY-MM-DD", help="The meeting date: the pack uses the newest "
-                                             "scoring run as of this day or earlier.")
-    @click.option("--since", type=click.DateTime(["%Y-%m-%d"]), metavar="YYYY-MM-DD",
-                  help="Report changes from this day [default: 28 days before the meeting].")
-    @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
-                  metavar="FILE", help="The file to write: .html or .pdf (from the extension).")
-    @with_store
-    def briefing(store: Store, meeting: dt.datetime, since: dt.datetime | None,
-                 out: Path) -> None:
-        """Write the JAG briefing pack for a meeting: a print-ready page or PDF.
+    The pack holds what changed since the last meeting: new, intensifying and fading
+    hot spots (the newest scoring run as of the meeting, its last step against the step
+    holding the since date); places whose MACE level changed; reviews due within 14
+    days of the meeting, overdue ones marked; actions taken since, each with its
+    measured outcome (independent reports before and after, or "too early to measure"
+    while its after window runs); and the top 3 places per ward by level, then reports
+    in the last 90 days. Each section has a static map. The pack states the scoring
+    run's as-of date, fingerprint and parameters so that it can be reproduced; it holds
+    no place notes.
 
-        The pack holds what changed since the last meeting: new, intensifying and fading
-        hot spots (the newest scoring run as of the meeting, its last step against the step
-        holding the since date); places whose MACE level changed; reviews due within 14
-        days of the meeting, overdue ones marked; actions taken since, each with its
-        measured outcome (independent reports before and after, or "too early to measure"
-        while its after window runs); and the top 3 places per ward by level, then reports
-        in the last 90 days. Each section has a static map. The pack states the scoring
-        run's as-of date, fingerprint and parameters so that it can be reproduced; it holds
-        no place notes.
-
-        Exit status: 0 written, 1 no scoring run as of the meeting (run `placerisk score
-        --as-of MEETING`), 2 bad usage.
-        """
-        _write_briefing(store, meeting=meeting.date(),
-                        since=since.date() if since else None, out=out)
-
-    return briefing
+    Exit status: 0 written, 1 no scoring run as of the meeting (run `placerisk score
+    --as-of MEETING`), 2 bad usage.
+    """
+    _write_briefing(store, meeting=meeting.date(),
+                    since=since.date() if since else None, out=out)

@@ -1,17 +1,12 @@
-"""The ``placerisk export`` command: cells, places, reports, activities or wards as a file.
-
-`build_command` takes `api.cli.with_store`; `api.cli` builds and registers the command.
-"""
+"""The ``placerisk export`` command: cells, places, reports, activities or wards as a file."""
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NoReturn
 
 import click
 
+from api.cli._common import fail, with_store
 from layers import errors
 from layers.reporting import export_files as export_io
 from layers.reporting import export_inputs, exports
@@ -25,24 +20,19 @@ def _run_export(store: Store, what: str, fmt: str | None, out: Path, run_id: int
     """Write one export to ``out`` and print a one-line summary."""
     fmt = fmt or SUFFIXES.get(out.suffix.lower())
     if fmt is None:
-        _fail(f"--out {out}: cannot tell the format from the extension {out.suffix!r}; "
-              f"pass --format {'|'.join(export_io.FORMATS)}")
+        fail(f"--out {out}: cannot tell the format from the extension {out.suffix!r}; "
+             f"pass --format {'|'.join(export_io.FORMATS)}")
     if not out.parent.is_dir():
-        _fail(f"--out {out}: the folder {out.parent} does not exist")
+        fail(f"--out {out}: the folder {out.parent} does not exist")
     try:
         with store.connect() as conn:
             frame = export_inputs.load_export(conn, what, run_id=run_id)
     except errors.NotFoundError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     export_io.write_export(frame, out, fmt)
     run = f" of run {frame['run_id'].iloc[0]}" if "run_id" in frame and len(frame) else ""
     click.echo(f"{what}{run}: {len(frame)} rows written to {out} as {fmt} "
                f"({_size(out.stat().st_size)})")
-
-
-def _fail(message: str) -> NoReturn:
-    click.secho(f"error: {message}", fg="red", err=True)
-    sys.exit(1)
 
 
 def _size(n: int) -> str:
@@ -58,32 +48,28 @@ def _size(n: int) -> str:
     return f"{n / 1e3:.1f} kB" if n < 1e6 else f"{n / 1e6:.1f} MB"
 
 
-def build_command(with_store: Callable[..., Any]) -> click.Command:
-    """The ``export`` command, its store given by ``with_store`` (`api.cli.with_store`)."""
+@click.command("export")
+@click.argument("what", type=click.Choice(exports.EXPORTS))
+@click.option("--format", "fmt", type=click.Choice(list(export_io.FORMATS)),
+              help="File format [default: from the extension of FILE: .geojson, .csv, "
+                   ".gpkg].")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              metavar="FILE", help="The file to write. A GeoPackage keeps its other "
+                                   "layers, so every export can go into one file.")
+@click.option("--run-id", type=click.IntRange(min=1),
+              help="The scoring run of cells and wards [default: the newest].")
+@with_store
+def export(store: Store, what: str, fmt: str | None, out: Path, run_id: int | None
+           ) -> None:
+    """Export WHAT (cells, places, reports, activities or wards) for QGIS, ArcGIS or Excel.
 
-    @click.command("export")
-    @click.argument("what", type=click.Choice(exports.EXPORTS))
-    @click.option("--format", "fmt", type=click.Choice(list(export_io.FORMATS)),
-                  help="File format [default: from the extension of FILE: .geojson, .csv, "
-                       ".gpkg].")
-    @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
-                  metavar="FILE", help="The file to write. A GeoPackage keeps its other "
-                                       "layers, so every export can go into one file.")
-    @click.option("--run-id", type=click.IntRange(min=1),
-                  help="The scoring run of cells and wards [default: the newest].")
-    @with_store
-    def export(store: Store, what: str, fmt: str | None, out: Path, run_id: int | None
-               ) -> None:
-        """Export WHAT (cells, places, reports, activities or wards) for QGIS, ArcGIS or Excel.
+    Cells and wards come from the newest scoring run (or --run-id); places never
+    include their notes; reports include their summary and grades. GeoJSON follows RFC
+    7946 (WGS84 longitude, latitude). A GeoPackage holds one layer named WHAT. CSV is
+    UTF-8 for spreadsheets: the geometry as WKT, latitude and longitude for points, and
+    text starting with = + - @ prefixed with ' so that it cannot run as a formula.
+    Places, reports and activities use the import columns: `placerisk import` reads
+    the CSV back unchanged (places also as GeoJSON or GeoPackage).
+    """
+    _run_export(store, what, fmt, out, run_id)
 
-        Cells and wards come from the newest scoring run (or --run-id); places never
-        include their notes; reports include their summary and grades. GeoJSON follows RFC
-        7946 (WGS84 longitude, latitude). A GeoPackage holds one layer named WHAT. CSV is
-        UTF-8 for spreadsheets: the geometry as WKT, latitude and longitude for points, and
-        text starting with = + - @ prefixed with ' so that it cannot run as a formula.
-        Places, reports and activities use the import columns: `placerisk import` reads
-        the CSV back unchanged (places also as GeoJSON or GeoPackage).
-        """
-        _run_export(store, what, fmt, out, run_id)
-
-    return export

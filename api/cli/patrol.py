@@ -1,17 +1,13 @@
-"""The ``placerisk patrol-plan`` command: a shift's patrol plan as HTML, PDF, GPX, KML or JSON.
-
-`build_command` takes `api.cli.with_store`; `api.cli` builds and registers the command.
-"""
+"""The ``placerisk patrol-plan`` command: a shift's patrol plan as HTML, PDF, GPX, KML or JSON."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import click
 
+from api.cli._common import with_store
 from layers import errors
 from layers.action.patrol.cells import DEFAULT_TOP, MAX_TOP
 from layers.action.patrol.shift import HOURS, MAX_OFFICERS
@@ -84,44 +80,39 @@ def _write_plan(store: Store, *, area: str, date: dt.date, start: dt.time, hours
                     fg="yellow", err=True)
 
 
-def build_command(with_store: Callable[..., Any]) -> click.Command:
-    """The ``patrol-plan`` command, its store given by ``with_store`` (`api.cli.with_store`)."""
+@click.command("patrol-plan")
+@click.option("--area", required=True, metavar="CODE", help="The ward code to patrol.")
+@click.option("--date", "day", required=True, type=click.DateTime(["%Y-%m-%d"]),
+              metavar="YYYY-MM-DD", help="The day the shift starts.")
+@click.option("--start", default=DEFAULT_START, show_default=True, metavar="HH:MM",
+              callback=_start, help="Shift start, local time.")
+@click.option("--hours", type=click.FloatRange(*HOURS), default=8, show_default=True,
+              help="Shift length in hours.")
+@click.option("--officers", type=click.IntRange(1, MAX_OFFICERS), default=1,
+              show_default=True, help="Officers sharing the cells, each a stretch of the "
+                                      "route.")
+@click.option("--top", type=click.IntRange(1, MAX_TOP), default=DEFAULT_TOP,
+              show_default=True, help="How many of the ward's top cells to visit.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              metavar="FILE", help="The file to write: .html, .pdf, .gpx, .kml or .json.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS),
+              help="File format [default: from the extension of FILE].")
+@with_store
+def patrol_plan(store: Store, area: str, day: dt.datetime, start: dt.time, hours: float,
+                officers: int, top: int, out: Path, fmt: str | None) -> None:
+    """Plan a shift's patrol of a ward's top cells: page, PDF, GPX, KML or JSON.
 
-    @click.command("patrol-plan")
-    @click.option("--area", required=True, metavar="CODE", help="The ward code to patrol.")
-    @click.option("--date", "day", required=True, type=click.DateTime(["%Y-%m-%d"]),
-                  metavar="YYYY-MM-DD", help="The day the shift starts.")
-    @click.option("--start", default=DEFAULT_START, show_default=True, metavar="HH:MM",
-                  callback=_start, help="Shift start, local time.")
-    @click.option("--hours", type=click.FloatRange(*HOURS), default=8, show_default=True,
-                  help="Shift length in hours.")
-    @click.option("--officers", type=click.IntRange(1, MAX_OFFICERS), default=1,
-                  show_default=True, help="Officers sharing the cells, each a stretch of the "
-                                          "route.")
-    @click.option("--top", type=click.IntRange(1, MAX_TOP), default=DEFAULT_TOP,
-                  show_default=True, help="How many of the ward's top cells to visit.")
-    @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
-                  metavar="FILE", help="The file to write: .html, .pdf, .gpx, .kml or .json.")
-    @click.option("--format", "fmt", type=click.Choice(FORMATS),
-                  help="File format [default: from the extension of FILE].")
-    @with_store
-    def patrol_plan(store: Store, area: str, day: dt.datetime, start: dt.time, hours: float,
-                    officers: int, top: int, out: Path, fmt: str | None) -> None:
-        """Plan a shift's patrol of a ward's top cells: page, PDF, GPX, KML or JSON.
+    Koper curve: short visits of 10-15 minutes to a hot spot, repeated every couple of
+    hours at unpredictable times, deter more than long stays or drive-bys, so the plan
+    spreads short visits across the shift along a route that keeps travel short.
 
-        Koper curve: short visits of 10-15 minutes to a hot spot, repeated every couple of
-        hours at unpredictable times, deter more than long stays or drive-bys, so the plan
-        spreads short visits across the shift along a route that keeps travel short.
+    Bias guardrail: cells are ranked by the newest run's score from independently
+    reported concern; records discovered by patrols are not counted, so patrolling a
+    cell does not by itself send the next patrol back.
 
-        Bias guardrail: cells are ranked by the newest run's score from independently
-        reported concern; records discovered by patrols are not counted, so patrolling a
-        cell does not by itself send the next patrol back.
-
-        Officers quote the plan id as the jag_ref of their street_patrol records; the page
-        then shows what was done against what was planned. Exit status: 0 written, 1 the
-        ward is unknown or nothing is scored yet (run `placerisk score`), 2 bad usage.
-        """
-        _write_plan(store, area=area, date=day.date(), start=start, hours=hours,
-                    officers=officers, top=top, out=out, fmt=fmt)
-
-    return patrol_plan
+    Officers quote the plan id as the jag_ref of their street_patrol records; the page
+    then shows what was done against what was planned. Exit status: 0 written, 1 the
+    ward is unknown or nothing is scored yet (run `placerisk score`), 2 bad usage.
+    """
+    _write_plan(store, area=area, date=day.date(), start=start, hours=hours,
+                officers=officers, top=top, out=out, fmt=fmt)

@@ -10,29 +10,20 @@ leaving an option out.
 from __future__ import annotations
 
 import datetime as dt
-import getpass
 import sys
-from collections.abc import Callable
 from typing import Any
 
 import click
 import pandas as pd
 import sqlalchemy as sa
 
+from api.cli._common import cli_user, with_store
 from layers.access import accounts_store as accounts
 from layers.store import audit, schema
 from layers.store.engine import Store
 from layers.store.scope import Scope, describe
 
 DEMO_ACCOUNTS = {role: f"demo-{role}" for role in accounts.ROLES}
-
-
-def cli_user() -> str:
-    """The audit name of whoever runs the CLI."""
-    try:
-        return f"cli:{getpass.getuser()}"[:64]
-    except (KeyError, OSError):  # no login name (some containers)
-        return "cli:unknown"
 
 
 def create_demo_accounts(store: Store) -> dict[str, tuple[str, str]]:
@@ -145,129 +136,118 @@ def _verify(store: Store, anchors: dict[int, str]) -> None:
     sys.exit(1)
 
 
-def build_commands(with_store: Callable[..., Any]) -> list[click.Command]:
-    """The ``users`` group and the ``audit`` command, with `api.cli.with_store`."""
-    return [_users_group(with_store), _audit_command(with_store)]
+@click.group()
+def users() -> None:
+    """Accounts: add, list, disable, authorities. Roles: admin, analyst, police, guardian."""
 
 
-def _users_group(with_store: Callable[..., Any]) -> click.Group:
-    """``placerisk users``: add, list, disable, authorities."""
+@users.command("add")
+@click.argument("name")
+@click.option("--role", type=click.Choice(accounts.ROLES), required=True,
+              help="admin: everything and the audit log; analyst: full detail; police: "
+                   "no notes or grades; guardian: the guardian view only.")
+@click.option("--password", "ask", flag_value="ask", default=True,
+              help="Ask for the password (the default; needs a terminal).")
+@click.option("--generate", "ask", flag_value="generate",
+              help="Generate a random password and print it once.")
+@click.option("--authority", "codes", multiple=True, metavar="CODE", help=AUTHORITY_HELP)
+@click.option("--all-authorities", "every", is_flag=True, help=ALL_HELP)
+@with_store
+def users_add(store: Store, name: str, role: str, ask: str, codes: tuple[str, ...],
+              every: bool) -> None:
+    """Add the account NAME with a role, its authorities and a password (12+ characters).
 
-    @click.group()
-    def users() -> None:
-        """Accounts: add, list, disable, authorities. Roles: admin, analyst, police, guardian."""
+    Police and guardian accounts need --authority CODE (repeatable) or --all-authorities.
+    """
+    chosen = _chosen_scope(role, codes, every)
+    scope = accounts.check_authorities(role, chosen)  # before asking for a password
+    password = accounts.new_password() if ask == "generate" else _ask_password()
+    accounts.add_user(store, name, role, password, authorities=chosen)
+    audit.record(store, action="users", user_name=cli_user(), object_type="user",
+                 object_ids=[name], detail=f"added, role {role}, authorities: "
+                                           f"{describe(scope)}")
+    click.echo(f"added {name} ({role}; {describe(scope)})")
+    _warn_unloaded(store, scope)
+    if ask == "generate":
+        click.echo(f"password: {password}  (shown once; give it to {name} privately)")
 
-    @users.command("add")
-    @click.argument("name")
-    @click.option("--role", type=click.Choice(accounts.ROLES), required=True,
-                  help="admin: everything and the audit log; analyst: full detail; police: "
-                       "no notes or grades; guardian: the guardian view only.")
-    @click.option("--password", "ask", flag_value="ask", default=True,
-                  help="Ask for the password (the default; needs a terminal).")
-    @click.option("--generate", "ask", flag_value="generate",
-                  help="Generate a random password and print it once.")
-    @click.option("--authority", "codes", multiple=True, metavar="CODE", help=AUTHORITY_HELP)
-    @click.option("--all-authorities", "every", is_flag=True, help=ALL_HELP)
-    @with_store
-    def users_add(store: Store, name: str, role: str, ask: str, codes: tuple[str, ...],
-                  every: bool) -> None:
-        """Add the account NAME with a role, its authorities and a password (12+ characters).
 
-        Police and guardian accounts need --authority CODE (repeatable) or --all-authorities.
-        """
-        chosen = _chosen_scope(role, codes, every)
-        scope = accounts.check_authorities(role, chosen)  # before asking for a password
-        password = accounts.new_password() if ask == "generate" else _ask_password()
-        accounts.add_user(store, name, role, password, authorities=chosen)
-        audit.record(store, action="users", user_name=cli_user(), object_type="user",
-                     object_ids=[name], detail=f"added, role {role}, authorities: "
-                                               f"{describe(scope)}")
-        click.echo(f"added {name} ({role}; {describe(scope)})")
-        _warn_unloaded(store, scope)
-        if ask == "generate":
-            click.echo(f"password: {password}  (shown once; give it to {name} privately)")
+@users.command("list")
+@with_store
+def users_list(store: Store) -> None:
+    """List the accounts (never their passwords)."""
+    for row in accounts.list_users(store):
+        state = "disabled" if row["disabled"] else "active"
+        last = row["last_login_at"] or "never"
+        sees = describe(row["authorities"])  # type: ignore[arg-type]
+        click.echo(f"{row['name']:<24} {row['role']:<9} {state:<9} last sign-in {last}; "
+                   f"sees {sees}")
 
-    @users.command("list")
-    @with_store
-    def users_list(store: Store) -> None:
-        """List the accounts (never their passwords)."""
-        for row in accounts.list_users(store):
-            state = "disabled" if row["disabled"] else "active"
-            last = row["last_login_at"] or "never"
-            sees = describe(row["authorities"])  # type: ignore[arg-type]
-            click.echo(f"{row['name']:<24} {row['role']:<9} {state:<9} last sign-in {last}; "
-                       f"sees {sees}")
 
-    @users.command("authorities")
-    @click.argument("name")
-    @click.option("--authority", "codes", multiple=True, metavar="CODE", help=AUTHORITY_HELP)
-    @click.option("--all-authorities", "every", is_flag=True, help=ALL_HELP)
-    @with_store
-    def users_authorities(store: Store, name: str, codes: tuple[str, ...], every: bool) -> None:
-        """Change the authorities the account NAME may see (from its next request on).
+@users.command("authorities")
+@click.argument("name")
+@click.option("--authority", "codes", multiple=True, metavar="CODE", help=AUTHORITY_HELP)
+@click.option("--all-authorities", "every", is_flag=True, help=ALL_HELP)
+@with_store
+def users_authorities(store: Store, name: str, codes: tuple[str, ...], every: bool) -> None:
+    """Change the authorities the account NAME may see (from its next request on).
 
-        Give --authority CODE (repeatable) to restrict it to those, or --all-authorities.
-        The change is audited with who made it and what it was before.
-        """
-        if not codes and not every:
-            msg = "give --authority CODE (repeatable) or --all-authorities"
+    Give --authority CODE (repeatable) to restrict it to those, or --all-authorities.
+    The change is audited with who made it and what it was before.
+    """
+    if not codes and not every:
+        msg = "give --authority CODE (repeatable) or --all-authorities"
+        raise click.UsageError(msg)
+    chosen = _chosen_scope(None, codes, every)
+    before, after = accounts.set_authorities(store, name, chosen, actor=cli_user())
+    click.echo(f"{name} sees {describe(after)} (was {describe(before)})")
+    _warn_unloaded(store, after)
+
+
+@users.command("disable")
+@click.argument("name")
+@click.option("--enable", is_flag=True, help="Re-enable the account instead.")
+@with_store
+def users_disable(store: Store, name: str, enable: bool) -> None:
+    """Disable the account NAME (its sessions end at once), or --enable it again."""
+    accounts.set_disabled(store, name, disabled=not enable)
+    audit.record(store, action="users", user_name=cli_user(), object_type="user",
+                 object_ids=[name], detail="enabled" if enable else "disabled")
+    click.echo(f"{name} {'enabled' if enable else 'disabled'}")
+
+
+@click.command("audit")
+@click.option("--user", help="Only this user's rows.")
+@click.option("--since", type=click.DateTime(["%Y-%m-%d"]), metavar="YYYY-MM-DD",
+              help="Only rows from this day (UTC).")
+@click.option("--object", "object_id", metavar="ID", help="Only rows naming this id.")
+@click.option("--action", type=click.Choice(audit.ACTIONS), help="Only this action.")
+@click.option("--limit", type=click.IntRange(1, 100_000), default=200, show_default=True)
+@click.option("--verify", is_flag=True,
+              help="Check the hash chain of the whole log instead: exit 1 at the first "
+                   "edited, deleted, moved or forged row, or a log cut short.")
+@click.option("--anchor", "anchors", multiple=True, metavar="ID:HASH", callback=_anchors,
+              help="With --verify: row ID must still have HASH (a head line noted "
+                   "earlier, outside the database). Repeatable.")
+@with_store
+def audit_(store: Store, user: str | None, since: dt.datetime | None,
+           object_id: str | None, action: str | None, limit: int, verify: bool,
+           anchors: dict[int, str]) -> None:
+    """Show the audit trail, newest first: who did what to which record, and when.
+
+    With --verify, check instead that no row was changed, removed or forged since it
+    was written (exit status 1 at the first that was, 0 when the log is intact).
+    """
+    if verify or anchors:
+        if not verify or user or since or object_id or action:
+            msg = "--verify checks the whole log: give it no --user, --since, --object " \
+                  "or --action (and --anchor only with --verify)"
             raise click.UsageError(msg)
-        chosen = _chosen_scope(None, codes, every)
-        before, after = accounts.set_authorities(store, name, chosen, actor=cli_user())
-        click.echo(f"{name} sees {describe(after)} (was {describe(before)})")
-        _warn_unloaded(store, after)
-
-    @users.command("disable")
-    @click.argument("name")
-    @click.option("--enable", is_flag=True, help="Re-enable the account instead.")
-    @with_store
-    def users_disable(store: Store, name: str, enable: bool) -> None:
-        """Disable the account NAME (its sessions end at once), or --enable it again."""
-        accounts.set_disabled(store, name, disabled=not enable)
-        audit.record(store, action="users", user_name=cli_user(), object_type="user",
-                     object_ids=[name], detail="enabled" if enable else "disabled")
-        click.echo(f"{name} {'enabled' if enable else 'disabled'}")
-
-    return users
-
-
-def _audit_command(with_store: Callable[..., Any]) -> click.Command:
-    """``placerisk audit``: read the trail, or verify its chain."""
-
-    @click.command("audit")
-    @click.option("--user", help="Only this user's rows.")
-    @click.option("--since", type=click.DateTime(["%Y-%m-%d"]), metavar="YYYY-MM-DD",
-                  help="Only rows from this day (UTC).")
-    @click.option("--object", "object_id", metavar="ID", help="Only rows naming this id.")
-    @click.option("--action", type=click.Choice(audit.ACTIONS), help="Only this action.")
-    @click.option("--limit", type=click.IntRange(1, 100_000), default=200, show_default=True)
-    @click.option("--verify", is_flag=True,
-                  help="Check the hash chain of the whole log instead: exit 1 at the first "
-                       "edited, deleted, moved or forged row, or a log cut short.")
-    @click.option("--anchor", "anchors", multiple=True, metavar="ID:HASH", callback=_anchors,
-                  help="With --verify: row ID must still have HASH (a head line noted "
-                       "earlier, outside the database). Repeatable.")
-    @with_store
-    def audit_(store: Store, user: str | None, since: dt.datetime | None,
-               object_id: str | None, action: str | None, limit: int, verify: bool,
-               anchors: dict[int, str]) -> None:
-        """Show the audit trail, newest first: who did what to which record, and when.
-
-        With --verify, check instead that no row was changed, removed or forged since it
-        was written (exit status 1 at the first that was, 0 when the log is intact).
-        """
-        if verify or anchors:
-            if not verify or user or since or object_id or action:
-                msg = "--verify checks the whole log: give it no --user, --since, --object " \
-                      "or --action (and --anchor only with --verify)"
-                raise click.UsageError(msg)
-            _verify(store, anchors)
-            return
-        with store.connect() as conn:
-            rows = audit.query(conn, user=user, since=since.date() if since else None,
-                               object_id=object_id, action=action, limit=limit)
-        for r in rows.itertuples(index=False):
-            click.echo(_line(r))
-        click.echo(f"{len(rows)} rows", err=True)
-
-    return audit_
+        _verify(store, anchors)
+        return
+    with store.connect() as conn:
+        rows = audit.query(conn, user=user, since=since.date() if since else None,
+                           object_id=object_id, action=action, limit=limit)
+    for r in rows.itertuples(index=False):
+        click.echo(_line(r))
+    click.echo(f"{len(rows)} rows", err=True)

@@ -272,11 +272,18 @@ def ward_summary(inputs: ScoreInputs, params: ScoreParams, steps: Steps) -> pd.D
     return frame.sort_values(["rank", "ward_code"], ignore_index=True)
 
 
-def score_series(values: np.ndarray, steps: Steps, *, half_life_days: float) -> np.ndarray:
-    """The decayed score as it stood at the end of every step (for "change since")."""
+def score_series(values: np.ndarray, steps: Steps, *, half_life_days: float,
+                 as_of: dt.date | None = None) -> np.ndarray:
+    """The decayed score as it stood at the end of every step (for "change since").
+
+    The step holding ``as_of`` (the run's last) is scored at ``as_of``, as the current
+    score is: the change since the as-of date itself is nothing.
+    """
     out = np.zeros_like(values, dtype=float)
     for t in range(len(steps)):
         last = (steps.ends[t] - 1).astype(dt.date)
+        if as_of is not None and last > as_of:
+            last = as_of
         factors = decay_factors(Steps(steps.kind, steps.starts[:t + 1], steps.ends[:t + 1]),
                                 as_of=last, half_life_days=half_life_days)
         out[:, t] = values[:, :t + 1] @ factors

@@ -215,7 +215,8 @@ def _cell_rows(run_id: int, h: HotSpots, index: WardIndex | None) -> list[dict[s
 
 def _ward_rows(run_id: int, h: HotSpots) -> list[dict[str, Any]]:
     series = np.vstack(h.wards["series"].to_numpy())
-    scores = score_series(series, h.steps, half_life_days=h.params.weights.half_life_days)
+    scores = score_series(series, h.steps, half_life_days=h.params.weights.half_life_days,
+                          as_of=h.params.as_of)
     return [
         {"run_id": run_id, "ward_code": w.ward_code, "rank": int(w.rank),
          "current": float(w.current), "patrol_share": float(w.patrol_share),

@@ -244,7 +244,7 @@ def _pg_conninfo(url: sa.URL) -> tuple[str, dict[str, str], str | None]:
         elif key != "options":
             params[key] = text
     quoted = (f"{k}={_libpq_quote(v)}" for k, v in params.items() if v is not None)
-    env = {**os.environ}
+    env = {**os.environ}  # handed on to pg_dump, a child process: no setting is read here
     if url.password is not None:
         env["PGPASSWORD"] = str(url.password)
     return " ".join(quoted), env, found

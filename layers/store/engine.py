@@ -31,7 +31,6 @@ from layers.store import files as _files
 from layers.store import schema
 
 DEFAULT_DB = "placerisk.db"
-ENV_DB = "PLACERISK_DB"
 MIGRATIONS = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 
@@ -41,7 +40,10 @@ class StoreError(RuntimeError):
 
 
 def resolve_url(db: str | os.PathLike[str] | None = None) -> str:
-    """Turn ``--db`` / ``PLACERISK_DB`` into a SQLAlchemy URL.
+    """Turn ``--db`` into a SQLAlchemy URL; ``None`` is `DEFAULT_DB` in the working folder.
+
+    The environment is not read here: ``PLACERISK_DB`` is `api.settings`'s to read, and
+    its callers pass on the database it names.
 
     Examples
     --------
@@ -50,7 +52,7 @@ def resolve_url(db: str | os.PathLike[str] | None = None) -> str:
     >>> resolve_url("/tmp/x.db")
     'sqlite:////tmp/x.db'
     """
-    target = str(db) if db else os.environ.get(ENV_DB) or DEFAULT_DB
+    target = str(db) if db else DEFAULT_DB
     if target.startswith(("postgresql://", "postgres://")):
         return "postgresql+psycopg://" + target.split("://", 1)[1]
     if "://" in target:
@@ -156,8 +158,8 @@ def open_store(db: str | os.PathLike[str] | None = None, *, upgrade: bool = True
     Parameters
     ----------
     db
-        A SQLite file path or a ``postgresql://`` URL; ``None`` reads ``PLACERISK_DB`` and
-        falls back to ``placerisk.db`` in the working directory.
+        A SQLite file path or a ``postgresql://`` URL; ``None`` is ``placerisk.db`` in the
+        working directory (`resolve_url`; ``PLACERISK_DB`` is read by `api.settings`).
     upgrade
         Apply pending migrations.
     """

@@ -9,6 +9,8 @@ import pytest
 from click.testing import CliRunner
 
 from api.cli import main
+from tests.api.conftest import build_store
+from tests.conftest import missing
 
 PLACES_HEADER = ("place_id,name,category,address,postcode,latitude,longitude,mace_level,"
                  "exploitation_types,source_agency,assessed_on,review_due,notes")
@@ -217,3 +219,24 @@ def test_serve_opens_the_database_the_options_say(tmp_path, choice):
             proc.terminate()
             proc.wait(timeout=30)
     assert sorted(p.name for p in tmp_path.glob("*.db")) == [expected]
+
+
+def test_placerisk_vendor_names_the_folder_the_maps_take_h3js_from(tmp_path, monkeypatch):
+    from maps import assets
+
+    monkeypatch.setattr(assets, "VENDOR_DIR", assets.VENDOR_DIR)  # put back afterwards
+    if assets.h3js_file() is None:
+        missing("vendor/h3-js is not installed (make install)")
+    db = build_store(tmp_path)
+    page = tmp_path / "jag.html"
+    assert run(db, "map", "--out", str(page)).exit_code == 0
+    assert "h3.cellToBoundary" in page.read_text()  # hexagons drawn by the vendored h3-js
+    elsewhere = tmp_path / "vendor-elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.setenv("PLACERISK_VENDOR", str(elsewhere))
+    assert run(db, "map", "--out", str(page)).exit_code == 0
+    assert "h3.cellToBoundary" not in page.read_text()  # none there: GeoJSON hexagons
+    assert assets.VENDOR_DIR == elsewhere
+    monkeypatch.delenv("PLACERISK_VENDOR")
+    assert run(db, "map", "--out", str(page)).exit_code == 0
+    assert assets.VENDOR_DIR == assets.DEFAULT_VENDOR_DIR

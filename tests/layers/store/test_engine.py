@@ -81,9 +81,11 @@ def test_resolve_url(given, expected_driver):
     assert make_url(resolve_url(given)).drivername == expected_driver
 
 
-def test_env_var_names_the_default_db(monkeypatch, tmp_path):
+def test_the_store_never_reads_placerisk_db(monkeypatch, tmp_path):
+    # PLACERISK_DB is api.settings' to read (tests/api/test_cli.py: the CLI still honours it)
+    monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("PLACERISK_DB", str(tmp_path / "env.db"))
-    assert resolve_url(None).endswith("env.db")
+    assert resolve_url(None) == resolve_url("") == f"sqlite:///{tmp_path / 'placerisk.db'}"
 
 
 def test_unreachable_database_gives_a_clear_error():
