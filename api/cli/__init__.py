@@ -6,7 +6,8 @@ in the working folder. An explicit ``--db`` always beats the environment
 (`api.cli._common.chosen_db`).
 
 The commands live in one module per group: `store` (db upgrade, status), `records`
-(boundaries, postcodes, import), `scoring` (score), `views` (map), `serve`, `demo`
+(boundaries, postcodes, import), `places` (place add, edit, level, close, history),
+`scoring` (score), `views` (map), `serve`, `demo`
 (demo-data), `exports`, `outcomes`, `briefing`, `patrol` (patrol-plan), `review` (review,
 retention), `users` (users, audit) and `backup` (backup, restore); what they share is in
 `api.cli._common`.
@@ -23,6 +24,7 @@ from api.cli import (
     exports,
     outcomes,
     patrol,
+    places,
     records,
     review,
     scoring,
@@ -56,6 +58,7 @@ def main(ctx: click.Context, db: str | None) -> None:
 for _command in (
     store.db, store.status,
     records.boundaries, records.postcodes, records.import_,
+    places.place,
     scoring.score,
     demo.demo_data,
     views.map_,
