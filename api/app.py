@@ -29,6 +29,7 @@ from api.routes import (
     patrol,
     places,
     plans,
+    reports,
     review,
     runs,
     service,
@@ -44,8 +45,8 @@ from layers.store.engine import open_store
 from maps import assets
 
 # In this order: a path two routers could match goes to the first.
-ROUTERS = (service, jag_map, places, activities, cells, areas, runs, explain, wards, patrol,
-           plans, guardian, outcomes, audit, briefing, review, exports)
+ROUTERS = (service, jag_map, places, reports, activities, cells, areas, runs, explain, wards,
+           patrol, plans, guardian, outcomes, audit, briefing, review, exports)
 
 
 def create_app(settings: Settings) -> FastAPI:

@@ -99,6 +99,7 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/api/audit"): Rule(ADMIN),
     # records written by named people: layers.records.edits_store writes the audit rows ("edit")
     ("POST", "/api/places"): Rule(STAFF),
+    ("POST", "/api/reports"): Rule(STAFF),
     ("PATCH", "/api/places/{place_id}"): Rule(STAFF),
     **_rules(STAFF, "/api/places/{place_id}/level", "/api/places/{place_id}/close",
              method="POST"),

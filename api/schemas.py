@@ -635,3 +635,35 @@ class PlaceHistory(BaseModel):
     source_id: str
     data: list[PlaceChange]
     count: int
+
+
+class ReportCreate(BaseModel):
+    """A concern report, its fields named as the reports import's columns."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    report_id: _Value = Field(default=None, description="Your id; made up when not given.")
+    reported_on: _Value = Field(default=None, description="YYYY-MM-DD; not in the future.")
+    place_id: _Value = Field(default=None, description="The place it is about, if any.")
+    latitude: _Value = None
+    longitude: _Value = None
+    postcode: _Value = None
+    mace_level: _Value = Field(default=None, description="MACE level 1-4.")
+    exploitation_type: _Value = None
+    source_agency: _Value = None
+    patrol_discovered: _Value = Field(default=None, description="Found by a patrol: kept "
+                                                                "apart in the scores.")
+    source_grade: _Value = Field(default=None, description="3x5x2 source evaluation 1-3.")
+    intel_grade: _Value = Field(default=None, description="3x5x2 assessment A-E.")
+    handling_code: _Value = Field(default=None, description="3x5x2 handling P or C.")
+    summary: _Value = Field(default=None, description="Free text: analysts only.")
+
+
+class ReportWritten(BaseModel):
+    """The report as stored: its id, version and where it stands."""
+
+    source_id: str
+    version: int
+    located_by: str
+    h3_cell: str | None = None
+    ward_code: str | None = None

@@ -31,6 +31,7 @@ import sqlalchemy as sa
 
 from layers.errors import NotFoundError, ParameterError
 from layers.records import places as place_rules
+from layers.records import reports as report_rules
 from layers.records.locate import index_frame
 from layers.store import audit, schema
 from layers.store import scope as scopes
@@ -420,6 +421,92 @@ def close_place(store: Store, source_id: str, *, reason: str, version: int, acto
              actor=actor, reason=why, before={"status": current["status"]},
              after={"status": CLOSED}, source_id=source_id)
     return {"source_id": source_id, "version": new_version, "status": CLOSED}
+
+
+# --- concern reports -----------------------------------------------------------------------
+
+REPORT_FIELDS = tuple(c for c in report_rules.COLUMNS)
+REPORT_STORED = ("reported_on", "place_id", "postcode", "located_by", "lat", "lng", "h3_cell",
+                 "ward_code", "outside_areas", "mace_level", "exploitation_type",
+                 "source_agency", "patrol_discovered", "source_grade", "intel_grade",
+                 "handling_code", "summary")
+
+
+def create_report(store: Store, fields: Mapping[str, object], *, actor: Actor,
+                  scope: scopes.Scope = None, today: dt.date | None = None) -> dict[str, Any]:
+    """Record one concern report, checked by the reports import's rules; ``version`` 1.
+
+    ``fields`` are named as the reports import's columns (`REPORT_FIELDS`): ``reported_on``
+    and ``mace_level`` are required, and a location: ``place_id`` (a place the writer may
+    see; the report then stands where the place does unless it gives its own
+    coordinates), ``latitude`` and ``longitude``, or a loaded ``postcode``. ``report_id`` is
+    made up when not given; ``patrol_discovered`` is false unless given.
+
+    Raises
+    ------
+    FieldErrors
+        For every value the import would refuse, an unknown or unseen place, no location,
+        a location outside ``scope`` or a ``report_id`` already used.
+    """
+    _unknown(fields, REPORT_FIELDS)
+    values = {k: _text(v) for k, v in fields.items()}
+    if not values.get("report_id", "").strip():
+        values["report_id"] = f"RP-{uuid.uuid4().hex[:10].upper()}"
+    raw = pd.DataFrame([{c: values.get(c, "") for c in report_rules.COLUMNS}], dtype=object)
+    parsed, problems = report_rules.parse_reports(raw, pd.Series([1]), today=today)
+    if len(problems):
+        raise FieldErrors([Problem(str(c), str(v), str(r)) for c, v, r in
+                           zip(problems["column"], problems["value"], problems["reason"],
+                               strict=True)])
+    row = parsed.iloc[0].copy()
+    now = utcnow()
+    r, pl = schema.reports, schema.places
+    with store.begin() as conn:
+        place_id = None
+        located_by = "coordinates"
+        if not pd.isna(row["place_ref"]):
+            place = conn.execute(sa.select(pl.c.id, pl.c.lat, pl.c.lng).where(
+                pl.c.source_id == row["place_ref"], pl.c.erased_at.is_(None),
+                *scopes.where(pl.c.ward_code, scope))).first()
+            if place is None:
+                raise FieldErrors([Problem("place_id", str(row["place_ref"]),
+                                           "no such place; record the place first")])
+            place_id = int(place[0])
+            if pd.isna(row["lat"]) and place[1] is not None:
+                row["lat"], row["lng"], located_by = place[1], place[2], "place"
+        if pd.isna(row["lat"]) and not pd.isna(row["postcode"]):
+            located_by = "postcode"
+        located = _locate(conn, row, values)
+        _in_scope(conn, located["ward_code"], scope)
+        taken = conn.scalar(sa.select(r.c.id).where(r.c.source_id == row["source_id"]))
+        if taken is not None:
+            raise FieldErrors([Problem("report_id", str(row["source_id"]),
+                                       "already used by another report; choose another id "
+                                       "or leave it blank")])
+        stored = {name: _value(located.get(name)) for name in REPORT_STORED
+                  if name in located.index}
+        stored |= {"place_id": place_id, "located_by": located_by,
+                   "mace_level": int(located["mace_level"]),
+                   "patrol_discovered": bool(_value(located["patrol_discovered"]) or False),
+                   "outside_areas": bool(located["outside_areas"])}
+        report_id = conn.execute(sa.insert(r).values(
+            source_id=row["source_id"], **stored, created_at=now, updated_at=now, version=1)
+            .returning(r.c.id)).scalar_one()
+        _log(conn, record_id=report_id, version=1, action="create", now=now, actor=actor,
+             reason=None, before={}, after=stored, source_id=str(row["source_id"]),
+             table="reports")
+    return {"source_id": row["source_id"], "version": 1, **stored}
+
+
+def _value(value: object) -> Any:
+    """A parsed cell as a plain Python value (``None`` for a missing one)."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return None
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, pd.Timestamp):
+        return value.date()
+    return value
 
 
 def _plain(value: object) -> Any:

@@ -68,7 +68,7 @@ POSTS = {("POST", "/login"), ("POST", "/api/token"), ("POST", "/logout"),
          ("POST", "/api/places/{place_id}/erase"),
          # writes of places: tests/api/test_place_writes.py asks for another authority's
          # place by id (404, unchanged) and refuses a location outside the writer's
-         ("POST", "/api/places"), ("PATCH", "/api/places/{place_id}"),
+         ("POST", "/api/places"), ("PATCH", "/api/places/{place_id}"), ("POST", "/api/reports"),
          ("POST", "/api/places/{place_id}/level"), ("POST", "/api/places/{place_id}/close")}
 SCHEMA_ROUTES = ("/openapi.json", "/docs")  # field names and examples, no store values
 NO_ARCHIVE = "/tiles/base.pmtiles"  # 404: this app serves no PMTiles base map

@@ -120,3 +120,15 @@ def test_a_cookie_session_needs_the_csrf_token_to_write(app) -> None:
         token = client.get("/api/me").json()["csrf_token"]
         made = client.post("/api/places", json=NEW, headers={"X-CSRF-Token": token})
         assert made.status_code == 201, made.text
+
+
+def test_an_analyst_records_a_report_at_a_place_and_police_may_not(clients) -> None:
+    body = {"reported_on": "2025-06-01", "place_id": "P2", "mace_level": 4,
+            "exploitation_type": "cce", "summary": f"{NOTE} seen"}
+    made = clients["analyst"].post("/api/reports", json=body)
+    assert made.status_code == 201, made.text
+    assert made.json()["located_by"] == "place" and made.json()["version"] == 1
+    assert clients["police"].post("/api/reports", json=body).status_code == 403
+    assert clients["hart"].post("/api/reports", json=body).status_code == 422  # unseen place
+    bad = clients["analyst"].post("/api/reports", json={**body, "mace_level": "x"})
+    assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["body", "mace_level"]

@@ -219,3 +219,41 @@ def test_a_run_reproduced_as_of_before_a_move_scores_the_place_where_it_was(ward
     assert then["h3_cell"].tolist() == before["h3_cell"].tolist()
     assert then["key"].tolist() == before["key"].tolist()
     assert now["h3_cell"].tolist() != before["h3_cell"].tolist()
+
+
+REPORT = {"reported_on": "2025-06-01", "mace_level": 3, "exploitation_type": "cce",
+          "source_agency": "Youth service", "summary": "seen with older males"}
+
+
+def test_a_report_at_a_place_stands_where_the_place_does(wards: Store) -> None:
+    edits.create_place(wards, {**PLACE, "place_id": "P1"}, actor=ANA)
+    made = edits.create_report(wards, {**REPORT, "place_id": "P1", "report_id": "R-NEW",
+                                       "source_grade": 2, "intel_grade": "b"}, actor=BEN)
+    assert made["version"] == 1 and made["located_by"] == "place"
+    t = schema.reports
+    with wards.connect() as conn:
+        row = conn.execute(sa.select(t).where(t.c.source_id == "R-NEW")).mappings().one()
+        change = conn.execute(sa.select(schema.record_changes).where(
+            schema.record_changes.c.table_name == "reports")).mappings().one()
+    place = _place(wards, "P1")
+    assert (row["h3_cell"], row["ward_code"], row["place_id"]) == (
+        place["h3_cell"], place["ward_code"], place["id"])
+    assert (row["patrol_discovered"], row["intel_grade"], row["source_grade"]) == (False, "B", 2)
+    assert (change["changed_by"], change["action"], change["version"]) == ("ben", "create", 1)
+
+
+def test_a_report_is_refused_as_the_import_refuses_it(wards: Store) -> None:
+    with pytest.raises(FieldErrors) as caught:
+        edits.create_report(wards, {**REPORT, "mace_level": 0, "intel_grade": "Z",
+                                    "latitude": 54.57, "longitude": -1.32}, actor=BEN)
+    assert {p.field for p in caught.value.problems} == {"mace_level", "intel_grade"}
+    with pytest.raises(FieldErrors, match="is in the future"):
+        edits.create_report(wards, {**REPORT, "reported_on": "2025-06-02", "latitude": 54.57,
+                                    "longitude": -1.32}, actor=BEN, today=dt.date(2025, 6, 1))
+    with pytest.raises(FieldErrors, match="place_id 'NOPE': no such place"):
+        edits.create_report(wards, {**REPORT, "place_id": "NOPE"}, actor=BEN)
+    with pytest.raises(FieldErrors, match="no location"):
+        edits.create_report(wards, REPORT, actor=BEN)
+    made = edits.create_report(wards, {**REPORT, "latitude": 54.57, "longitude": -1.32,
+                                       "patrol_discovered": "yes"}, actor=BEN)
+    assert made["patrol_discovered"] is True and made["source_id"].startswith("RP-")
