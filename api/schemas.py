@@ -548,7 +548,7 @@ class MePublic(BaseModel):
 
 # --- writes of places (layers.records.edits_store) -------------------------------------------
 
-_Value = str | float | int | None
+_Value = str | int | None  # text as the import reads it; numbers for levels and grades
 
 
 class PlaceFields(BaseModel):
@@ -561,8 +561,8 @@ class PlaceFields(BaseModel):
     address: _Value = None
     postcode: _Value = Field(default=None, description="Locates the place when no "
                                                        "coordinates are given.")
-    latitude: _Value = None
-    longitude: _Value = None
+    latitude: float | None = Field(default=None, ge=-90, le=90, allow_inf_nan=False)
+    longitude: float | None = Field(default=None, ge=-180, le=180, allow_inf_nan=False)
     exploitation_types: _Value = Field(default=None, description="Semicolon-separated: "
                                                                  "cse;cce")
     source_agency: _Value = None
@@ -645,8 +645,8 @@ class ReportCreate(BaseModel):
     report_id: _Value = Field(default=None, description="Your id; made up when not given.")
     reported_on: _Value = Field(default=None, description="YYYY-MM-DD; not in the future.")
     place_id: _Value = Field(default=None, description="The place it is about, if any.")
-    latitude: _Value = None
-    longitude: _Value = None
+    latitude: float | None = Field(default=None, ge=-90, le=90, allow_inf_nan=False)
+    longitude: float | None = Field(default=None, ge=-180, le=180, allow_inf_nan=False)
     postcode: _Value = None
     mace_level: _Value = Field(default=None, description="MACE level 1-4.")
     exploitation_type: _Value = None

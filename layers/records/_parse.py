@@ -134,6 +134,8 @@ def _to_datetime(problems: Problems, values: pd.Series, column: str, label: str)
         iso = iso.where(~dayfirst, uk)
     if getattr(iso.dt, "tz", None) is not None:
         iso = iso.dt.tz_convert("UTC").dt.tz_localize(None)
+    # ISO 8601 reads "-1" as the year -1, which no date can hold: not a date either
+    iso = iso.where(iso.isna() | iso.dt.year.between(1000, 9999))
     problems.add((text != "") & iso.isna(), column, values, f"cannot read {label}")
     return iso
 

@@ -257,3 +257,8 @@ def test_a_report_is_refused_as_the_import_refuses_it(wards: Store) -> None:
     made = edits.create_report(wards, {**REPORT, "latitude": 54.57, "longitude": -1.32,
                                        "patrol_discovered": "yes"}, actor=BEN)
     assert made["patrol_discovered"] is True and made["source_id"].startswith("RP-")
+
+
+def test_a_date_iso_8601_reads_as_a_negative_year_is_refused_not_a_crash(wards: Store) -> None:
+    with pytest.raises(FieldErrors, match="assessed_on '-1': cannot read"):
+        edits.create_place(wards, {**PLACE, "assessed_on": "-1"}, actor=ANA)
